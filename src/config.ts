@@ -1,0 +1,173 @@
+import { z } from 'zod';
+
+/** Thrown when the environment does not describe a valid configuration; its message is one line. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const booleanFromString = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const integer = (min: number, max: number) =>
+  z.coerce
+    .number({ error: 'expected an integer' })
+    .int({ error: 'expected an integer' })
+    .min(min, { error: `expected an integer >= ${min}` })
+    .max(max, { error: `expected an integer <= ${max}` });
+
+const postgresUrl = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  },
+  { error: 'expected a URL like postgres://user:password@host:5432/database' },
+);
+
+/** Price of one million tokens of a model, in USD. */
+const modelPrice = z.object({ input: z.number().nonnegative(), output: z.number().nonnegative() });
+
+const environmentSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: integer(0, 65535).default(4000),
+  DATABASE_URL: postgresUrl.optional(),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  MIGRATE_ON_START: booleanFromString.default(false),
+  DB_POOL_MAX: integer(1, 200).default(10),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
+  GRAPHQL_INTROSPECTION: booleanFromString.default(true),
+  MAX_QUERY_DEPTH: integer(2, 100).default(12),
+  MAX_QUERY_ALIASES: integer(1, 1000).default(30),
+  MAX_QUERY_TOKENS: integer(10, 100_000).default(3000),
+  MAX_QUERY_COST: integer(1, 10_000_000).default(20_000),
+  BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, { error: 'expected a size like 100kb or 1mb' }).default('100kb'),
+  SESSION_IDLE_TIMEOUT_MINUTES: integer(1, 525_600).default(30),
+  SESSION_EXPIRY_INTERVAL_SECONDS: integer(0, 86_400).default(60),
+  CONVERSATION_SYNC_INTERVAL_SECONDS: integer(0, 86_400).default(30),
+  CONVERSATION_TENANT_METADATA_KEY: z.string().min(1).default('tenant_id'),
+  CONVERSATION_DEFAULT_TENANT: z.string().min(1).optional(),
+  MODEL_PRICES: z
+    .string()
+    .transform((text, context) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        context.addIssue({ code: 'custom', message: 'expected JSON like {"gpt-4o":{"input":2.5,"output":10}}' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string(), modelPrice))
+    .optional(),
+  DATALOADER_BATCHING: booleanFromString.default(true),
+});
+
+/** Prices per million tokens used when MODEL_PRICES is not set. */
+const DEFAULT_MODEL_PRICES: Record<string, z.infer<typeof modelPrice>> = {
+  'gpt-4o': { input: 2.5, output: 10 },
+  'gpt-4o-mini': { input: 0.15, output: 0.6 },
+  'claude-sonnet-4': { input: 3, output: 15 },
+  'claude-haiku-4': { input: 0.8, output: 4 },
+};
+
+/** convoql's whole configuration, validated and frozen. */
+export interface Config {
+  readonly env: 'development' | 'production' | 'test';
+  readonly http: { readonly host: string; readonly port: number; readonly bodyLimit: string };
+  readonly database: {
+    /** A PostgreSQL URL, or undefined for the embedded PGlite in dataDir. */
+    readonly url: string | undefined;
+    readonly dataDir: string;
+    readonly migrateOnStart: boolean;
+    readonly poolMax: number;
+  };
+  readonly log: { readonly level: string; readonly format: 'auto' | 'json' | 'pretty' };
+  readonly graphql: {
+    readonly introspection: boolean;
+    readonly maxDepth: number;
+    readonly maxAliases: number;
+    readonly maxTokens: number;
+    readonly maxCost: number;
+    /** Switchable only for the benchmark, which measures what batching buys. */
+    readonly dataLoaderBatching: boolean;
+  };
+  readonly jobs: {
+    readonly sessionIdleTimeoutMinutes: number;
+    /** 0 disables the job. */
+    readonly sessionExpiryIntervalSeconds: number;
+    /** 0 disables the job. */
+    readonly conversationSyncIntervalSeconds: number;
+  };
+  readonly conversations: {
+    readonly tenantMetadataKey: string;
+    readonly defaultTenant: string | undefined;
+    readonly modelPrices: Readonly<Record<string, { readonly input: number; readonly output: number }>>;
+  };
+}
+
+/** Environment variables as data; tests pass their own instead of touching process.env. */
+export type Environment = Record<string, string | undefined>;
+
+/** Reads and validates configuration from environment variables; throws ConfigError with one line. */
+export function loadConfig(environment: Environment = process.env, argv: readonly string[] = []): Config {
+  // An empty variable means "not set", as in most twelve-factor tools.
+  const present = Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = environmentSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = issue.path.join('.');
+    const received = present[variable];
+    throw new ConfigError(
+      `Invalid configuration: ${variable} ${issue.message}` +
+        (received !== undefined && !/URL|PRICES/.test(variable) ? `, received "${received}"` : ''),
+    );
+  }
+  const e = parsed.data;
+  return deepFreeze({
+    env: e.NODE_ENV,
+    http: { host: e.HOST, port: e.PORT, bodyLimit: e.BODY_LIMIT },
+    database: {
+      url: e.DATABASE_URL,
+      dataDir: e.DATA_DIR,
+      migrateOnStart: e.MIGRATE_ON_START || argv.includes('--migrate'),
+      poolMax: e.DB_POOL_MAX,
+    },
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
+    graphql: {
+      introspection: e.GRAPHQL_INTROSPECTION,
+      maxDepth: e.MAX_QUERY_DEPTH,
+      maxAliases: e.MAX_QUERY_ALIASES,
+      maxTokens: e.MAX_QUERY_TOKENS,
+      maxCost: e.MAX_QUERY_COST,
+      dataLoaderBatching: e.DATALOADER_BATCHING,
+    },
+    jobs: {
+      sessionIdleTimeoutMinutes: e.SESSION_IDLE_TIMEOUT_MINUTES,
+      sessionExpiryIntervalSeconds: e.SESSION_EXPIRY_INTERVAL_SECONDS,
+      conversationSyncIntervalSeconds: e.CONVERSATION_SYNC_INTERVAL_SECONDS,
+    },
+    conversations: {
+      tenantMetadataKey: e.CONVERSATION_TENANT_METADATA_KEY,
+      defaultTenant: e.CONVERSATION_DEFAULT_TENANT,
+      modelPrices: e.MODEL_PRICES ?? DEFAULT_MODEL_PRICES,
+    },
+  });
+}
+
+/** Builds a configuration for tests and tools: defaults plus the given variables. */
+export function createConfig(overrides: Environment = {}): Config {
+  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...overrides });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

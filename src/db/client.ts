@@ -1,0 +1,57 @@
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from '../generated/prisma/client';
+
+export { Prisma } from '../generated/prisma/client';
+export type { PrismaClient };
+
+/** The Prisma client convoql uses, logging each SQL statement as an event for the recorder. */
+export type DatabaseClient = PrismaClient<'query'>;
+
+/** Listens to the SQL statements the client sends, for tests and the benchmark. */
+export class StatementRecorder {
+  private readonly listeners = new Set<(sql: string) => void>();
+
+  /** Called by the client for each statement. */
+  notify(sql: string): void {
+    for (const listener of this.listeners) listener(sql);
+  }
+
+  /** Runs `work` and returns its result with the statements issued meanwhile (by anyone). */
+  async record<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
+    const statements: string[] = [];
+    const listener = (sql: string) => statements.push(sql);
+    this.listeners.add(listener);
+    try {
+      return { result: await work(), statements };
+    } finally {
+      this.listeners.delete(listener);
+    }
+  }
+}
+
+/** A connected database: the Prisma client and its statement recorder. */
+export interface Database {
+  readonly prisma: DatabaseClient;
+  readonly statements: StatementRecorder;
+  /** Closes the pool; idempotent. */
+  close(): Promise<void>;
+}
+
+/** Opens a Prisma client over the pg driver adapter. Use poolMax 1 for PGlite (one backend session). */
+export function createDatabase(connectionString: string, options: { poolMax: number }): Database {
+  const adapter = new PrismaPg({
+    connectionString,
+    max: options.poolMax,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  const prisma = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
+  const statements = new StatementRecorder();
+  prisma.$on('query', (event) => statements.notify(event.query));
+  let closing: Promise<void> | undefined;
+  return {
+    prisma,
+    statements,
+    close: () => (closing ??= prisma.$disconnect()),
+  };
+}

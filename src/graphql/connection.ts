@@ -1,0 +1,194 @@
+import { ArgsType, Field, Int, ObjectType, type ClassType } from 'type-graphql';
+import { NonNegativeIntResolver } from 'graphql-scalars';
+import { BadUserInputError } from './errors';
+
+/** Page size when neither `first` nor `last` is given. */
+export const DEFAULT_PAGE_SIZE = 20;
+/** Largest page a client may ask for. */
+export const MAX_PAGE_SIZE = 100;
+
+/** Relay pagination arguments shared by every connection field. */
+@ArgsType()
+export class ConnectionArgs {
+  @Field(() => Int, { nullable: true, description: `Return the first n items after \`after\` (1–${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}).` })
+  first?: number | null;
+
+  @Field(() => String, { nullable: true, description: 'Cursor of the item to start after (from `endCursor` or an edge).' })
+  after?: string | null;
+
+  @Field(() => Int, { nullable: true, description: `Return the last n items before \`before\` (1–${MAX_PAGE_SIZE}).` })
+  last?: number | null;
+
+  @Field(() => String, { nullable: true, description: 'Cursor of the item to end before (from `startCursor` or an edge).' })
+  before?: string | null;
+}
+
+/** Relay page information. */
+@ObjectType({ description: 'Where a page sits in its list, and cursors to move from it.' })
+export class PageInfo {
+  @Field({ description: 'True when more items follow this page.' })
+  hasNextPage!: boolean;
+
+  @Field({ description: 'True when items precede this page.' })
+  hasPreviousPage!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'Cursor of the first item of the page; null for an empty page.' })
+  startCursor!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Cursor of the last item of the page; null for an empty page.' })
+  endCursor!: string | null;
+}
+
+/** What a connection object holds; `totalCount` is a getter so the count runs only when selected. */
+export interface ConnectionValue<TNode> {
+  edges: { cursor: string; node: TNode }[];
+  nodes: TNode[];
+  pageInfo: PageInfo;
+  readonly totalCount: Promise<number>;
+}
+
+/** Builds `<Node>Connection`'s base class with its `<Node>Edge` type; extend it with an @ObjectType. */
+export function Connection<TNode extends object>(NodeClass: ClassType<TNode>, nodeDescription: string) {
+  @ObjectType(`${NodeClass.name}Edge`, { description: `An edge to one ${nodeDescription} in a list.` })
+  class Edge {
+    @Field({ description: 'Opaque cursor of this item; pass it as `after` or `before`.' })
+    cursor!: string;
+
+    @Field(() => NodeClass, { description: `The ${nodeDescription}.` })
+    node!: TNode;
+  }
+
+  @ObjectType({ description: `A page of ${nodeDescription}s.` })
+  abstract class ConnectionBase {
+    @Field(() => [Edge], { description: 'The items of this page with their cursors.' })
+    edges!: Edge[];
+
+    @Field(() => [NodeClass], { description: 'The items of this page, without cursors.' })
+    nodes!: TNode[];
+
+    @Field(() => PageInfo, { description: 'How to get the neighbouring pages.' })
+    pageInfo!: PageInfo;
+
+    @Field(() => NonNegativeIntResolver, {
+      description: 'Number of items in the whole list with the same filters (counted only when selected).',
+    })
+    totalCount!: Promise<number>;
+  }
+  return ConnectionBase;
+}
+
+/** A position in a keyset order: the sort value and the id that breaks ties. */
+export interface KeysetPosition {
+  value: string | number;
+  id: string;
+}
+
+/** What a repository needs to fetch one page in keyset order. */
+export interface KeysetPage {
+  /** Rows wanted; fetch `limit + 1` to learn whether more follow. */
+  limit: number;
+  /** Whether to read the order backwards (for `last`/`before`); the caller's order flips. */
+  backward: boolean;
+  /** Start strictly after this position (in the read direction), or from the start. */
+  seek: KeysetPosition | null;
+}
+
+/** Validates Relay arguments and decodes the cursor of a list whose cursors carry `listKey`. */
+export function toKeysetPage(args: ConnectionArgs, listKey: string): KeysetPage {
+  const { first, last, after, before } = args;
+  if (first != null && last != null) {
+    throw new BadUserInputError('Pass either `first` or `last`, not both.', 'first');
+  }
+  if (after != null && before != null) {
+    throw new BadUserInputError('Pass either `after` or `before`, not both.', 'after');
+  }
+  if ((first != null && before != null) || (last != null && after != null)) {
+    throw new BadUserInputError('Use `first` with `after` to page forward, or `last` with `before` to page backward.', first != null ? 'first' : 'last');
+  }
+  for (const [name, size] of [['first', first], ['last', last]] as const) {
+    if (size != null && (size < 1 || size > MAX_PAGE_SIZE)) {
+      throw new BadUserInputError(`\`${name}\` must be between 1 and ${MAX_PAGE_SIZE}, received ${size}.`, name);
+    }
+  }
+  const backward = last != null || before != null;
+  const cursor = backward ? before : after;
+  return {
+    limit: first ?? last ?? DEFAULT_PAGE_SIZE,
+    backward,
+    seek: cursor == null ? null : decodeCursor(cursor, listKey, backward ? 'before' : 'after'),
+  };
+}
+
+/** Encodes an opaque cursor for a position in the list identified by `listKey`. */
+export function encodeCursor(listKey: string, position: KeysetPosition): string {
+  return Buffer.from(JSON.stringify([listKey, position.value, position.id]), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string, listKey: string, argument: string): KeysetPosition {
+  let parsed: unknown;
+  try {
+    parsed = /^[A-Za-z0-9_-]{1,500}$/.test(cursor) ? JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 3 || typeof parsed[2] !== 'string' || !['string', 'number'].includes(typeof parsed[1])) {
+    throw new BadUserInputError(`\`${argument}\` is not a valid cursor; pass a cursor returned by this list.`, argument);
+  }
+  if (parsed[0] !== listKey) {
+    throw new BadUserInputError(`\`${argument}\` is a cursor of another list or order; pass a cursor returned by this list with the same orderBy.`, argument);
+  }
+  return { value: parsed[1] as string | number, id: parsed[2] };
+}
+
+/** Turns the `limit + 1` rows fetched for a page into a connection value. */
+export function toConnection<TRow, TNode>(
+  rows: TRow[],
+  page: KeysetPage,
+  listKey: string,
+  positionOf: (row: TRow) => KeysetPosition,
+  toNode: (row: TRow) => TNode,
+  totalCount: () => Promise<number>,
+): ConnectionValue<TNode> {
+  const hasMore = rows.length > page.limit;
+  const pageRows = rows.slice(0, page.limit);
+  if (page.backward) pageRows.reverse();
+  const edges = pageRows.map((row) => ({ cursor: encodeCursor(listKey, positionOf(row)), node: toNode(row) }));
+  let counted: Promise<number> | undefined;
+  return {
+    edges,
+    nodes: edges.map((edge) => edge.node),
+    pageInfo: {
+      // Relay lets the side we did not read report whether a cursor was given, which is true for any valid cursor.
+      hasNextPage: page.backward ? page.seek !== null : hasMore,
+      hasPreviousPage: page.backward ? hasMore : page.seek !== null,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+    get totalCount() {
+      return (counted ??= totalCount());
+    },
+  };
+}
+
+/** Prisma `orderBy` for a keyset over (field, id), read in the given direction. */
+export function keysetOrderBy<F extends string>(field: F, descending: boolean, page: KeysetPage) {
+  const direction = descending !== page.backward ? ('desc' as const) : ('asc' as const);
+  return [{ [field]: direction }, { id: direction }] as Array<Record<F | 'id', 'asc' | 'desc'>>;
+}
+
+/**
+ * Prisma `where` for rows strictly after the seek position over (field, id). The redundant bound on
+ * `field` alone lets PostgreSQL turn it into an index condition, so deep pages seek instead of scanning.
+ */
+export function keysetWhere<F extends string, V>(field: F, descending: boolean, page: KeysetPage, toValue: (value: string | number) => V) {
+  if (!page.seek) return {};
+  const value = toValue(page.seek.value);
+  const before = descending !== page.backward;
+  const strict = before ? 'lt' : 'gt';
+  return {
+    AND: [
+      { [field]: { [before ? 'lte' : 'gte']: value } },
+      { OR: [{ [field]: { [strict]: value } }, { [field]: value, id: { [strict]: page.seek.id } }] },
+    ],
+  };
+}

@@ -1,0 +1,25 @@
+import { GraphQLScalarType, Kind } from 'graphql';
+
+export {
+  DateTimeResolver as DateTime,
+  JSONResolver as JSON,
+  JSONObjectResolver as JSONObject,
+  NonNegativeIntResolver as NonNegativeInt,
+  NonNegativeFloatResolver as NonNegativeFloat,
+  LocalDateResolver as LocalDate,
+  SafeIntResolver as SafeInt,
+} from 'graphql-scalars';
+
+/** An exact decimal number, serialized as a string so no precision is lost (e.g. "0.01234500"). */
+export const Decimal = new GraphQLScalarType<string, string>({
+  name: 'Decimal',
+  description: 'An exact decimal number as a string, e.g. "0.01234500"; never rounded through floating point.',
+  serialize: (value) => String(value),
+  parseValue: (value) => parseDecimal(value),
+  parseLiteral: (ast) => parseDecimal(ast.kind === Kind.STRING || ast.kind === Kind.INT || ast.kind === Kind.FLOAT ? ast.value : undefined),
+});
+
+function parseDecimal(value: unknown): string {
+  if (typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value)) return value;
+  throw new TypeError(`Decimal must be a string of digits like "12.50", received ${JSON.stringify(value)}.`);
+}

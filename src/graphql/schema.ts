@@ -1,0 +1,34 @@
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { printSchemaWithDirectives } from '@graphql-tools/utils';
+import { parse, type GraphQLSchema } from 'graphql';
+import { buildSchema as buildTypeGraphQLSchema, createResolversMap, type NonEmptyArray } from 'type-graphql';
+import { authChecker } from '../server/auth';
+import { NodeResolver } from './node.resolver';
+import { SessionResolver } from '../sessions/session.resolver';
+import { MessageResolver } from '../sessions/message.resolver';
+import { sessionEntityResolvers } from '../sessions/session.entities';
+
+/** Federation 2 link; without it a subgraph silently composes as Federation 1. */
+const FEDERATION_LINK =
+  'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable"])';
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- type-graphql's own resolver class type
+const resolvers: NonEmptyArray<Function> = [NodeResolver, SessionResolver, MessageResolver];
+
+/** Builds convoql's executable schema: type-graphql classes turned into an Apollo Federation 2 subgraph. */
+export async function buildSchema(): Promise<GraphQLSchema> {
+  const schema = await buildTypeGraphQLSchema({
+    resolvers,
+    authChecker,
+    validate: { forbidUnknownValues: false, validationError: { target: false, value: false } },
+    // Federation adds its own types and directives afterwards; type-graphql's check would reject them.
+    skipCheck: true,
+  });
+  const typeDefs = parse(`${FEDERATION_LINK}\n${printSchemaWithDirectives(schema)}`);
+  const resolverMap = createResolversMap(schema) as Record<string, object>;
+  for (const [typeName, entity] of Object.entries(sessionEntityResolvers)) {
+    resolverMap[typeName] = { ...resolverMap[typeName], ...entity };
+  }
+  // The resolver map's types are graphql-tools' loose shape; buildSubgraphSchema checks them at run time.
+  return buildSubgraphSchema([{ typeDefs, resolvers: resolverMap as never }]);
+}

@@ -1,0 +1,129 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { AuthChecker } from 'type-graphql';
+import type { Database } from '../db/client';
+import { ForbiddenError, UnauthenticatedError } from '../graphql/errors';
+import type { RequestContext } from './context';
+import type { Logger } from './logger';
+
+/** What an API key may do: `read` queries, `write` mutations, `admin` everything including key management. */
+export type Scope = 'read' | 'write' | 'admin';
+export const SCOPES: readonly Scope[] = ['read', 'write', 'admin'];
+
+/** The authenticated caller of a request. */
+export interface Viewer {
+  readonly apiKeyId: string;
+  readonly apiKeyName: string;
+  readonly scopes: ReadonlySet<Scope>;
+  /** The tenant this request acts for: the key's own, or the one an admin key named in x-tenant-id. */
+  readonly tenantId: string | null;
+  /** True for a key that belongs to no tenant and may act for any. */
+  readonly isAdminKey: boolean;
+}
+
+/** Creates a new random API key and the values stored for it (only the hash and a display prefix). */
+export function generateApiKey(): { key: string; keyHash: string; prefix: string } {
+  const key = `cq_${randomBytes(24).toString('base64url')}`;
+  return { key, keyHash: hashApiKey(key), prefix: key.slice(0, 11) };
+}
+
+/** SHA-256 of a key, hex; keys are high-entropy random strings, so no slow hash is needed. */
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+/** Reads the API key of a request: `Authorization: Bearer <key>` or `x-api-key: <key>`. */
+export function apiKeyFromHeaders(headers: IncomingHttpHeaders): string | undefined {
+  const authorization = headers.authorization;
+  if (authorization) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (!match) throw new UnauthenticatedError('The Authorization header must be "Bearer <key>".');
+    return match[1];
+  }
+  const header = headers['x-api-key'];
+  return (Array.isArray(header) ? header[0] : header)?.trim() || undefined;
+}
+
+interface StoredKey {
+  id: string;
+  name: string;
+  tenantId: string | null;
+  scopes: Scope[];
+  revoked: boolean;
+}
+
+/**
+ * Resolves API keys to viewers. Lookups are cached per process for `ttlMs`, so a request usually
+ * issues no SQL for authentication; revocation therefore takes effect within `ttlMs`.
+ */
+export class Authenticator {
+  private readonly cache = new Map<string, { key: StoredKey | null; expiresAt: number }>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly logger: Logger,
+    private readonly ttlMs: number,
+  ) {}
+
+  /** Returns the viewer for these headers, null without a key; throws UNAUTHENTICATED or FORBIDDEN. */
+  async authenticate(headers: IncomingHttpHeaders): Promise<Viewer | null> {
+    const key = apiKeyFromHeaders(headers);
+    if (!key) return null;
+    const stored = await this.lookup(hashApiKey(key));
+    if (!stored || stored.revoked) throw new UnauthenticatedError('The API key is unknown or revoked.');
+    const tenantHeader = headers['x-tenant-id'];
+    const requestedTenant = (Array.isArray(tenantHeader) ? tenantHeader[0] : tenantHeader)?.trim() || null;
+    if (stored.tenantId !== null && requestedTenant !== null && requestedTenant !== stored.tenantId) {
+      throw new ForbiddenError('This API key belongs to another tenant than the one named in x-tenant-id.');
+    }
+    return {
+      apiKeyId: stored.id,
+      apiKeyName: stored.name,
+      scopes: new Set(stored.scopes),
+      tenantId: stored.tenantId ?? requestedTenant,
+      isAdminKey: stored.tenantId === null,
+    };
+  }
+
+  /** Forgets cached keys, e.g. after revoking one in this process. */
+  clear(): void {
+    this.cache.clear();
+  }
+
+  private async lookup(keyHash: string): Promise<StoredKey | null> {
+    const now = Date.now();
+    const cached = this.cache.get(keyHash);
+    if (cached && cached.expiresAt > now) return cached.key;
+    const row = await this.db.prisma.apiKey.findUnique({
+      where: { keyHash },
+      select: { id: true, name: true, tenantId: true, scopes: true, revokedAt: true },
+    });
+    const key = row && { id: row.id, name: row.name, tenantId: row.tenantId, scopes: row.scopes, revoked: row.revokedAt !== null };
+    if (this.ttlMs > 0) {
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(keyHash, { key, expiresAt: now + this.ttlMs });
+    }
+    if (key && !key.revoked) {
+      // Recorded at most once per cache period per key; a failure must not fail the request.
+      this.db.prisma.apiKey
+        .update({ where: { id: key.id }, data: { lastUsedAt: new Date() }, select: { id: true } })
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'could not record API key use'));
+    }
+    return key;
+  }
+}
+
+/** type-graphql auth checker: `@Authorized('read' | 'write' | 'admin')`; tenant data needs a tenant. */
+export const authChecker: AuthChecker<RequestContext, Scope> = ({ context }, required) => {
+  const viewer = context.viewer;
+  if (!viewer) throw new UnauthenticatedError();
+  for (const scope of required) {
+    if (!viewer.scopes.has(scope) && !viewer.scopes.has('admin')) {
+      throw new ForbiddenError(`This needs an API key with the "${scope}" scope; this key has: ${[...viewer.scopes].join(', ') || 'none'}.`);
+    }
+  }
+  if (!required.includes('admin') && viewer.tenantId === null) {
+    throw new ForbiddenError('An admin API key must name the tenant to act for in the x-tenant-id header.');
+  }
+  return true;
+};

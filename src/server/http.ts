@@ -1,0 +1,89 @@
+import { expressMiddleware } from '@as-integrations/express5';
+import express, { type ErrorRequestHandler } from 'express';
+import type { GraphQLSchema } from 'graphql';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../config';
+import type { Database } from '../db/client';
+import { createApolloServer } from './apollo';
+import type { Authenticator } from './auth';
+import { createRequestContext, type RequestContext } from './context';
+import type { Logger } from './logger';
+
+/** A listening convoql HTTP server. */
+export interface RunningServer {
+  readonly url: string;
+  readonly httpServer: Server;
+  /** Stops accepting connections, finishes in-flight requests, then stops Apollo; idempotent. */
+  close(): Promise<void>;
+}
+
+/** Thrown when the HTTP server cannot listen; its message is one line. */
+export class ListenError extends Error {
+  override name = 'ListenError';
+}
+
+/** Wires Express 5 and Apollo Server 5 and starts listening on the configured host and port. */
+export async function startServer(options: {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  schema: GraphQLSchema;
+  authenticator: Authenticator;
+}): Promise<RunningServer> {
+  const { config, logger, db, schema, authenticator } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = createServer(app);
+  const apollo = createApolloServer({ schema, config, logger, httpServer });
+  await apollo.start();
+
+  app.get('/healthz', (_request, response) => {
+    response.json({ status: 'ok' });
+  });
+  app.use(
+    '/graphql',
+    express.json({ limit: config.http.bodyLimit }),
+    expressMiddleware(apollo, {
+      context: async ({ req }): Promise<RequestContext> => {
+        const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 100)) || undefined;
+        const viewer = await authenticator.authenticate(req.headers);
+        return createRequestContext({ db, config, logger, viewer, requestId });
+      },
+    }),
+  );
+  app.use(jsonErrorHandler(logger));
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', (error: NodeJS.ErrnoException) => {
+      reject(
+        new ListenError(
+          error.code === 'EADDRINUSE'
+            ? `Port ${config.http.port} on ${config.http.host} is already in use; set PORT to a free port.`
+            : `Cannot listen on ${config.http.host}:${config.http.port}: ${error.message}`,
+        ),
+      );
+    });
+    httpServer.listen(config.http.port, config.http.host, resolve);
+  });
+  const address = httpServer.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${address.port}/graphql`,
+    httpServer,
+    close: () => (closing ??= apollo.stop()),
+  };
+}
+
+/** Answers body-parser and other middleware errors as GraphQL-shaped JSON, never as an HTML stack trace. */
+function jsonErrorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: { status?: number; type?: string; message?: string }, _request, response, _next) => {
+    const status = typeof error.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 500;
+    const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR';
+    if (status >= 500) logger.error({ err: error }, 'unexpected HTTP error');
+    const message =
+      status === 413 ? 'The request body is larger than the server accepts.' : status < 500 ? (error.message ?? 'Bad request') : 'Internal server error';
+    response.status(status).json({ errors: [{ message, extensions: { code } }] });
+  };
+}

@@ -1,0 +1,18 @@
+import pino, { type Logger } from 'pino';
+import type { Config } from '../config';
+
+export type { Logger };
+
+/** Creates the process logger: JSON by default, pretty on a terminal; credentials are redacted. */
+export function createLogger(config: Pick<Config, 'log'>): Logger {
+  const pretty = config.log.format === 'pretty' || (config.log.format === 'auto' && process.stdout.isTTY === true);
+  return pino({
+    level: config.log.level,
+    base: { service: 'convoql' },
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'headers["x-api-key"]', 'apiKey'],
+      censor: '[redacted]',
+    },
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' } } } : {}),
+  });
+}

@@ -1,0 +1,202 @@
+import { Prisma } from '../db/client';
+import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
+import { keysetOrderBy, keysetWhere, type KeysetPage } from '../graphql/connection';
+import type { TenantContext } from '../server/context';
+import type { MessageRole } from './message.type';
+import { OrderDirection, SessionOrderField, type SessionFilter, type SessionOrder } from './session.inputs';
+import { SessionStatus } from './session.type';
+import type { TracedMessage } from './trace.builder';
+
+const ORDER_COLUMNS = {
+  [SessionOrderField.STARTED_AT]: 'startedAt',
+  [SessionOrderField.LAST_ACTIVITY_AT]: 'lastActivityAt',
+} as const;
+
+/** The Prisma column a session order sorts by. */
+export function sessionOrderColumn(order: SessionOrder): 'startedAt' | 'lastActivityAt' {
+  return ORDER_COLUMNS[order.field];
+}
+
+function sessionWhere(context: TenantContext, filter: SessionFilter | null | undefined): Prisma.SessionWhereInput {
+  return {
+    tenantId: context.viewer.tenantId,
+    ...(filter?.status?.length ? { status: { in: filter.status } } : {}),
+    ...(filter?.channel?.length ? { channel: { in: filter.channel } } : {}),
+    ...(filter?.sessionId != null ? { externalId: filter.sessionId } : {}),
+    ...(filter?.startedAfter || filter?.startedBefore
+      ? { startedAt: { gte: filter.startedAfter ?? undefined, lt: filter.startedBefore ?? undefined } }
+      : {}),
+    ...(filter?.lastActivityAfter || filter?.lastActivityBefore
+      ? { lastActivityAt: { gte: filter.lastActivityAfter ?? undefined, lt: filter.lastActivityBefore ?? undefined } }
+      : {}),
+  };
+}
+
+/** One page of the tenant's sessions in keyset order (`page.limit + 1` rows). */
+export function listSessions(context: TenantContext, filter: SessionFilter | null | undefined, order: SessionOrder, page: KeysetPage): Promise<SessionRow[]> {
+  const column = sessionOrderColumn(order);
+  const descending = order.direction === OrderDirection.DESC;
+  return context.db.prisma.session.findMany({
+    where: { ...sessionWhere(context, filter), ...keysetWhere(column, descending, page, (value) => new Date(value)) },
+    orderBy: keysetOrderBy(column, descending, page),
+    take: page.limit + 1,
+  });
+}
+
+/** Number of the tenant's sessions matching the filter. */
+export function countSessions(context: TenantContext, filter: SessionFilter | null | undefined): Promise<number> {
+  return context.db.prisma.session.count({ where: sessionWhere(context, filter) });
+}
+
+/** The tenant's sessions with these database keys, in any order. */
+export function findSessionsByKeys(context: TenantContext, keys: readonly string[]): Promise<SessionRow[]> {
+  return context.db.prisma.session.findMany({ where: { tenantId: context.viewer.tenantId, id: { in: [...keys] } } });
+}
+
+/** The tenant's session with this bot session id, or null. */
+export function findSessionByExternalId(context: TenantContext, externalId: string): Promise<SessionRow | null> {
+  return context.db.prisma.session.findUnique({
+    where: { tenantId_externalId: { tenantId: context.viewer.tenantId, externalId } },
+  });
+}
+
+/** Message counts of these sessions, in one grouped statement. */
+export async function countMessagesBySession(context: TenantContext, sessionKeys: readonly string[]): Promise<Map<string, number>> {
+  const groups = await context.db.prisma.message.groupBy({
+    by: ['sessionId'],
+    where: { tenantId: context.viewer.tenantId, sessionId: { in: [...sessionKeys] } },
+    _count: { _all: true },
+  });
+  return new Map(groups.map((group) => [group.sessionId, group._count._all]));
+}
+
+/** The newest message of each of these sessions, in one statement that seeks each session's index. */
+export async function findLastMessages(context: TenantContext, sessionKeys: readonly string[]): Promise<Map<string, MessageRow>> {
+  const rows = await context.db.prisma.$queryRaw<RawMessage[]>`
+    SELECT m.id, m.tenant_id, m.session_id, m.role::text AS role, m.content, m.created_at, m.metadata
+    FROM unnest(${[...sessionKeys]}::uuid[]) AS wanted(session_id)
+    CROSS JOIN LATERAL (
+      SELECT * FROM messages
+      WHERE messages.session_id = wanted.session_id AND messages.tenant_id = ${context.viewer.tenantId}
+      ORDER BY created_at DESC, id DESC
+      LIMIT 1
+    ) AS m`;
+  return new Map(rows.map((row) => [row.session_id, fromRawMessage(row)]));
+}
+
+/** The tenant's messages with these database keys, in any order. */
+export function findMessagesByKeys(context: TenantContext, keys: readonly string[]): Promise<MessageRow[]> {
+  return context.db.prisma.message.findMany({ where: { tenantId: context.viewer.tenantId, id: { in: [...keys] } } });
+}
+
+function messageWhere(context: TenantContext, sessionKey: string, role: MessageRole | null | undefined): Prisma.MessageWhereInput {
+  return { tenantId: context.viewer.tenantId, sessionId: sessionKey, ...(role ? { role } : {}) };
+}
+
+/** One page of a session's messages, oldest first (`page.limit + 1` rows). */
+export function listMessages(context: TenantContext, sessionKey: string, role: MessageRole | null | undefined, page: KeysetPage): Promise<MessageRow[]> {
+  return context.db.prisma.message.findMany({
+    where: { ...messageWhere(context, sessionKey, role), ...keysetWhere('createdAt', false, page, (value) => new Date(value)) },
+    orderBy: keysetOrderBy('createdAt', false, page),
+    take: page.limit + 1,
+  });
+}
+
+/** Number of a session's messages with this role. */
+export function countMessages(context: TenantContext, sessionKey: string, role: MessageRole): Promise<number> {
+  return context.db.prisma.message.count({ where: messageWhere(context, sessionKey, role) });
+}
+
+/** What the trace needs of a session's messages, oldest first. */
+export function findTracedMessages(context: TenantContext, sessionKey: string): Promise<TracedMessage[]> {
+  return context.db.prisma.message.findMany({
+    where: { tenantId: context.viewer.tenantId, sessionId: sessionKey },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    select: { id: true, createdAt: true, metadata: true },
+  });
+}
+
+/** Result of a status change: the session after it, or why nothing changed. */
+export type StatusChange =
+  | { outcome: 'not-found' }
+  | { outcome: 'unchanged' | 'changed'; session: SessionRow }
+  | { outcome: 'illegal'; session: SessionRow };
+
+/**
+ * Changes an ACTIVE session to CLOSED or EXPIRED, setting endedAt. The update is conditional on the
+ * status still being ACTIVE, so a concurrent change is never overwritten.
+ */
+export async function changeSessionStatus(context: TenantContext, key: string, status: SessionStatus, now = new Date()): Promise<StatusChange> {
+  const tenantId = context.viewer.tenantId;
+  const current = await context.db.prisma.session.findFirst({ where: { id: key, tenantId } });
+  if (!current) return { outcome: 'not-found' };
+  if (current.status === status) return { outcome: 'unchanged', session: current };
+  if (current.status !== SessionStatus.ACTIVE || status === SessionStatus.ACTIVE) return { outcome: 'illegal', session: current };
+  const [updated] = await context.db.prisma.session.updateManyAndReturn({
+    where: { id: key, tenantId, status: SessionStatus.ACTIVE },
+    data: { status, endedAt: now },
+  });
+  if (updated) return { outcome: 'changed', session: updated };
+  // Someone else ended the session between our read and our write: report against what they wrote.
+  const latest = await context.db.prisma.session.findFirst({ where: { id: key, tenantId } });
+  if (!latest) return { outcome: 'not-found' };
+  return latest.status === status ? { outcome: 'unchanged', session: latest } : { outcome: 'illegal', session: latest };
+}
+
+/** Sessions per status and per channel, and messages per UTC day, of the sessions matching the filter. */
+export async function sessionStatistics(context: TenantContext, filter: SessionFilter | null | undefined) {
+  const where = sessionWhere(context, filter);
+  const [byStatus, byChannel, perDay] = await Promise.all([
+    context.db.prisma.session.groupBy({ by: ['status'], where, _count: { _all: true }, orderBy: { status: 'asc' } }),
+    context.db.prisma.session.groupBy({ by: ['channel'], where, _count: { _all: true }, orderBy: { channel: 'asc' } }),
+    context.db.prisma.$queryRaw<{ day: string; count: number }[]>`
+      SELECT to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*)::int AS count
+      FROM messages m
+      JOIN sessions s ON s.id = m.session_id AND s.tenant_id = m.tenant_id
+      WHERE m.tenant_id = ${context.viewer.tenantId} AND ${sessionFilterSql(filter)}
+      GROUP BY 1
+      ORDER BY 1`,
+  ]);
+  return {
+    byStatus: byStatus.map((group) => ({ status: group.status, count: group._count._all })),
+    byChannel: byChannel
+      .map((group) => ({ channel: group.channel, count: group._count._all }))
+      .sort((a, b) => b.count - a.count || a.channel.localeCompare(b.channel)),
+    messagesPerDay: perDay,
+  };
+}
+
+/** The same conditions as `sessionWhere`, over the alias `s`, for raw statements. */
+function sessionFilterSql(filter: SessionFilter | null | undefined): Prisma.Sql {
+  const conditions: Prisma.Sql[] = [Prisma.sql`TRUE`];
+  if (filter?.status?.length) conditions.push(Prisma.sql`s.status::text = ANY(${filter.status})`);
+  if (filter?.channel?.length) conditions.push(Prisma.sql`s.channel = ANY(${filter.channel})`);
+  if (filter?.sessionId != null) conditions.push(Prisma.sql`s.external_id = ${filter.sessionId}`);
+  if (filter?.startedAfter) conditions.push(Prisma.sql`s.started_at >= ${filter.startedAfter}`);
+  if (filter?.startedBefore) conditions.push(Prisma.sql`s.started_at < ${filter.startedBefore}`);
+  if (filter?.lastActivityAfter) conditions.push(Prisma.sql`s.last_activity_at >= ${filter.lastActivityAfter}`);
+  if (filter?.lastActivityBefore) conditions.push(Prisma.sql`s.last_activity_at < ${filter.lastActivityBefore}`);
+  return Prisma.join(conditions, ' AND ');
+}
+
+interface RawMessage {
+  id: string;
+  tenant_id: string;
+  session_id: string;
+  role: MessageRole;
+  content: string;
+  created_at: Date;
+  metadata: Prisma.JsonValue;
+}
+
+function fromRawMessage(row: RawMessage): MessageRow {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    sessionId: row.session_id,
+    role: row.role,
+    content: row.content,
+    createdAt: row.created_at,
+    metadata: row.metadata,
+  };
+}

@@ -1,0 +1,142 @@
+import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import { ConnectionArgs, toConnection, toKeysetPage, type ConnectionValue } from '../graphql/connection';
+import { NotFoundError } from '../graphql/errors';
+import { fromGlobalIdOf } from '../graphql/global-id';
+import { NonNegativeInt } from '../graphql/scalars';
+import { UserError, UserErrorCode } from '../graphql/user-error';
+import { asTenantContext, type RequestContext } from '../server/context';
+import { Message, MessageConnection, MessageRole } from './message.type';
+import { assertValidSessionFilter, OrderDirection, SessionFilter, SessionOrder, SessionOrderField, UpdateSessionStatusInput } from './session.inputs';
+import {
+  changeSessionStatus,
+  countMessages,
+  countSessions,
+  findSessionByExternalId,
+  findTracedMessages,
+  listMessages,
+  listSessions,
+  sessionOrderColumn,
+  sessionStatistics,
+} from './session.repository';
+import { Session, SessionConnection, SessionStats } from './session.type';
+import { buildTrace } from './trace.builder';
+import { SessionTrace } from './trace.type';
+
+@ArgsType()
+class SessionsArgs extends ConnectionArgs {
+  @Field(() => SessionFilter, { nullable: true, description: 'Which sessions to include.' })
+  filter?: SessionFilter | null;
+
+  @Field(() => SessionOrder, { nullable: true, description: 'Order of the list; default newest started first.' })
+  orderBy?: SessionOrder | null;
+}
+
+@ArgsType()
+class MessagesArgs extends ConnectionArgs {
+  @Field(() => MessageRole, { nullable: true, description: 'Only messages with this role.' })
+  role?: MessageRole | null;
+}
+
+@ObjectType({ description: 'Result of updateSessionStatus.' })
+class UpdateSessionStatusPayload {
+  @Field(() => Session, { nullable: true, description: 'The session after the change (unchanged when userErrors is not empty).' })
+  session!: Session | null;
+
+  @Field(() => [UserError], { description: 'Why nothing changed; empty on success.' })
+  userErrors!: UserError[];
+}
+
+const DEFAULT_ORDER: SessionOrder = { field: SessionOrderField.STARTED_AT, direction: OrderDirection.DESC };
+
+/** Queries, mutations and fields of chat sessions. */
+@Resolver(() => Session)
+export class SessionResolver {
+  @Authorized('read')
+  @Query(() => SessionConnection, { description: "The tenant's sessions, filtered and ordered, as a Relay connection." })
+  sessions(@Args() args: SessionsArgs, @Ctx() context: RequestContext): Promise<ConnectionValue<Session>> {
+    const tenant = asTenantContext(context);
+    assertValidSessionFilter(args.filter);
+    const order = args.orderBy ?? DEFAULT_ORDER;
+    const listKey = `Session:${order.field}`;
+    const page = toKeysetPage(args, listKey);
+    const column = sessionOrderColumn(order);
+    return listSessions(tenant, args.filter, order, page).then((rows) =>
+      toConnection(rows, page, listKey, (row) => ({ value: row[column].toISOString(), id: row.id }), Session.fromRow, () =>
+        countSessions(tenant, args.filter),
+      ),
+    );
+  }
+
+  @Authorized('read')
+  @Query(() => Session, { nullable: true, description: 'One session by its global ID; null when it does not exist.' })
+  async session(@Arg('id', () => ID, { description: 'Global ID of the session.' }) id: string, @Ctx() context: RequestContext): Promise<Session | null> {
+    const row = await context.loaders.sessionByKey.load(fromGlobalIdOf('Session', id));
+    return row && Session.fromRow(row);
+  }
+
+  @Authorized('read')
+  @Query(() => Session, { nullable: true, description: "One session by the bot's own session id; null when it does not exist." })
+  async sessionByExternalId(@Arg('sessionId', { description: "The bot's session id." }) sessionId: string, @Ctx() context: RequestContext): Promise<Session | null> {
+    const row = await findSessionByExternalId(asTenantContext(context), sessionId);
+    return row && Session.fromRow(row);
+  }
+
+  @Authorized('read')
+  @Query(() => SessionStats, { description: 'Counts for dashboard tiles over the sessions matching the filter.' })
+  async sessionStats(
+    @Arg('filter', () => SessionFilter, { nullable: true, description: 'Which sessions to count.' }) filter: SessionFilter | null,
+    @Ctx() context: RequestContext,
+  ): Promise<SessionStats> {
+    assertValidSessionFilter(filter);
+    const stats = await sessionStatistics(asTenantContext(context), filter);
+    return { ...stats, totalSessions: stats.byStatus.reduce((sum, group) => sum + group.count, 0) };
+  }
+
+  @Authorized('write')
+  @Mutation(() => UpdateSessionStatusPayload, {
+    description: 'Closes or expires an ACTIVE session (setting endedAt). Setting the current status again succeeds and changes nothing.',
+  })
+  async updateSessionStatus(@Arg('input') input: UpdateSessionStatusInput, @Ctx() context: RequestContext): Promise<UpdateSessionStatusPayload> {
+    const change = await changeSessionStatus(asTenantContext(context), fromGlobalIdOf('Session', input.id, 'input.id'), input.status);
+    if (change.outcome === 'not-found') throw new NotFoundError('Session', input.id);
+    const session = Session.fromRow(change.session);
+    if (change.outcome !== 'illegal') return { session, userErrors: [] };
+    return {
+      session,
+      userErrors: [
+        {
+          code: UserErrorCode.ILLEGAL_STATUS_TRANSITION,
+          message: `A ${change.session.status} session cannot become ${input.status}; only ACTIVE sessions can be closed or expired.`,
+          field: ['input', 'status'],
+        },
+      ],
+    };
+  }
+
+  @FieldResolver(() => NonNegativeInt, { description: 'Number of messages in the session.' })
+  messageCount(@Root() session: Session, @Ctx() context: RequestContext): Promise<number> {
+    return context.loaders.messageCountBySession.load(session.key);
+  }
+
+  @FieldResolver(() => MessageConnection, { description: 'The messages of the session, oldest first.' })
+  async messages(@Root() session: Session, @Args() args: MessagesArgs, @Ctx() context: RequestContext): Promise<ConnectionValue<Message>> {
+    const tenant = asTenantContext(context);
+    const listKey = 'Message:CREATED_AT';
+    const page = toKeysetPage(args, listKey);
+    const rows = await listMessages(tenant, session.key, args.role, page);
+    return toConnection(rows, page, listKey, (row) => ({ value: row.createdAt.toISOString(), id: row.id }), Message.fromRow, () =>
+      args.role ? countMessages(tenant, session.key, args.role) : context.loaders.messageCountBySession.load(session.key),
+    );
+  }
+
+  @FieldResolver(() => Message, { nullable: true, description: 'The newest message; null for a session without messages.' })
+  async lastMessage(@Root() session: Session, @Ctx() context: RequestContext): Promise<Message | null> {
+    const row = await context.loaders.lastMessageBySession.load(session.key);
+    return row && Message.fromRow(row);
+  }
+
+  @FieldResolver(() => SessionTrace, { description: 'Retrieval hits, tool calls and errors recorded in the messages, oldest first.' })
+  async trace(@Root() session: Session, @Ctx() context: RequestContext): Promise<SessionTrace> {
+    return buildTrace(await findTracedMessages(asTenantContext(context), session.key));
+  }
+}

@@ -1,0 +1,117 @@
+import { Directive, Field, Float, ObjectType, registerEnumType } from 'type-graphql';
+import { Connection } from '../graphql/connection';
+import { toGlobalId } from '../graphql/global-id';
+import { Node } from '../graphql/node';
+import { DateTime, JSONObject, LocalDate, NonNegativeInt } from '../graphql/scalars';
+import { SessionStatus } from '../generated/prisma/enums';
+import type { Session as SessionRow } from '../generated/prisma/client';
+
+export { SessionStatus };
+registerEnumType(SessionStatus, {
+  name: 'SessionStatus',
+  description: 'Lifecycle of a chat session. ACTIVE may become CLOSED or EXPIRED; both are final.',
+  valuesConfig: {
+    ACTIVE: { description: 'The conversation may still receive messages.' },
+    CLOSED: { description: 'Ended on purpose (by the user, an agent or the API).' },
+    EXPIRED: { description: 'Ended because it was idle for too long.' },
+  },
+});
+
+/** A chat bot session as the API shows it. */
+@Directive('@key(fields: "id")')
+@ObjectType({ implements: Node, description: 'A customer-service chat session with its messages and trace.' })
+export class Session extends Node {
+  /** The database key, for loaders and repositories; not a GraphQL field. */
+  key!: string;
+
+  @Field({ description: "The bot's own session id, unique within the tenant." })
+  sessionId!: string;
+
+  @Field({ description: 'Where the session takes place: web, app, api, phone, email, wechat, …' })
+  channel!: string;
+
+  @Field(() => SessionStatus, { description: 'Current lifecycle status.' })
+  status!: SessionStatus;
+
+  @Field(() => DateTime, { description: 'When the session started.' })
+  startedAt!: Date;
+
+  @Field(() => DateTime, { nullable: true, description: 'When the session was closed or expired; null while ACTIVE.' })
+  endedAt!: Date | null;
+
+  @Field(() => DateTime, { description: 'When the last message or event happened.' })
+  lastActivityAt!: Date;
+
+  @Field(() => Float, {
+    description: 'Length in seconds: from start to end, or to the last activity while still ACTIVE.',
+  })
+  duration!: number;
+
+  @Field(() => JSONObject, { description: 'Free-form data the bot stored with the session.' })
+  metadata!: Record<string, unknown>;
+
+  /** Maps a database row to its GraphQL object. */
+  static fromRow(row: SessionRow): Session {
+    const session = new Session();
+    session.key = row.id;
+    session.id = toGlobalId('Session', row.id);
+    session.sessionId = row.externalId;
+    session.channel = row.channel;
+    session.status = row.status;
+    session.startedAt = row.startedAt;
+    session.endedAt = row.endedAt;
+    session.lastActivityAt = row.lastActivityAt;
+    session.duration = Math.max(0, ((row.endedAt ?? row.lastActivityAt).getTime() - row.startedAt.getTime()) / 1000);
+    session.metadata = isObject(row.metadata) ? row.metadata : {};
+    return session;
+  }
+}
+
+@ObjectType({ description: 'A page of sessions.' })
+export class SessionConnection extends Connection(Session, 'session') {}
+
+@ObjectType({ description: 'Number of sessions with one status.' })
+export class StatusCount {
+  @Field(() => SessionStatus, { description: 'The status.' })
+  status!: SessionStatus;
+
+  @Field(() => NonNegativeInt, { description: 'Sessions with this status.' })
+  count!: number;
+}
+
+@ObjectType({ description: 'Number of sessions on one channel.' })
+export class ChannelCount {
+  @Field({ description: 'The channel.' })
+  channel!: string;
+
+  @Field(() => NonNegativeInt, { description: 'Sessions on this channel.' })
+  count!: number;
+}
+
+@ObjectType({ description: 'Number of messages sent on one UTC day.' })
+export class DailyMessageCount {
+  @Field(() => LocalDate, { description: 'The UTC day, YYYY-MM-DD.' })
+  day!: string;
+
+  @Field(() => NonNegativeInt, { description: 'Messages created that day in the matching sessions.' })
+  count!: number;
+}
+
+@ObjectType({ description: 'Counts for dashboard tiles over the sessions matching a filter.' })
+export class SessionStats {
+  @Field(() => NonNegativeInt, { description: 'Sessions matching the filter.' })
+  totalSessions!: number;
+
+  @Field(() => [StatusCount], { description: 'Sessions per status (statuses without sessions are left out).' })
+  byStatus!: StatusCount[];
+
+  @Field(() => [ChannelCount], { description: 'Sessions per channel, most used first.' })
+  byChannel!: ChannelCount[];
+
+  @Field(() => [DailyMessageCount], { description: 'Messages of the matching sessions per UTC day, oldest first.' })
+  messagesPerDay!: DailyMessageCount[];
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

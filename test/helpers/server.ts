@@ -1,0 +1,86 @@
+import type { GraphQLSchema } from 'graphql';
+import { createConfig, type Config, type Environment } from '../../src/config';
+import { createDatabase, type Database } from '../../src/db/client';
+import { buildSchema } from '../../src/graphql/schema';
+import { Authenticator, type Scope } from '../../src/server/auth';
+import { startServer, type RunningServer } from '../../src/server/http';
+import { createLogger } from '../../src/server/logger';
+import { createApiKey, ensureTenant } from '../../src/api-keys/api-key.repository';
+import { createTestDatabase } from './database';
+
+/** A GraphQL response as a client receives it over HTTP. */
+export interface GraphQLResponse<TData = Record<string, unknown>> {
+  status: number;
+  data?: TData | null;
+  errors?: { message: string; path?: (string | number)[]; extensions?: { code?: string; [key: string]: unknown } }[];
+  extensions?: Record<string, unknown>;
+}
+
+/** Request options: which API key and tenant header to send. */
+export interface RequestOptions {
+  apiKey?: string | null;
+  tenant?: string;
+  headers?: Record<string, string>;
+}
+
+/** A real convoql HTTP server on its own fresh database, for one test file. */
+export interface TestServer {
+  readonly url: string;
+  readonly db: Database;
+  readonly config: Config;
+  /** A read+write key of tenant "acme", sent by default. */
+  readonly apiKey: string;
+  /** Sends a GraphQL operation over HTTP. */
+  graphql<TData = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, options?: RequestOptions): Promise<GraphQLResponse<TData>>;
+  /** Creates a tenant (if needed) and a key for it. */
+  createKey(tenantId: string | null, scopes?: Scope[]): Promise<string>;
+  close(): Promise<void>;
+}
+
+let schemaPromise: Promise<GraphQLSchema> | undefined;
+
+/** Starts a server on a fresh migrated database with tenants acme and globex. */
+export async function startTestServer(environment: Environment = {}): Promise<TestServer> {
+  const database = await createTestDatabase();
+  const config = createConfig({ DATABASE_URL: database.url, PORT: '0', ...environment });
+  const db = createDatabase(database.url, { poolMax: process.env.TEST_DATABASE_URL ? 4 : 1 });
+  const logger = createLogger(config);
+  const schema = await (schemaPromise ??= buildSchema());
+  // No key cache in tests, so a revocation is visible to the next request.
+  const authenticator = new Authenticator(db, logger, 0);
+  const server: RunningServer = await startServer({ config, logger, db, schema, authenticator });
+  await ensureTenant(db, 'acme', 'Acme Inc.');
+  await ensureTenant(db, 'globex', 'Globex Corporation');
+  const createKey = async (tenantId: string | null, scopes: Scope[] = ['read', 'write']) => {
+    if (tenantId) await ensureTenant(db, tenantId, tenantId);
+    return (await createApiKey(db, { tenantId, name: `test ${scopes.join('+')}`, scopes })).key;
+  };
+  const apiKey = await createKey('acme');
+  return {
+    url: server.url,
+    db,
+    config,
+    apiKey,
+    createKey,
+    async graphql(query, variables, options = {}) {
+      const key = options.apiKey === undefined ? apiKey : options.apiKey;
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(key ? { authorization: `Bearer ${key}` } : {}),
+          ...(options.tenant ? { 'x-tenant-id': options.tenant } : {}),
+          ...options.headers,
+        },
+        body: JSON.stringify({ query, variables }),
+      });
+      return { status: response.status, ...((await response.json()) as object) };
+    },
+    async close() {
+      server.httpServer.closeAllConnections();
+      await server.close();
+      await db.close();
+      await database.drop();
+    },
+  };
+}

@@ -1,0 +1,304 @@
+import type { Session } from '../../src/generated/prisma/client';
+import { at, createMessages, createSession, createSessions, sessionGid } from '../helpers/factories';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+const SESSIONS = /* GraphQL */ `
+  query Sessions($first: Int, $after: String, $last: Int, $before: String, $filter: SessionFilter, $orderBy: SessionOrder) {
+    sessions(first: $first, after: $after, last: $last, before: $before, filter: $filter, orderBy: $orderBy) {
+      edges { cursor node { id sessionId } }
+      nodes { sessionId status channel startedAt lastActivityAt endedAt duration messageCount }
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      totalCount
+    }
+  }
+`;
+
+interface SessionsData {
+  sessions: {
+    edges: { cursor: string; node: { id: string; sessionId: string } }[];
+    nodes: { sessionId: string; status: string; channel: string; startedAt: string; messageCount: number; duration: number }[];
+    pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+    totalCount: number;
+  };
+}
+
+let server: TestServer;
+let acme: Session[];
+let globexSession: Session;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  // 30 sessions of acme, one per minute; channel and status vary; last activity runs in reverse order.
+  acme = await createSessions(server.db, 30, (index) => ({
+    externalId: `acme-${String(index).padStart(2, '0')}`,
+    channel: ['web', 'app', 'phone'][index % 3]!,
+    status: index % 5 === 0 ? 'CLOSED' : index % 7 === 0 ? 'EXPIRED' : 'ACTIVE',
+    startedAt: at(index),
+    lastActivityAt: at(100 - index),
+    endedAt: index % 5 === 0 || index % 7 === 0 ? at(100 - index) : null,
+  }));
+  await createMessages(server.db, acme[3]!, [{ role: 'USER' }, { role: 'ASSISTANT' }, { role: 'USER' }]);
+  await createMessages(server.db, acme[4]!, [{ role: 'USER' }]);
+  globexSession = await createSession(server.db, { tenantId: 'globex', externalId: 'acme-03', startedAt: at(3) });
+  await createMessages(server.db, globexSession, [{ role: 'USER' }, { role: 'USER' }]);
+});
+
+afterAll(() => server?.close());
+
+async function sessions(variables: Record<string, unknown>) {
+  const response = await server.graphql<SessionsData>(SESSIONS, variables);
+  expect(response.errors).toBeUndefined();
+  return response.data!.sessions;
+}
+
+async function errorCode(query: string, variables: Record<string, unknown> = {}, options = {}) {
+  const response = await server.graphql(query, variables, options);
+  expect(response.errors?.length).toBeGreaterThan(0);
+  return response.errors![0]!.extensions?.code;
+}
+
+describe('sessions list', () => {
+  it('defaults to 20 sessions, newest started first, with counts of the whole list', async () => {
+    const page = await sessions({});
+    expect(page.nodes).toHaveLength(20);
+    expect(page.nodes.map((node) => node.sessionId)).toEqual(acme.slice(10).reverse().map((row) => row.externalId));
+    expect(page.totalCount).toBe(30);
+    expect(page.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
+    expect(page.nodes.find((node) => node.sessionId === 'acme-03')).toBeUndefined();
+  });
+
+  it('counts messages per session and never counts another tenant', async () => {
+    const page = await sessions({ filter: { sessionId: 'acme-03' } });
+    expect(page.nodes).toEqual([expect.objectContaining({ sessionId: 'acme-03', messageCount: 3 })]);
+    expect(page.totalCount).toBe(1);
+  });
+
+  it('orders by start or last activity in both directions', async () => {
+    const ascending = await sessions({ first: 3, orderBy: { field: 'STARTED_AT', direction: 'ASC' } });
+    expect(ascending.nodes.map((node) => node.sessionId)).toEqual(['acme-00', 'acme-01', 'acme-02']);
+    const byActivity = await sessions({ first: 3, orderBy: { field: 'LAST_ACTIVITY_AT', direction: 'DESC' } });
+    expect(byActivity.nodes.map((node) => node.sessionId)).toEqual(['acme-00', 'acme-01', 'acme-02']);
+    const byActivityAscending = await sessions({ first: 2, orderBy: { field: 'LAST_ACTIVITY_AT', direction: 'ASC' } });
+    expect(byActivityAscending.nodes.map((node) => node.sessionId)).toEqual(['acme-29', 'acme-28']);
+  });
+
+  it.each([
+    [{ status: ['CLOSED'] }, (i: number) => i % 5 === 0],
+    [{ status: ['EXPIRED', 'CLOSED'] }, (i: number) => i % 5 === 0 || i % 7 === 0],
+    [{ channel: ['phone'] }, (i: number) => i % 3 === 2],
+    [{ channel: ['web', 'app'], status: ['ACTIVE'] }, (i: number) => i % 3 !== 2 && i % 5 !== 0 && i % 7 !== 0],
+    [{ startedAfter: at(10).toISOString(), startedBefore: at(15).toISOString() }, (i: number) => i >= 10 && i < 15],
+    [{ lastActivityAfter: at(90).toISOString() }, (i: number) => 100 - i >= 90],
+    [{ lastActivityBefore: at(72).toISOString() }, (i: number) => 100 - i < 72],
+    [{ status: [], channel: [] }, () => true],
+  ])('filters by %j', async (filter, expected) => {
+    const page = await sessions({ first: 100, filter });
+    const wanted = acme.map((row, index) => [row, index] as const).filter(([, index]) => expected(index));
+    expect(page.nodes.map((node) => node.sessionId).sort()).toEqual(wanted.map(([row]) => row.externalId).sort());
+    expect(page.totalCount).toBe(wanted.length);
+  });
+
+  it('returns an empty page for a filter that matches nothing', async () => {
+    const page = await sessions({ filter: { channel: ['fax'] } });
+    expect(page).toEqual({
+      edges: [],
+      nodes: [],
+      pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null },
+      totalCount: 0,
+    });
+  });
+
+  it.each([
+    [{ field: 'STARTED_AT', direction: 'DESC' }],
+    [{ field: 'STARTED_AT', direction: 'ASC' }],
+    [{ field: 'LAST_ACTIVITY_AT', direction: 'DESC' }],
+  ])('walks forward and backward over the same rows (%j)', async (orderBy) => {
+    const forward: string[] = [];
+    let after: string | null = null;
+    let pages = 0;
+    for (;;) {
+      const page: SessionsData['sessions'] = await sessions({ first: 7, after, orderBy });
+      forward.push(...page.nodes.map((node) => node.sessionId));
+      pages++;
+      if (!page.pageInfo.hasNextPage) break;
+      expect(page.nodes).toHaveLength(7);
+      after = page.pageInfo.endCursor;
+    }
+    expect(pages).toBe(5);
+    expect(new Set(forward).size).toBe(30);
+
+    const backward: string[] = [];
+    let before: string | null = null;
+    for (;;) {
+      const page: SessionsData['sessions'] = await sessions({ last: 7, before, orderBy });
+      backward.unshift(...page.nodes.map((node) => node.sessionId));
+      if (!page.pageInfo.hasPreviousPage) break;
+      before = page.pageInfo.startCursor;
+    }
+    expect(backward).toEqual(forward);
+  });
+
+  it('keeps ties in a stable order by id', async () => {
+    const tied = await createSessions(server.db, 5, (index) => ({ tenantId: 'globex', externalId: `tie-${index}`, startedAt: at(500) }));
+    const key = await server.createKey('globex');
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let index = 0; index < 5; index++) {
+      const response: Awaited<ReturnType<typeof server.graphql<SessionsData>>> = await server.graphql<SessionsData>(SESSIONS, { first: 1, after, filter: { startedAfter: at(500).toISOString() } }, { apiKey: key });
+      seen.push(response.data!.sessions.nodes[0]!.sessionId);
+      after = response.data!.sessions.pageInfo.endCursor;
+    }
+    expect(seen.sort()).toEqual(tied.map((row) => row.externalId).sort());
+  });
+});
+
+describe('sessions input errors', () => {
+  it.each([
+    [{ first: 0 }],
+    [{ first: 101 }],
+    [{ last: -1 }],
+    [{ first: 5, last: 5 }],
+    [{ after: 'not-a-cursor' }],
+    [{ before: 'bm90LWpzb24' }],
+    [{ first: 5, before: null, after: Buffer.from('["Message:CREATED_AT","2026-01-01T00:00:00.000Z","x"]').toString('base64url') }],
+    [{ filter: { startedAfter: at(10).toISOString(), startedBefore: at(5).toISOString() } }],
+    [{ filter: { lastActivityAfter: at(10).toISOString(), lastActivityBefore: at(10).toISOString() } }],
+    [{ filter: { startedAfter: 'yesterday' } }],
+    [{ filter: { startedAfter: '2026-02-30T00:00:00Z' } }],
+    [{ filter: { status: ['OPEN'] } }],
+    [{ orderBy: { field: 'CHANNEL' } }],
+  ])('rejects %j with BAD_USER_INPUT', async (variables) => {
+    expect(await errorCode(SESSIONS, variables)).toBe('BAD_USER_INPUT');
+  });
+
+  it('rejects a cursor of another order', async () => {
+    const page = await sessions({ first: 1, orderBy: { field: 'LAST_ACTIVITY_AT', direction: 'DESC' } });
+    expect(await errorCode(SESSIONS, { after: page.pageInfo.endCursor })).toBe('BAD_USER_INPUT');
+  });
+
+  it('rejects an inline malformed literal before execution', async () => {
+    expect(await errorCode('{ sessions(filter: { startedAfter: "nope" }) { totalCount } }')).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+});
+
+describe('one session', () => {
+  const SESSION = /* GraphQL */ `
+    query Session($id: ID!) {
+      session(id: $id) {
+        id sessionId status messageCount duration metadata
+        lastMessage { role content session { sessionId } }
+        messages(first: 2) { nodes { role content } pageInfo { hasNextPage } totalCount }
+        users: messages(role: USER) { totalCount nodes { content } }
+      }
+    }
+  `;
+
+  it('fetches a session with its messages, last message and counts', async () => {
+    const session = acme[3]!;
+    const response = await server.graphql(SESSION, { id: sessionGid(session) });
+    expect(response.errors).toBeUndefined();
+    expect(response.data).toEqual({
+      session: {
+        id: sessionGid(session),
+        sessionId: 'acme-03',
+        status: 'ACTIVE',
+        messageCount: 3,
+        duration: (100 - 3 - 3) * 60,
+        metadata: {},
+        lastMessage: { role: 'USER', content: 'message 2', session: { sessionId: 'acme-03' } },
+        messages: { nodes: [{ role: 'USER', content: 'message 0' }, { role: 'ASSISTANT', content: 'message 1' }], pageInfo: { hasNextPage: true }, totalCount: 3 },
+        users: { totalCount: 2, nodes: [{ content: 'message 0' }, { content: 'message 2' }] },
+      },
+    });
+  });
+
+  it('finds a session by the bot session id within the tenant only', async () => {
+    const query = 'query($sessionId: String!) { sessionByExternalId(sessionId: $sessionId) { sessionId messageCount } }';
+    expect((await server.graphql(query, { sessionId: 'acme-03' })).data).toEqual({ sessionByExternalId: { sessionId: 'acme-03', messageCount: 3 } });
+    expect((await server.graphql(query, { sessionId: 'missing' })).data).toEqual({ sessionByExternalId: null });
+  });
+
+  it('treats another tenant session exactly like a missing one', async () => {
+    const foreign = await server.graphql(SESSION, { id: sessionGid(globexSession) });
+    const missing = await server.graphql(SESSION, { id: sessionGid({ id: '00000000-0000-4000-8000-000000000000' }) });
+    expect(foreign).toEqual({ status: 200, data: { session: null } });
+    expect(missing).toEqual(foreign);
+    const node = await server.graphql('query($id: ID!) { node(id: $id) { id } }', { id: sessionGid(globexSession) });
+    expect(node.data).toEqual({ node: null });
+  });
+
+  it.each(['garbage', 'U2Vzc2lvbjpub3QtYS11dWlk', Buffer.from('Tenant:00000000-0000-4000-8000-000000000000').toString('base64url')])(
+    'rejects the malformed id %s with BAD_USER_INPUT',
+    async (id) => {
+      expect(await errorCode(SESSION, { id })).toBe('BAD_USER_INPUT');
+    },
+  );
+
+  it('resolves nodes in order with null for missing ones', async () => {
+    const response = await server.graphql('query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Session { sessionId } } }', {
+      ids: [sessionGid(acme[1]!), sessionGid(globexSession), sessionGid(acme[2]!)],
+    });
+    expect(response.data).toEqual({
+      nodes: [
+        { __typename: 'Session', id: sessionGid(acme[1]!), sessionId: 'acme-01' },
+        null,
+        { __typename: 'Session', id: sessionGid(acme[2]!), sessionId: 'acme-02' },
+      ],
+    });
+  });
+});
+
+describe('batching', () => {
+  it.each([1, 20, 100])('issues the same few statements for a page of %i sessions with messageCount and totalCount', async (first) => {
+    await server.graphql(SESSIONS, { first: 1 }); // warm the key lookup
+    const { result, statements } = await server.db.statements.record(() => server.graphql<SessionsData>(SESSIONS, { first }));
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.sessions.nodes).toHaveLength(Math.min(first, 30));
+    // key lookup + page + one grouped count for all messageCounts + totalCount
+    expect(statements.filter((sql) => !/api_keys/.test(sql))).toHaveLength(3);
+    expect(statements.filter((sql) => /GROUP BY/i.test(sql))).toHaveLength(1);
+  });
+
+  it('seeks a later page by the cursor position, not by skipping rows', async () => {
+    const first = await sessions({ first: 10 });
+    const { statements } = await server.db.statements.record(() => server.graphql(SESSIONS, { first: 10, after: first.pageInfo.endCursor }));
+    const page = statements.find((sql) => /FROM "public"."sessions" WHERE/.test(sql) && /ORDER BY/.test(sql))!;
+    expect(page).toMatch(/"started_at" <= \$\d+/);
+    expect(page).toMatch(/"id" < \$\d+/);
+  });
+
+  it('skips the count when totalCount is not selected', async () => {
+    const { statements } = await server.db.statements.record(() => server.graphql('{ sessions(first: 5) { nodes { id } } }'));
+    expect(statements.filter((sql) => !/api_keys/.test(sql))).toHaveLength(1);
+  });
+});
+
+describe('sessionStats', () => {
+  it('counts by status and channel and messages per day with the sessions filter', async () => {
+    const response = await server.graphql(
+      `query($filter: SessionFilter) { sessionStats(filter: $filter) { totalSessions byStatus { status count } byChannel { channel count } messagesPerDay { day count } } }`,
+      { filter: { startedBefore: at(6).toISOString() } },
+    );
+    expect(response.errors).toBeUndefined();
+    expect(response.data).toEqual({
+      sessionStats: {
+        totalSessions: 6,
+        byStatus: [
+          { status: 'ACTIVE', count: 4 },
+          { status: 'CLOSED', count: 2 },
+        ],
+        byChannel: [
+          { channel: 'app', count: 2 },
+          { channel: 'phone', count: 2 },
+          { channel: 'web', count: 2 },
+        ],
+        messagesPerDay: [{ day: '2026-11-01', count: 4 }],
+      },
+    });
+  });
+
+  it('rejects an inverted range', async () => {
+    const query = 'query($filter: SessionFilter) { sessionStats(filter: $filter) { totalSessions } }';
+    expect(await errorCode(query, { filter: { startedAfter: at(6).toISOString(), startedBefore: at(1).toISOString() } })).toBe('BAD_USER_INPUT');
+  });
+});
