@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, type Environment } from './config';
 import { ensureDemoApiKey, seedDemoDataIfEmpty, DEMO_TENANT } from './db/demo';
 import { openDatabase, StartupError } from './db/open';
 import { buildSchema } from './graphql/schema';
@@ -10,43 +10,69 @@ import { createLogger } from './server/logger';
 /** How long API key lookups are cached; revocation takes effect within this time. */
 const API_KEY_CACHE_MS = 30_000;
 
-/** Starts convoql: configuration, database (embedded by default), schema, HTTP server, shutdown hooks. */
-async function main(): Promise<void> {
-  const config = loadConfig(process.env, process.argv.slice(2));
+/** A started convoql. */
+export interface App {
+  readonly url: string;
+  /** The demo tenant's key on the embedded default, else undefined. */
+  readonly demoApiKey: string | undefined;
+  /** Stops accepting requests, finishes in-flight ones, closes the database; idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Starts convoql: configuration, database (embedded by default), schema, HTTP server. */
+export async function start(environment: Environment = process.env, argv: readonly string[] = []): Promise<App> {
+  const config = loadConfig(environment, argv);
   const logger = createLogger(config);
   const database = await openDatabase(config, logger, async (connectionString, embedded) => {
     if (embedded) await seedDemoDataIfEmpty(connectionString, logger);
   });
-  const schema = await buildSchema();
-  const authenticator = new Authenticator(database.db, logger, API_KEY_CACHE_MS);
-  const server = await startServer({ config, logger, db: database.db, schema, authenticator });
-  logger.info({ url: server.url }, 'convoql is serving GraphQL');
-  if (database.embedded) {
-    const key = await ensureDemoApiKey(database.db, config.database.dataDir);
-    logger.info({ tenant: DEMO_TENANT }, `demo API key (embedded database only): ${key}`);
-  }
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down: finishing in-flight requests');
-    const forced = setTimeout(() => {
-      logger.error('shutdown took longer than 10 s; exiting');
-      process.exit(1);
-    }, 10_000).unref();
-    await server.close();
+  try {
+    const demoApiKey = database.embedded ? await ensureDemoApiKey(database.db, config.database.dataDir) : undefined;
+    const schema = await buildSchema();
+    const authenticator = new Authenticator(database.db, logger, API_KEY_CACHE_MS);
+    const server = await startServer({ config, logger, db: database.db, schema, authenticator });
+    logger.info({ url: server.url }, 'convoql is serving GraphQL');
+    if (demoApiKey) logger.info({ tenant: DEMO_TENANT }, `demo API key (embedded database only): ${demoApiKey}`);
+    let stopping: Promise<void> | undefined;
+    return {
+      url: server.url,
+      demoApiKey,
+      stop: () =>
+        (stopping ??= (async () => {
+          await server.close();
+          await database.close();
+          logger.info('stopped');
+        })()),
+    };
+  } catch (error) {
     await database.close();
-    clearTimeout(forced);
-    logger.info('stopped');
-    logger.flush?.();
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+    throw error;
+  }
 }
 
-main().catch((error: unknown) => {
+/** The one line printed when start-up fails: the message of an expected failure, never a stack trace. */
+export function describeStartupError(error: unknown): string {
   const expected = error instanceof ConfigError || error instanceof StartupError || error instanceof ListenError;
-  process.stderr.write(`convoql: ${expected ? (error as Error).message : `failed to start: ${(error as Error)?.message ?? String(error)}`}\n`);
-  process.exit(1);
-});
+  const message = error instanceof Error ? error.message : String(error);
+  return `convoql: ${expected ? message : `failed to start: ${message}`}`.split('\n')[0]!;
+}
+
+if (require.main === module) {
+  start(process.env, process.argv.slice(2)).then(
+    (app) => {
+      const shutdown = () => {
+        const forced = setTimeout(() => {
+          process.stderr.write('convoql: shutdown took longer than 10 s; exiting\n');
+          process.exit(1);
+        }, 10_000).unref();
+        void app.stop().then(() => clearTimeout(forced));
+      };
+      process.once('SIGTERM', shutdown);
+      process.once('SIGINT', shutdown);
+    },
+    (error: unknown) => {
+      process.stderr.write(`${describeStartupError(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

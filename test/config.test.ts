@@ -1,0 +1,57 @@
+import { ConfigError, createConfig, loadConfig } from '../src/config';
+
+describe('configuration', () => {
+  it('defaults to the embedded database on 127.0.0.1:4000', () => {
+    const config = loadConfig({});
+    expect(config.database.url).toBeUndefined();
+    expect(config.database.dataDir).toBe('./.data');
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 4000, bodyLimit: '100kb' });
+    expect(config.env).toBe('production');
+    expect(Object.isFrozen(config.graphql)).toBe(true);
+  });
+
+  it('reads every variable it documents', () => {
+    const config = createConfig({
+      DATABASE_URL: 'postgres://user:secret@db.internal:5433/convoql',
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      MIGRATE_ON_START: 'true',
+      MODEL_PRICES: '{"m":{"input":1,"output":2}}',
+      CONVERSATION_DEFAULT_TENANT: 'acme',
+      DATALOADER_BATCHING: 'false',
+    });
+    expect(config.database).toMatchObject({ url: 'postgres://user:secret@db.internal:5433/convoql', migrateOnStart: true });
+    expect(config.http.port).toBe(8080);
+    expect(config.conversations.modelPrices).toEqual({ m: { input: 1, output: 2 } });
+    expect(config.conversations.defaultTenant).toBe('acme');
+    expect(config.graphql.dataLoaderBatching).toBe(false);
+  });
+
+  it('turns on migrations with --migrate', () => {
+    expect(loadConfig({}, ['--migrate']).database.migrateOnStart).toBe(true);
+  });
+
+  it.each([
+    [{ DATABASE_URL: 'mysql://localhost/x' }, 'Invalid configuration: DATABASE_URL expected a URL like postgres://user:password@host:5432/database'],
+    [{ DATABASE_URL: 'not a url' }, 'Invalid configuration: DATABASE_URL expected a URL like postgres://user:password@host:5432/database'],
+    [{ PORT: '99999' }, 'Invalid configuration: PORT expected an integer <= 65535, received "99999"'],
+    [{ PORT: 'eighty' }, 'Invalid configuration: PORT expected an integer, received "eighty"'],
+    [{ LOG_LEVEL: 'loud' }, 'Invalid configuration: LOG_LEVEL'],
+    [{ MIGRATE_ON_START: 'maybe' }, 'Invalid configuration: MIGRATE_ON_START expected true or false, received "maybe"'],
+    [{ MODEL_PRICES: '{oops' }, 'Invalid configuration: MODEL_PRICES expected JSON'],
+  ])('rejects %j in one line', (environment, message) => {
+    let error: unknown;
+    try {
+      loadConfig(environment);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message.startsWith(message)).toBe(true);
+    expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('never echoes a database password in an error', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u:hunter2@' })).toThrow(/^(?!.*hunter2)/);
+  });
+});
