@@ -1,4 +1,5 @@
-import type { GraphQLSchema } from 'graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print, type GraphQLSchema } from 'graphql';
 import { createConfig, type Config, type Environment } from '../../src/config';
 import { createDatabase, type Database } from '../../src/db/client';
 import { buildSchema } from '../../src/graphql/schema';
@@ -30,8 +31,12 @@ export interface TestServer {
   readonly config: Config;
   /** A read+write key of tenant "acme", sent by default. */
   readonly apiKey: string;
-  /** Sends a GraphQL operation over HTTP. */
-  graphql<TData = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, options?: RequestOptions): Promise<GraphQLResponse<TData>>;
+  /** Sends a GraphQL operation over HTTP: a typed document from test/generated, or a query string. */
+  graphql<TData = Record<string, unknown>, TVariables = Record<string, unknown>>(
+    query: string | TypedDocumentNode<TData, TVariables>,
+    variables?: TVariables,
+    options?: RequestOptions,
+  ): Promise<GraphQLResponse<TData>>;
   /** Creates a tenant (if needed) and a key for it. */
   createKey(tenantId: string | null, scopes?: Scope[]): Promise<string>;
   close(): Promise<void>;
@@ -72,7 +77,7 @@ export async function startTestServer(environment: Environment = {}): Promise<Te
           ...(options.tenant ? { 'x-tenant-id': options.tenant } : {}),
           ...options.headers,
         },
-        body: JSON.stringify({ query, variables }),
+        body: JSON.stringify({ query: typeof query === 'string' ? query : print(query), variables }),
       });
       return { status: response.status, ...((await response.json()) as object) };
     },

@@ -1,6 +1,8 @@
 import type { Session } from '../../src/generated/prisma/client';
 import { at, createMessages, createSession, createSessions, sessionGid } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { SessionDetailDocument, SessionStatsTilesDocument, SessionsTableDocument } from '../generated/operations';
+import { toGlobalId } from '../../src/graphql/global-id';
 
 const SESSIONS = /* GraphQL */ `
   query Sessions($first: Int, $after: String, $last: Int, $before: String, $filter: SessionFilter, $orderBy: SessionOrder) {
@@ -221,7 +223,8 @@ describe('one session', () => {
   it('treats another tenant session exactly like a missing one', async () => {
     const foreign = await server.graphql(SESSION, { id: sessionGid(globexSession) });
     const missing = await server.graphql(SESSION, { id: sessionGid({ id: '00000000-0000-4000-8000-000000000000' }) });
-    expect(foreign).toEqual({ status: 200, data: { session: null } });
+    expect(foreign).toMatchObject({ status: 200, data: { session: null } });
+    expect(foreign.errors).toBeUndefined();
     expect(missing).toEqual(foreign);
     const node = await server.graphql('query($id: ID!) { node(id: $id) { id } }', { id: sessionGid(globexSession) });
     expect(node.data).toEqual({ node: null });
@@ -300,5 +303,59 @@ describe('sessionStats', () => {
   it('rejects an inverted range', async () => {
     const query = 'query($filter: SessionFilter) { sessionStats(filter: $filter) { totalSessions } }';
     expect(await errorCode(query, { filter: { startedAfter: at(6).toISOString(), startedBefore: at(1).toISOString() } })).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('dashboard operations', () => {
+  it('opens a session with its messages and the trace read from their metadata', async () => {
+    const session = await createSession(server.db, { externalId: 'traced' });
+    const [user, assistant] = await createMessages(server.db, session, [
+      { role: 'USER', content: 'Where is my order?' },
+      {
+        role: 'ASSISTANT',
+        content: 'It shipped yesterday.',
+        metadata: {
+          model: 'gpt-4o-mini',
+          retrieval: [{ source: 'kb/shipping.md', score: 0.91, snippet: 'Orders ship within 24h' }, { score: 0.2 }],
+          toolCalls: [
+            { id: 'call_1', name: 'lookup_order', arguments: { orderId: 'A-1' }, result: { status: 'shipped' }, status: 'success', durationMs: 120 },
+            { id: 'call_2', name: 'notify', arguments: {}, status: 'error', error: 'timeout after 5s', durationMs: 5000 },
+          ],
+          errors: [{ message: 'Upstream model timed out', code: 'MODEL_TIMEOUT', at: '2026-11-01T12:02:30.000Z' }, 'not an object'],
+        },
+      },
+    ]);
+    const response = await server.graphql(SessionDetailDocument, { id: sessionGid(session), first: 10 });
+    expect(response.errors).toBeUndefined();
+    const detail = response.data!.session!;
+    expect(detail.messages.nodes.map((message) => [message.role, message.content])).toEqual([
+      ['USER', 'Where is my order?'],
+      ['ASSISTANT', 'It shipped yesterday.'],
+    ]);
+    expect(detail.messages.nodes[0]!.id).toBe(toGlobalId('Message', user!.id));
+    const messageId = toGlobalId('Message', assistant!.id);
+    expect(detail.trace).toEqual({
+      counts: { retrievals: 1, toolCalls: 2, failedToolCalls: 1, errors: 1 },
+      retrievals: [{ messageId, at: assistant!.createdAt.toISOString(), source: 'kb/shipping.md', score: 0.91, snippet: 'Orders ship within 24h' }],
+      toolCalls: [
+        { messageId, at: assistant!.createdAt.toISOString(), callId: 'call_1', name: 'lookup_order', arguments: { orderId: 'A-1' }, result: { status: 'shipped' }, status: 'SUCCESS', error: null, durationMs: 120 },
+        { messageId, at: assistant!.createdAt.toISOString(), callId: 'call_2', name: 'notify', arguments: {}, result: null, status: 'ERROR', error: 'timeout after 5s', durationMs: 5000 },
+      ],
+      errors: [{ messageId, at: '2026-11-01T12:02:30.000Z', message: 'Upstream model timed out', code: 'MODEL_TIMEOUT' }],
+    });
+  });
+
+  it('opens a session in at most 4 statements', async () => {
+    await server.graphql(SessionDetailDocument, { id: sessionGid(acme[3]!) });
+    const { result, statements } = await server.db.statements.record(() => server.graphql(SessionDetailDocument, { id: sessionGid(acme[3]!), first: 50 }));
+    expect(result.data!.session!.messageCount).toBe(3);
+    expect(statements.filter((sql) => !/api_keys/.test(sql)).length).toBeLessThanOrEqual(4);
+  });
+
+  it('runs the sessions table and the stats tiles', async () => {
+    const table = await server.graphql(SessionsTableDocument, { first: 5, filter: { status: ['ACTIVE'] }, orderBy: { field: 'LAST_ACTIVITY_AT', direction: 'DESC' } });
+    expect(table.data!.sessions.edges.map((edge) => edge.node.status)).toEqual(['ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE']);
+    const tiles = await server.graphql(SessionStatsTilesDocument, {});
+    expect(tiles.data!.sessionStats.totalSessions).toBeGreaterThanOrEqual(30);
   });
 });

@@ -1,14 +1,6 @@
 import { createSession, sessionGid } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
-
-const UPDATE = /* GraphQL */ `
-  mutation Update($input: UpdateSessionStatusInput!) {
-    updateSessionStatus(input: $input) {
-      session { id status endedAt }
-      userErrors { code message field }
-    }
-  }
-`;
+import { UpdateSessionStatusDocument, type SessionStatus } from '../generated/operations';
 
 let server: TestServer;
 
@@ -18,11 +10,7 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 async function update(id: string, status: string, options = {}) {
-  return server.graphql<{ updateSessionStatus: { session: { status: string; endedAt: string | null } | null; userErrors: { code: string }[] } }>(
-    UPDATE,
-    { input: { id, status } },
-    options,
-  );
+  return server.graphql(UpdateSessionStatusDocument, { input: { id, status: status as SessionStatus } }, options);
 }
 
 it('closes an ACTIVE session and sets endedAt', async () => {
@@ -92,7 +80,7 @@ it.each([
   [{ id: 'nope', status: 'CLOSED' }],
   [{ id: 'U2Vzc2lvbjox', status: 'CLOSED' }],
 ])('rejects malformed input %j with BAD_USER_INPUT', async (input) => {
-  const response = await server.graphql(UPDATE, { input });
+  const response = await server.graphql(UpdateSessionStatusDocument, { input: input as { id: string; status: SessionStatus } });
   expect(response.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
 });
 
