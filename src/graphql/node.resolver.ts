@@ -1,5 +1,6 @@
 import { Arg, Authorized, Ctx, ID, Query, Resolver } from 'type-graphql';
 import type { RequestContext } from '../server/context';
+import { Conversation } from '../conversations/conversation.type';
 import { Message } from '../sessions/message.type';
 import { Session } from '../sessions/session.type';
 import { fromGlobalId } from './global-id';
@@ -35,7 +36,9 @@ async function loadNode(id: string, context: RequestContext): Promise<Node | nul
       const row = await context.loaders.messageByKey.load(key);
       return row && Message.fromRow(row);
     }
-    case 'Conversation':
-      return null;
+    case 'Conversation': {
+      const row = await context.loaders.conversationByKey.load(key);
+      return row && Conversation.fromRow(row);
+    }
   }
 }

@@ -7,13 +7,15 @@ import { NodeResolver } from './node.resolver';
 import { SessionResolver } from '../sessions/session.resolver';
 import { MessageResolver } from '../sessions/message.resolver';
 import { sessionEntityResolvers } from '../sessions/session.entities';
+import { ConversationResolver } from '../conversations/conversation.resolver';
+import { conversationEntityResolvers } from '../conversations/conversation.entities';
 
 /** Federation 2 link; without it a subgraph silently composes as Federation 1. */
 const FEDERATION_LINK =
   'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable"])';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- type-graphql's own resolver class type
-const resolvers: NonEmptyArray<Function> = [NodeResolver, SessionResolver, MessageResolver];
+const resolvers: NonEmptyArray<Function> = [NodeResolver, SessionResolver, MessageResolver, ConversationResolver];
 
 /** Builds convoql's executable schema: type-graphql classes turned into an Apollo Federation 2 subgraph. */
 export async function buildSchema(): Promise<GraphQLSchema> {
@@ -26,7 +28,7 @@ export async function buildSchema(): Promise<GraphQLSchema> {
   });
   const typeDefs = parse(`${FEDERATION_LINK}\n${printSchemaWithDirectives(schema)}`);
   const resolverMap = createResolversMap(schema) as Record<string, object>;
-  for (const [typeName, entity] of Object.entries(sessionEntityResolvers)) {
+  for (const [typeName, entity] of Object.entries({ ...sessionEntityResolvers, ...conversationEntityResolvers })) {
     resolverMap[typeName] = { ...resolverMap[typeName], ...entity };
   }
   // The resolver map's types are graphql-tools' loose shape; buildSubgraphSchema checks them at run time.

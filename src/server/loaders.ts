@@ -1,3 +1,4 @@
+import { createConversationLoaders } from '../conversations/conversation.loaders';
 import { createSessionLoaders } from '../sessions/session.loaders';
 import type { RequestContext } from './context';
 
@@ -6,5 +7,5 @@ export type Loaders = ReturnType<typeof createLoaders>;
 
 /** Creates a fresh set of DataLoaders for one request (never shared between requests). */
 export function createLoaders(context: RequestContext) {
-  return { ...createSessionLoaders(context) };
+  return { ...createSessionLoaders(context), ...createConversationLoaders(context) };
 }

@@ -1,18 +1,8 @@
 import { Field, ID, InputType, registerEnumType } from 'type-graphql';
-import { BadUserInputError } from '../graphql/errors';
+import { assertOrderedRanges } from '../graphql/ranges';
+import { OrderDirection } from '../graphql/order';
 import { DateTime } from '../graphql/scalars';
 import { SessionStatus } from './session.type';
-
-/** Direction of an ordered list. */
-export enum OrderDirection {
-  ASC = 'ASC',
-  DESC = 'DESC',
-}
-registerEnumType(OrderDirection, {
-  name: 'OrderDirection',
-  description: 'Sort direction.',
-  valuesConfig: { ASC: { description: 'Oldest or smallest first.' }, DESC: { description: 'Newest or largest first.' } },
-});
 
 /** What sessions can be ordered by. */
 export enum SessionOrderField {
@@ -62,19 +52,10 @@ export class SessionFilter {
 
 /** Rejects time ranges whose lower bound is not before their upper bound. */
 export function assertValidSessionFilter(filter: SessionFilter | null | undefined): void {
-  if (!filter) return;
-  const ranges = [
-    ['startedAfter', filter.startedAfter, 'startedBefore', filter.startedBefore],
-    ['lastActivityAfter', filter.lastActivityAfter, 'lastActivityBefore', filter.lastActivityBefore],
-  ] as const;
-  for (const [lowerName, lower, upperName, upper] of ranges) {
-    if (lower && upper && lower.getTime() >= upper.getTime()) {
-      throw new BadUserInputError(
-        `filter.${lowerName} (${lower.toISOString()}) must be before filter.${upperName} (${upper.toISOString()}).`,
-        `filter.${lowerName}`,
-      );
-    }
-  }
+  assertOrderedRanges(filter, [
+    ['startedAfter', 'startedBefore'],
+    ['lastActivityAfter', 'lastActivityBefore'],
+  ]);
 }
 
 @InputType({ description: 'Change the status of a session.' })

@@ -3,7 +3,8 @@ import type { Message as MessageRow, Session as SessionRow } from '../generated/
 import { keysetOrderBy, keysetWhere, type KeysetPage } from '../graphql/connection';
 import type { TenantContext } from '../server/context';
 import type { MessageRole } from './message.type';
-import { OrderDirection, SessionOrderField, type SessionFilter, type SessionOrder } from './session.inputs';
+import { OrderDirection } from '../graphql/order';
+import { SessionOrderField, type SessionFilter, type SessionOrder } from './session.inputs';
 import { SessionStatus } from './session.type';
 import type { TracedMessage } from './trace.builder';
 

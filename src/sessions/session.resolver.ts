@@ -6,7 +6,8 @@ import { NonNegativeInt } from '../graphql/scalars';
 import { UserError, UserErrorCode } from '../graphql/user-error';
 import { asTenantContext, type RequestContext } from '../server/context';
 import { Message, MessageConnection, MessageRole } from './message.type';
-import { assertValidSessionFilter, OrderDirection, SessionFilter, SessionOrder, SessionOrderField, UpdateSessionStatusInput } from './session.inputs';
+import { OrderDirection } from '../graphql/order';
+import { assertValidSessionFilter, SessionFilter, SessionOrder, SessionOrderField, UpdateSessionStatusInput } from './session.inputs';
 import {
   changeSessionStatus,
   countMessages,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../../src/db/client';
-import type { Message, Prisma, Session } from '../../src/generated/prisma/client';
+import type { Conversation, Message, Prisma, Session } from '../../src/generated/prisma/client';
 import { toGlobalId } from '../../src/graphql/global-id';
 
 /** A fixed instant test data is anchored to. */
@@ -71,4 +71,21 @@ export async function createMessages(
 /** The global ID of a session row. */
 export function sessionGid(session: Pick<Session, 'id'>): string {
   return toGlobalId('Session', session.id);
+}
+
+/** Inserts `count` conversations, `build(i)` giving each one's overrides. */
+export async function createConversations(
+  db: Database,
+  count: number,
+  build: (index: number) => Partial<Prisma.ConversationUncheckedCreateInput> = () => ({}),
+): Promise<Conversation[]> {
+  return db.prisma.conversation.createManyAndReturn({
+    data: Array.from({ length: count }, (_, index) => ({
+      tenantId: 'acme',
+      threadId: `thread-${index}-${randomUUID().slice(0, 8)}`,
+      createdAt: at(index),
+      lastActivityAt: at(index),
+      ...build(index),
+    })),
+  });
 }

@@ -1,0 +1,52 @@
+import { Arg, Args, ArgsType, Authorized, Ctx, Field, ID, Query, Resolver } from 'type-graphql';
+import { ConnectionArgs, toConnection, toKeysetPage, type ConnectionValue } from '../graphql/connection';
+import { fromGlobalIdOf } from '../graphql/global-id';
+import { OrderDirection } from '../graphql/order';
+import { asTenantContext, type RequestContext } from '../server/context';
+import { assertValidConversationFilter, ConversationFilter, ConversationOrder, ConversationOrderField } from './conversation.inputs';
+import { conversationOrderColumn, countConversations, findConversationByThreadId, listConversations } from './conversation.repository';
+import { Conversation, ConversationConnection } from './conversation.type';
+
+@ArgsType()
+class ConversationsArgs extends ConnectionArgs {
+  @Field(() => ConversationFilter, { nullable: true, description: 'Which conversations to include.' })
+  filter?: ConversationFilter | null;
+
+  @Field(() => ConversationOrder, { nullable: true, description: 'Order of the list; default most recently active first.' })
+  orderBy?: ConversationOrder | null;
+}
+
+const DEFAULT_ORDER: ConversationOrder = { field: ConversationOrderField.LAST_ACTIVITY_AT, direction: OrderDirection.DESC };
+
+/** Queries of agent conversations. */
+@Resolver(() => Conversation)
+export class ConversationResolver {
+  @Authorized('read')
+  @Query(() => ConversationConnection, { description: "The tenant's agent conversations, filtered and ordered, as a Relay connection." })
+  async conversations(@Args() args: ConversationsArgs, @Ctx() context: RequestContext): Promise<ConnectionValue<Conversation>> {
+    const tenant = asTenantContext(context);
+    assertValidConversationFilter(args.filter);
+    const order = args.orderBy ?? DEFAULT_ORDER;
+    const listKey = `Conversation:${order.field}`;
+    const page = toKeysetPage(args, listKey);
+    const column = conversationOrderColumn(order);
+    const rows = await listConversations(tenant, args.filter, order, page);
+    return toConnection(rows, page, listKey, (row) => ({ value: row[column].toISOString(), id: row.id }), Conversation.fromRow, () =>
+      countConversations(tenant, args.filter),
+    );
+  }
+
+  @Authorized('read')
+  @Query(() => Conversation, { nullable: true, description: 'One conversation by its global ID; null when it does not exist.' })
+  async conversation(@Arg('id', () => ID, { description: 'Global ID of the conversation.' }) id: string, @Ctx() context: RequestContext): Promise<Conversation | null> {
+    const row = await context.loaders.conversationByKey.load(fromGlobalIdOf('Conversation', id));
+    return row && Conversation.fromRow(row);
+  }
+
+  @Authorized('read')
+  @Query(() => Conversation, { nullable: true, description: "One conversation by LangGraph's thread_id; null when it does not exist." })
+  async conversationByThreadId(@Arg('threadId', { description: "LangGraph's thread_id." }) threadId: string, @Ctx() context: RequestContext): Promise<Conversation | null> {
+    const row = await findConversationByThreadId(asTenantContext(context), threadId);
+    return row && Conversation.fromRow(row);
+  }
+}

@@ -1,0 +1,158 @@
+import { Directive, Field, ObjectType, registerEnumType } from 'type-graphql';
+import { Connection } from '../graphql/connection';
+import { toGlobalId } from '../graphql/global-id';
+import { Node } from '../graphql/node';
+import { DateTime, Decimal, JSON, NonNegativeInt, SafeInt } from '../graphql/scalars';
+import { ConversationStatus } from '../generated/prisma/enums';
+import type { Conversation as ConversationRow } from '../generated/prisma/client';
+
+export { ConversationStatus };
+registerEnumType(ConversationStatus, {
+  name: 'ConversationStatus',
+  description: "State of an agent thread after its last run, as read from LangGraph's checkpoints.",
+  valuesConfig: {
+    IDLE: { description: 'The last run finished; the agent waits for new input.' },
+    INTERRUPTED: { description: 'The agent paused at an interrupt() and waits to be resumed (see pendingInterrupt).' },
+    ERROR: { description: 'The last run stopped on an unhandled error (see lastError).' },
+  },
+});
+
+@ObjectType({ description: 'Tokens used by the model calls of a thread.' })
+export class TokenUsage {
+  @Field(() => SafeInt, { description: 'Prompt (input) tokens.' })
+  input!: number;
+
+  @Field(() => SafeInt, { description: 'Completion (output) tokens, reasoning included.' })
+  output!: number;
+
+  @Field(() => SafeInt, { description: 'input + output.' })
+  total!: number;
+
+  @Field(() => SafeInt, { description: 'Output tokens spent on reasoning, where the model reports them.' })
+  reasoning!: number;
+}
+
+@ObjectType({ description: 'An unhandled error that stopped an agent run.' })
+export class ConversationError {
+  @Field({ description: 'Error class name, e.g. "TypeError".' })
+  name!: string;
+
+  @Field({ description: 'Error message.' })
+  message!: string;
+
+  @Field(() => String, { nullable: true, description: 'The graph node that raised it, when known.' })
+  node!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'LangGraph checkpoint the failed step ran from.' })
+  checkpointId!: string | null;
+}
+
+@ObjectType({ description: 'What an interrupted agent waits for.' })
+export class PendingInterrupt {
+  @Field(() => String, { nullable: true, description: "LangGraph's interrupt id (pass it back when resuming several at once)." })
+  interruptId!: string | null;
+
+  @Field(() => JSON, { nullable: true, description: 'The value the graph passed to interrupt(), e.g. a question for a human.' })
+  value!: unknown;
+
+  @Field(() => String, { nullable: true, description: 'The graph node that paused.' })
+  node!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'LangGraph checkpoint the paused step ran from.' })
+  checkpointId!: string | null;
+}
+
+/** An agent thread as the API shows it. */
+@Directive('@key(fields: "id")')
+@ObjectType({ implements: Node, description: 'An agent thread (a LangGraph thread_id) with usage rollups and its step-by-step replay.' })
+export class Conversation extends Node {
+  /** The database key; not a GraphQL field. */
+  key!: string;
+
+  @Field({ description: "LangGraph's thread_id." })
+  threadId!: string;
+
+  @Field(() => String, { nullable: true, description: 'The first user message, shortened; null before any.' })
+  title!: string | null;
+
+  @Field(() => ConversationStatus, { description: 'State after the last run.' })
+  status!: ConversationStatus;
+
+  @Field(() => DateTime, { description: "When the thread's first checkpoint was written." })
+  createdAt!: Date;
+
+  @Field(() => DateTime, { description: "When the thread's newest checkpoint was written." })
+  lastActivityAt!: Date;
+
+  @Field(() => NonNegativeInt, { description: 'Replay steps of the root graph (messages, tool calls, interrupts, …).' })
+  stepCount!: number;
+
+  @Field(() => TokenUsage, { description: 'Tokens of all model calls.' })
+  tokenUsage!: TokenUsage;
+
+  @Field(() => Decimal, { description: 'Cost in USD from the configured per-model prices, as an exact decimal string.' })
+  costUsd!: string;
+
+  @Field(() => [PendingInterrupt], { description: 'What the agent waits for when INTERRUPTED; empty otherwise.' })
+  pendingInterrupts!: PendingInterrupt[];
+
+  @Field(() => ConversationError, { nullable: true, description: 'The error that stopped the last run, when ERROR.' })
+  lastError!: ConversationError | null;
+
+  /** Maps a database row to its GraphQL object. */
+  static fromRow(row: ConversationRow): Conversation {
+    const conversation = new Conversation();
+    conversation.key = row.id;
+    conversation.id = toGlobalId('Conversation', row.id);
+    conversation.threadId = row.threadId;
+    conversation.title = row.title;
+    conversation.status = row.status;
+    conversation.createdAt = row.createdAt;
+    conversation.lastActivityAt = row.lastActivityAt;
+    conversation.stepCount = row.stepCount;
+    const input = Number(row.inputTokens);
+    const output = Number(row.outputTokens);
+    conversation.tokenUsage = { input, output, total: input + output, reasoning: Number(row.reasoningTokens) };
+    conversation.costUsd = row.costUsd.toFixed(8);
+    conversation.pendingInterrupts = row.status === ConversationStatus.INTERRUPTED ? readPendingInterrupts(row.pendingInterrupt) : [];
+    conversation.lastError = row.status === ConversationStatus.ERROR ? readError(row.lastError) : null;
+    return conversation;
+  }
+}
+
+@ObjectType({ description: 'A page of conversations.' })
+export class ConversationConnection extends Connection(Conversation, 'conversation') {}
+
+type Json = ConversationRow['pendingInterrupt'];
+
+function record(value: unknown): Record<string, unknown> | null {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+}
+
+function text(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+/** Reads the stored pending interrupt: `{checkpointId, interrupts:[{interruptId,value,node}]}` or a single `{id, value}`. */
+function readPendingInterrupts(stored: Json): PendingInterrupt[] {
+  const root = record(stored);
+  if (!root) return [];
+  const checkpointId = text(root.checkpointId);
+  const items = Array.isArray(root.interrupts) ? root.interrupts : [root];
+  return items.flatMap((item) => {
+    const entry = record(item);
+    if (!entry) return [];
+    return [{ interruptId: text(entry.interruptId) ?? text(entry.id), value: entry.value ?? null, node: text(entry.node), checkpointId }];
+  });
+}
+
+function readError(stored: Json): ConversationError | null {
+  const error = record(stored);
+  if (!error) return null;
+  return {
+    name: text(error.name) ?? 'Error',
+    message: text(error.message) ?? '',
+    node: text(error.node),
+    checkpointId: text(error.checkpointId),
+  };
+}
