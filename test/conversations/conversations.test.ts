@@ -1,6 +1,6 @@
 import type { Conversation } from '../../src/generated/prisma/client';
 import { toGlobalId } from '../../src/graphql/global-id';
-import { at, createConversations } from '../helpers/factories';
+import { at, createConversations, createSession } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const CONVERSATIONS = /* GraphQL */ `
@@ -135,6 +135,7 @@ it.each([
 });
 
 it('rejects a session cursor and a session id', async () => {
+  await createSession(server.db);
   const sessions = await server.graphql<{ sessions: { pageInfo: { endCursor: string } } }>('{ sessions(first: 1) { pageInfo { endCursor } } }');
   expect(sessions.errors).toBeUndefined();
   const withSessionCursor = await server.graphql(CONVERSATIONS, { after: sessions.data!.sessions.pageInfo.endCursor });
