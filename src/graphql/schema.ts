@@ -8,6 +8,7 @@ import { SessionResolver } from '../sessions/session.resolver';
 import { MessageResolver } from '../sessions/message.resolver';
 import { sessionEntityResolvers } from '../sessions/session.entities';
 import { ConversationResolver } from '../conversations/conversation.resolver';
+import { UsageResolver } from '../analytics/usage.resolver';
 import { conversationEntityResolvers } from '../conversations/conversation.entities';
 
 /** Federation 2 link; without it a subgraph silently composes as Federation 1. */
@@ -15,7 +16,7 @@ const FEDERATION_LINK =
   'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable"])';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- type-graphql's own resolver class type
-const resolvers: NonEmptyArray<Function> = [NodeResolver, SessionResolver, MessageResolver, ConversationResolver];
+const resolvers: NonEmptyArray<Function> = [NodeResolver, SessionResolver, MessageResolver, ConversationResolver, UsageResolver];
 
 /** Builds convoql's executable schema: type-graphql classes turned into an Apollo Federation 2 subgraph. */
 export async function buildSchema(): Promise<GraphQLSchema> {

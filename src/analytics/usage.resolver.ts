@@ -1,0 +1,33 @@
+import { Arg, Authorized, Ctx, Query, Resolver } from 'type-graphql';
+import { BadUserInputError } from '../graphql/errors';
+import { asTenantContext, type RequestContext } from '../server/context';
+import { usageBuckets } from './usage.repository';
+import { Usage, UsageFilter, UsageGroupBy } from './usage.type';
+
+const DAY_MS = 86_400_000;
+/** Longest range a usage query may span. */
+const MAX_RANGE_DAYS = 366;
+
+/** Usage analytics for dashboard tiles. */
+@Resolver()
+export class UsageResolver {
+  @Authorized('read')
+  @Query(() => Usage, { description: `Sessions, messages, conversations, tokens, cost and latency percentiles in buckets, over at most ${MAX_RANGE_DAYS} days.` })
+  async usage(
+    @Arg('groupBy', () => UsageGroupBy, { description: 'How to bucket.' }) groupBy: UsageGroupBy,
+    @Arg('filter', () => UsageFilter, { nullable: true, description: 'Range and filters; default the last 30 days.' }) filter: UsageFilter | null,
+    @Ctx() context: RequestContext,
+  ): Promise<Usage> {
+    const to = filter?.to ?? new Date();
+    const from = filter?.from ?? new Date(to.getTime() - 30 * DAY_MS);
+    if (from.getTime() >= to.getTime()) {
+      throw new BadUserInputError(`filter.from (${from.toISOString()}) must be before filter.to (${to.toISOString()}).`, 'filter.from');
+    }
+    if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) {
+      throw new BadUserInputError(`The range may span at most ${MAX_RANGE_DAYS} days.`, 'filter.from');
+    }
+    const buckets = await usageBuckets(asTenantContext(context), { from, to, groupBy, channel: filter?.channel ?? null, status: filter?.status ?? null });
+    const timed = groupBy === UsageGroupBy.DAY || groupBy === UsageGroupBy.WEEK;
+    return { from, to, groupBy, buckets: buckets.map((bucket) => ({ ...bucket, start: timed ? new Date(`${bucket.key}T00:00:00.000Z`) : null })) };
+  }
+}

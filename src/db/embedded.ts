@@ -1,0 +1,205 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+
+/** Options of {@link startEmbeddedPostgres}. */
+export interface EmbeddedPostgresOptions {
+  /** Directory holding the data files (created if missing); undefined keeps the database in memory. */
+  dataDir?: string;
+  /** TCP port on 127.0.0.1; 0 or undefined picks a free one. */
+  port?: number;
+  /** Path of a data directory dump (`PGlite.dumpDataDir('none')`) to start from instead of initdb. */
+  loadDataDir?: string;
+  /**
+   * Run PGlite in a child Node process. Undefined runs it in this process, or in a child when this
+   * host cannot load it (Jest's CommonJS sandbox rejects PGlite's dynamic imports).
+   */
+  childProcess?: boolean;
+}
+
+/** A running embedded PostgreSQL (PGlite) reachable over TCP by ordinary PostgreSQL clients. */
+export interface EmbeddedPostgres {
+  /** `postgres://` URL of the server; clients must keep to one connection (PGlite is a single session). */
+  readonly connectionString: string;
+  /** The PGlite instance when it runs in this process (for dumps and direct queries), else undefined. */
+  readonly db: PGlite | undefined;
+  /** Closes the socket server and then PGlite; calling it again does nothing. */
+  stop(): Promise<void>;
+}
+
+// Reconnects (a pool replacing a broken client, a second short-lived client) must not be refused,
+// although clients are expected to use one connection at a time.
+const MAX_CONNECTIONS = 8;
+const HOST = '127.0.0.1';
+
+let dynamicImportProbe: Promise<boolean> | undefined;
+
+/** Starts PGlite (in memory or in `dataDir`) and serves it on 127.0.0.1 via the PostgreSQL wire protocol. */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`Expected port to be an integer between 0 and 65535, received ${String(port)}`);
+  }
+  let dataDir: string | undefined;
+  if (options.dataDir !== undefined) {
+    dataDir = path.resolve(options.dataDir);
+    await mkdir(dataDir, { recursive: true });
+  }
+  const settings: ServerSettings = {
+    port,
+    maxConnections: MAX_CONNECTIONS,
+    ...(dataDir === undefined ? {} : { dataDir }),
+    ...(options.loadDataDir === undefined ? {} : { loadDataDir: path.resolve(options.loadDataDir) }),
+  };
+
+  const inChild = options.childProcess ?? !(await canImportDynamically());
+  return inChild ? startInChild(settings) : startInProcess(settings);
+}
+
+interface ServerSettings {
+  port: number;
+  maxConnections: number;
+  dataDir?: string;
+  loadDataDir?: string;
+}
+
+function connectionString(port: number): string {
+  return `postgres://postgres:postgres@${HOST}:${port}/postgres?sslmode=disable`;
+}
+
+// PGlite loads Node built-ins with import(). Jest's CommonJS sandbox rejects every import() (code
+// ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING_FLAG) and a failed PGlite start leaves unhandled rejections
+// behind, so the capability is probed with a harmless import first.
+function canImportDynamically(): Promise<boolean> {
+  dynamicImportProbe ??= (new Function('return import("node:path")') as () => Promise<unknown>)()
+    .then(() => true)
+    .catch(() => false);
+  return dynamicImportProbe;
+}
+
+async function startInProcess(settings: ServerSettings): Promise<EmbeddedPostgres> {
+  const loadDataDir = settings.loadDataDir === undefined ? undefined : new Blob([await readFile(settings.loadDataDir)]);
+  const db = await PGlite.create({
+    ...(settings.dataDir === undefined ? {} : { dataDir: settings.dataDir }),
+    ...(loadDataDir === undefined ? {} : { loadDataDir }),
+  });
+  const server = new PGLiteSocketServer({
+    db,
+    host: HOST,
+    port: settings.port,
+    maxConnections: settings.maxConnections,
+  });
+  try {
+    await server.start();
+  } catch (error) {
+    await db.close();
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Could not serve embedded PostgreSQL on ${HOST}:${settings.port}: ${reason}`, {
+      cause: error,
+    });
+  }
+  // getServerConn() reports the port actually bound, which matters when port 0 was asked for.
+  const address = server.getServerConn();
+  const boundPort = Number(address.slice(address.lastIndexOf(':') + 1));
+
+  let stopping: Promise<void> | undefined;
+  return {
+    connectionString: connectionString(boundPort),
+    db,
+    stop() {
+      stopping ??= (async () => {
+        try {
+          await server.stop();
+        } finally {
+          if (!db.closed) await db.close();
+        }
+      })();
+      return stopping;
+    },
+  };
+}
+
+// The child's whole program: the same start-up as startInProcess, the bound port reported as one
+// JSON line on stdout, and a clean shutdown when stdin closes (including when the parent dies).
+const CHILD_PROGRAM = `
+const [pglitePath, socketPath, settingsJson] = process.argv.slice(1);
+const { PGlite } = require(pglitePath);
+const { PGLiteSocketServer } = require(socketPath);
+const { readFileSync } = require('node:fs');
+(async () => {
+  const s = JSON.parse(settingsJson);
+  const db = await PGlite.create({
+    ...(s.dataDir === undefined ? {} : { dataDir: s.dataDir }),
+    ...(s.loadDataDir === undefined ? {} : { loadDataDir: new Blob([readFileSync(s.loadDataDir)]) }),
+  });
+  const server = new PGLiteSocketServer({ db, host: '${HOST}', port: s.port, maxConnections: s.maxConnections });
+  await server.start();
+  const address = server.getServerConn();
+  process.stdout.write(JSON.stringify({ port: Number(address.slice(address.lastIndexOf(':') + 1)) }) + '\\n');
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    try { await server.stop(); } finally { await db.close(); }
+    process.exit(0);
+  };
+  process.stdin.on('close', stop);
+  process.stdin.on('end', stop);
+  process.on('SIGTERM', stop);
+  process.stdin.resume();
+})().catch((error) => {
+  process.stderr.write(String((error && error.message) || error) + '\\n');
+  process.exit(1);
+});
+`;
+
+const CHILD_STOP_TIMEOUT_MS = 10_000;
+
+async function startInChild(settings: ServerSettings): Promise<EmbeddedPostgres> {
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      CHILD_PROGRAM,
+      require.resolve('@electric-sql/pglite'),
+      require.resolve('@electric-sql/pglite-socket'),
+      JSON.stringify(settings),
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  const stderr: string[] = [];
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
+  const exited = once(child, 'exit');
+
+  const lines = createInterface({ input: child.stdout });
+  const exitedEarly = exited.then(([code]) => {
+    throw new Error(
+      `Expected the embedded PostgreSQL child process to report its port, but it exited with code ${String(code)}: ${stderr.join('').trim() || 'no output'}`,
+    );
+  });
+  // Only observed until the port arrives; the normal exit at stop() must not become an unhandled rejection.
+  exitedEarly.catch(() => undefined);
+  const firstLine = await Promise.race([once(lines, 'line').then(([line]) => line as string), exitedEarly]);
+  lines.close();
+  const { port } = JSON.parse(firstLine) as { port: number };
+
+  let stopping: Promise<void> | undefined;
+  return {
+    connectionString: connectionString(port),
+    db: undefined,
+    stop() {
+      stopping ??= (async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_STOP_TIMEOUT_MS);
+        child.stdin.end();
+        await exited;
+        clearTimeout(timer);
+      })();
+      return stopping;
+    },
+  };
+}
