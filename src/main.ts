@@ -5,6 +5,8 @@ import { openDatabase, StartupError } from './db/open';
 import { buildSchema } from './graphql/schema';
 import { Authenticator } from './server/auth';
 import { ListenError, startServer } from './server/http';
+import { JobScheduler } from './server/jobs';
+import { sessionExpiryJob } from './sessions/session-expiry.job';
 import { createLogger } from './server/logger';
 
 /** How long API key lookups are cached; revocation takes effect within this time. */
@@ -31,6 +33,8 @@ export async function start(environment: Environment = process.env, argv: readon
     const schema = await buildSchema();
     const authenticator = new Authenticator(database.db, logger, API_KEY_CACHE_MS);
     const server = await startServer({ config, logger, db: database.db, schema, authenticator });
+    const jobs = new JobScheduler([sessionExpiryJob(database.db, config)], logger);
+    jobs.start();
     logger.info({ url: server.url }, 'convoql is serving GraphQL');
     if (demoApiKey) logger.info({ tenant: DEMO_TENANT }, `demo API key (embedded database only): ${demoApiKey}`);
     let stopping: Promise<void> | undefined;
@@ -40,6 +44,7 @@ export async function start(environment: Environment = process.env, argv: readon
       stop: () =>
         (stopping ??= (async () => {
           await server.close();
+          await jobs.stop();
           await database.close();
           logger.info('stopped');
         })()),
