@@ -42,7 +42,8 @@ const environmentSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   GRAPHQL_INTROSPECTION: booleanFromString.default(true),
-  MAX_QUERY_DEPTH: integer(2, 100).default(12),
+  // 15 is the depth of graphql-js's standard introspection query (GraphiQL's schema fetch); lower breaks GraphiQL.
+  MAX_QUERY_DEPTH: integer(2, 100).default(15),
   MAX_QUERY_ALIASES: integer(1, 1000).default(30),
   MAX_QUERY_TOKENS: integer(10, 100_000).default(3000),
   MAX_QUERY_COST: integer(1, 10_000_000).default(20_000),
@@ -89,9 +90,13 @@ export interface Config {
   readonly log: { readonly level: string; readonly format: 'auto' | 'json' | 'pretty' };
   readonly graphql: {
     readonly introspection: boolean;
+    /** Most fields on one path from the root (MAX_QUERY_DEPTH); GraphiQL's introspection query needs 15. */
     readonly maxDepth: number;
+    /** Most aliased fields in one operation, counted at every fragment spread (MAX_QUERY_ALIASES). */
     readonly maxAliases: number;
+    /** Most lexical tokens in one document, comments excluded (MAX_QUERY_TOKENS); the parser stops there. */
     readonly maxTokens: number;
+    /** Highest cost of one operation (MAX_QUERY_COST): 1 per field, a connection's selection times its page size. */
     readonly maxCost: number;
     /** Switchable only for the benchmark, which measures what batching buys. */
     readonly dataLoaderBatching: boolean;

@@ -32,7 +32,7 @@ export async function start(environment: Environment = process.env, argv: readon
     const demoApiKey = database.embedded ? await ensureDemoApiKey(database.db, config.database.dataDir) : undefined;
     const schema = await buildSchema();
     const authenticator = new Authenticator(database.db, logger, API_KEY_CACHE_MS);
-    const server = await startServer({ config, logger, db: database.db, schema, authenticator });
+    const server = await startServer({ config, logger, db: database.db, schema, authenticator, demoApiKey });
     const jobs = new JobScheduler([sessionExpiryJob(database.db, config)], logger);
     jobs.start();
     logger.info({ url: server.url }, 'convoql is serving GraphQL');

@@ -1,4 +1,5 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import { Pool } from 'pg';
 import { PrismaClient } from '../generated/prisma/client';
 
 export { Prisma } from '../generated/prisma/client';
@@ -29,29 +30,33 @@ export class StatementRecorder {
   }
 }
 
-/** A connected database: the Prisma client and its statement recorder. */
+/** A connected database: the Prisma client, its connection pool and its statement recorder. */
 export interface Database {
   readonly prisma: DatabaseClient;
+  /** The pg pool under Prisma, for pool metrics. */
+  readonly pool: Pool;
   readonly statements: StatementRecorder;
-  /** Closes the pool; idempotent. */
+  /** Closes the client and the pool; idempotent. */
   close(): Promise<void>;
 }
 
-/** Opens a Prisma client over the pg driver adapter. Use poolMax 1 for PGlite (one backend session). */
-export function createDatabase(connectionString: string, options: { poolMax: number }): Database {
-  const adapter = new PrismaPg({
-    connectionString,
-    max: options.poolMax,
-    connectionTimeoutMillis: 5_000,
-    idleTimeoutMillis: 30_000,
-  });
-  const prisma = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
+/**
+ * Opens a Prisma client over the pg driver adapter. Use poolMax 1 for PGlite (one backend session).
+ * Connections that break while idle (the database restarted) are dropped and replaced on next use,
+ * so the server recovers by itself when the database comes back.
+ */
+export function createDatabase(connectionString: string, options: { poolMax: number; onPoolError?: (error: Error) => void }): Database {
+  const pool = new Pool({ connectionString, max: options.poolMax, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+  // Without a listener, an idle connection's error (e.g. the server shut down) would crash the process.
+  pool.on('error', (error) => options.onPoolError?.(error));
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log: [{ emit: 'event', level: 'query' }] });
   const statements = new StatementRecorder();
   prisma.$on('query', (event) => statements.notify(event.query));
   let closing: Promise<void> | undefined;
   return {
     prisma,
+    pool,
     statements,
-    close: () => (closing ??= prisma.$disconnect()),
+    close: () => (closing ??= prisma.$disconnect().then(() => pool.end())),
   };
 }

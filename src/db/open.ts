@@ -44,7 +44,10 @@ export async function openDatabase(
     throw error;
   }
   // PGlite is a single backend session: interleaved connections corrupt each other's queries.
-  const db = createDatabase(connectionString, { poolMax: embedded ? 1 : config.database.poolMax });
+  const db = createDatabase(connectionString, {
+    poolMax: embedded ? 1 : config.database.poolMax,
+    onPoolError: (error) => logger.warn({ err: error }, 'lost a database connection; a new one is opened on next use'),
+  });
   return {
     db,
     connectionString,

@@ -28,7 +28,8 @@ export const CLIENT_SAFE_CODES: ReadonlySet<string> = new Set([
 
 abstract class CodedError extends GraphQLError {
   constructor(message: string, code: ErrorCode, httpStatus?: number, extensions: Record<string, unknown> = {}) {
-    // Apollo uses `http.status` for errors raised before execution (context, plugins) and strips it from the body.
+    // Apollo answers with `http.status` and strips it from the body; an operation that reached execution
+    // answers 200 regardless (see executedOperationStatusPlugin), so the status matters before execution.
     super(message, { extensions: { code, ...extensions, ...(httpStatus ? { http: { status: httpStatus } } : {}) } });
   }
 }

@@ -7,9 +7,10 @@ import type { Config } from '../config';
 import { CLIENT_SAFE_CODES } from '../graphql/errors';
 import { isDatabaseUnavailable } from '../db/errors';
 import type { RequestContext } from './context';
+import { limitedParseOptions, queryLimitsPlugin } from './limits';
 import type { Logger } from './logger';
 
-/** Creates the Apollo Server with convoql's error masking and request logging. */
+/** Creates the Apollo Server with convoql's query limits, error masking and request logging. */
 export function createApolloServer(options: {
   schema: GraphQLSchema;
   config: Config;
@@ -25,9 +26,12 @@ export function createApolloServer(options: {
     introspection: config.graphql.introspection,
     includeStacktraceInErrorResponses: development,
     csrfPrevention: true,
+    parseOptions: limitedParseOptions(config.graphql),
     formatError: (formatted, error) => maskError(formatted, error, development),
     plugins: [
       ...(options.httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer: options.httpServer }) as ApolloServerPlugin<BaseContext>] : []),
+      queryLimitsPlugin(config.graphql),
+      executedOperationStatusPlugin(),
       requestLoggingPlugin(logger),
       ...(options.plugins ?? []),
     ],
@@ -48,6 +52,25 @@ export function maskError(formatted: GraphQLFormattedError, error: unknown, deve
   }
   if (development) return { ...formatted, extensions: { ...formatted.extensions, code: 'INTERNAL_SERVER_ERROR' } };
   return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+}
+
+/**
+ * An operation that reached execution answers HTTP 200 even when a resolver threw an error carrying an
+ * HTTP status (401/403/503): the errors travel in the body next to partial data, as GraphQL over HTTP
+ * specifies for application/json and as a federation gateway needs (it discards non-2xx subgraph
+ * responses, with their paths and codes). Errors before execution (an unknown key, parse, validation,
+ * limits) keep their status.
+ */
+function executedOperationStatusPlugin(): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response }) {
+          if (response.body.kind === 'single' && 'data' in response.body.singleResult) response.http.status = 200;
+        },
+      };
+    },
+  };
 }
 
 /** Logs one line per operation: request id, operation, tenant, duration, outcome; unexpected errors in full. */

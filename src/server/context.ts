@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config';
 import type { Database } from '../db/client';
 import type { Logger } from './logger';
+import type { Metrics } from './metrics';
 import type { Viewer } from './auth';
 import { createLoaders, type Loaders } from './loaders';
 import { UnauthenticatedError } from '../graphql/errors';
@@ -14,6 +15,8 @@ export interface RequestContext {
   readonly db: Database;
   readonly config: Config;
   readonly logger: Logger;
+  /** The server's metrics, or null outside a server (CLI, some tests). */
+  readonly metrics: Metrics | null;
   readonly loaders: Loaders;
 }
 
@@ -28,6 +31,7 @@ export function createRequestContext(options: {
   config: Config;
   logger: Logger;
   viewer: Viewer | null;
+  metrics?: Metrics | null;
   requestId?: string;
 }): RequestContext {
   const requestId = options.requestId ?? randomUUID();
@@ -37,6 +41,7 @@ export function createRequestContext(options: {
     db: options.db,
     config: options.config,
     logger: options.logger.child({ requestId, tenant: options.viewer?.tenantId ?? undefined }),
+    metrics: options.metrics ?? null,
     loaders: undefined as unknown as Loaders,
   };
   context.loaders = createLoaders(context);

@@ -8,12 +8,18 @@ import type { Database } from '../db/client';
 import { createApolloServer } from './apollo';
 import type { Authenticator } from './auth';
 import { createRequestContext, type RequestContext } from './context';
+import { graphiqlLandingPagePlugin, mountGraphiQL } from './graphiql';
+import { readinessHandler } from './health';
+import { Metrics } from './metrics';
+import { isDatabaseUnavailable } from '../db/errors';
+import { ServiceUnavailableError } from '../graphql/errors';
 import type { Logger } from './logger';
 
 /** A listening convoql HTTP server. */
 export interface RunningServer {
   readonly url: string;
   readonly httpServer: Server;
+  readonly metrics: Metrics;
   /** Stops accepting connections, finishes in-flight requests, then stops Apollo; idempotent. */
   close(): Promise<void>;
 }
@@ -30,25 +36,36 @@ export async function startServer(options: {
   db: Database;
   schema: GraphQLSchema;
   authenticator: Authenticator;
+  /** The embedded demo database's API key, pre-filled in GraphiQL; leave out for any other database. */
+  demoApiKey?: string;
 }): Promise<RunningServer> {
-  const { config, logger, db, schema, authenticator } = options;
+  const { config, logger, db, schema, authenticator, demoApiKey } = options;
   const app = express();
   app.disable('x-powered-by');
   const httpServer = createServer(app);
-  const apollo = createApolloServer({ schema, config, logger, httpServer });
+  const metrics = new Metrics(db);
+  const apollo = createApolloServer({ schema, config, logger, httpServer, plugins: [graphiqlLandingPagePlugin({ demoApiKey }), metrics.plugin()] });
   await apollo.start();
 
   app.get('/healthz', (_request, response) => {
     response.json({ status: 'ok' });
   });
+  app.get('/readyz', readinessHandler(db));
+  app.get('/metrics', async (_request, response) => {
+    response.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  mountGraphiQL(app, { demoApiKey });
   app.use(
     '/graphql',
     express.json({ limit: config.http.bodyLimit }),
     expressMiddleware(apollo, {
       context: async ({ req }): Promise<RequestContext> => {
         const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 100)) || undefined;
-        const viewer = await authenticator.authenticate(req.headers);
-        return createRequestContext({ db, config, logger, viewer, requestId });
+        const viewer = await authenticator.authenticate(req.headers).catch((error: unknown) => {
+          // The key lookup is the first statement of a request: a database outage surfaces here.
+          throw isDatabaseUnavailable(error) ? new ServiceUnavailableError() : error;
+        });
+        return createRequestContext({ db, config, logger, viewer, requestId, metrics });
       },
     }),
   );
@@ -72,6 +89,7 @@ export async function startServer(options: {
   return {
     url: `http://${host}:${address.port}/graphql`,
     httpServer,
+    metrics,
     close: () => (closing ??= apollo.stop()),
   };
 }

@@ -1,4 +1,4 @@
-import type { Options } from 'dataloader';
+import DataLoader from 'dataloader';
 import type { RequestContext } from './context';
 
 /** Orders rows to match DataLoader keys: one result per key, null for a miss. */
@@ -7,7 +7,16 @@ export function byKey<K, R>(keys: readonly K[], rows: readonly R[], keyOf: (row:
   return keys.map((key) => found.get(key) ?? null);
 }
 
-/** DataLoader options from configuration (batching can be switched off only to measure what it buys). */
-export function loaderOptions(context: Pick<RequestContext, 'config'>): Pick<Options<unknown, unknown>, 'batch' | 'maxBatchSize'> {
-  return { batch: context.config.graphql.dataLoaderBatching, maxBatchSize: 500 };
+/**
+ * A per-request DataLoader whose batches are counted in the metrics by `name`. Batching follows the
+ * configuration (switched off only by the benchmark, to measure what it buys).
+ */
+export function createLoader<K, V>(context: Pick<RequestContext, 'config' | 'metrics'>, name: string, batch: (keys: readonly K[]) => Promise<readonly V[]>): DataLoader<K, V> {
+  return new DataLoader<K, V>(
+    (keys) => {
+      context.metrics?.dataLoaderBatchSize.observe({ loader: name }, keys.length);
+      return batch(keys);
+    },
+    { batch: context.config.graphql.dataLoaderBatching, maxBatchSize: 500 },
+  );
 }
