@@ -47,7 +47,10 @@ const environmentSchema = z.object({
   MAX_QUERY_ALIASES: integer(1, 1000).default(30),
   MAX_QUERY_TOKENS: integer(10, 100_000).default(3000),
   MAX_QUERY_COST: integer(1, 10_000_000).default(20_000),
-  BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, { error: 'expected a size like 100kb or 1mb' }).default('100kb'),
+  BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, { error: 'expected a size like 100kb or 1mb' })
+    .default('100kb'),
   SESSION_IDLE_TIMEOUT_MINUTES: integer(1, 525_600).default(30),
   SESSION_EXPIRY_INTERVAL_SECONDS: integer(0, 86_400).default(60),
   CONVERSATION_SYNC_INTERVAL_SECONDS: integer(0, 86_400).default(30),

@@ -36,7 +36,11 @@ export async function start(environment: Environment = process.env, argv: readon
     const jobs = new JobScheduler([sessionExpiryJob(database.db, config)], logger);
     jobs.start();
     logger.info({ url: server.url }, 'convoql is serving GraphQL');
-    if (demoApiKey) logger.info({ tenant: DEMO_TENANT }, `demo API key (embedded database only): ${demoApiKey}`);
+    // Printed for the person who just ran `npm start`, never logged: logs keep no API key.
+    if (demoApiKey)
+      process.stdout.write(
+        `\nDemo API key for tenant "${DEMO_TENANT}" (embedded database only):\n  ${demoApiKey}\nGraphiQL: ${server.url.replace(/\/graphql$/, '/graphiql')}\n\n`,
+      );
     let stopping: Promise<void> | undefined;
     return {
       url: server.url,

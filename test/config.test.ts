@@ -32,7 +32,10 @@ describe('configuration', () => {
   });
 
   it.each([
-    [{ DATABASE_URL: 'mysql://localhost/x' }, 'Invalid configuration: DATABASE_URL expected a URL like postgres://user:password@host:5432/database'],
+    [
+      { DATABASE_URL: 'mysql://localhost/x' },
+      'Invalid configuration: DATABASE_URL expected a URL like postgres://user:password@host:5432/database',
+    ],
     [{ DATABASE_URL: 'not a url' }, 'Invalid configuration: DATABASE_URL expected a URL like postgres://user:password@host:5432/database'],
     [{ PORT: '99999' }, 'Invalid configuration: PORT expected an integer <= 65535, received "99999"'],
     [{ PORT: 'eighty' }, 'Invalid configuration: PORT expected an integer, received "eighty"'],

@@ -32,7 +32,11 @@ function bucketKeys(groupBy: UsageGroupBy) {
   switch (groupBy) {
     case UsageGroupBy.DAY:
     case UsageGroupBy.WEEK:
-      return { session: time(Prisma.sql`s.started_at`), message: time(Prisma.sql`m.created_at`), conversation: time(Prisma.sql`c.last_activity_at`) };
+      return {
+        session: time(Prisma.sql`s.started_at`),
+        message: time(Prisma.sql`m.created_at`),
+        conversation: time(Prisma.sql`c.last_activity_at`),
+      };
     case UsageGroupBy.CHANNEL:
       return { session: Prisma.sql`s.channel`, message: Prisma.sql`s.channel`, conversation: null };
     case UsageGroupBy.STATUS:

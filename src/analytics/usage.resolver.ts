@@ -12,10 +12,13 @@ const MAX_RANGE_DAYS = 366;
 @Resolver()
 export class UsageResolver {
   @Authorized('read')
-  @Query(() => Usage, { description: `Sessions, messages, conversations, tokens, cost and latency percentiles in buckets, over at most ${MAX_RANGE_DAYS} days.` })
+  @Query(() => Usage, {
+    description: `Sessions, messages, conversations, tokens, cost and latency percentiles in buckets, over at most ${MAX_RANGE_DAYS} days.`,
+  })
   async usage(
     @Arg('groupBy', () => UsageGroupBy, { description: 'How to bucket.' }) groupBy: UsageGroupBy,
-    @Arg('filter', () => UsageFilter, { nullable: true, description: 'Range and filters; default the last 30 days.' }) filter: UsageFilter | null,
+    @Arg('filter', () => UsageFilter, { nullable: true, description: 'Range and filters; default the last 30 days.' })
+    filter: UsageFilter | null,
     @Ctx() context: RequestContext,
   ): Promise<Usage> {
     const to = filter?.to ?? new Date();
@@ -26,8 +29,19 @@ export class UsageResolver {
     if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) {
       throw new BadUserInputError(`The range may span at most ${MAX_RANGE_DAYS} days.`, 'filter.from');
     }
-    const buckets = await usageBuckets(asTenantContext(context), { from, to, groupBy, channel: filter?.channel ?? null, status: filter?.status ?? null });
+    const buckets = await usageBuckets(asTenantContext(context), {
+      from,
+      to,
+      groupBy,
+      channel: filter?.channel ?? null,
+      status: filter?.status ?? null,
+    });
     const timed = groupBy === UsageGroupBy.DAY || groupBy === UsageGroupBy.WEEK;
-    return { from, to, groupBy, buckets: buckets.map((bucket) => ({ ...bucket, start: timed ? new Date(`${bucket.key}T00:00:00.000Z`) : null })) };
+    return {
+      from,
+      to,
+      groupBy,
+      buckets: buckets.map((bucket) => ({ ...bucket, start: timed ? new Date(`${bucket.key}T00:00:00.000Z`) : null })),
+    };
   }
 }

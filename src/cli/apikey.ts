@@ -41,7 +41,8 @@ async function main(): Promise<void> {
   const { db } = database;
   try {
     if (command === 'create') {
-      if (!values.admin && !values.tenant) throw new UsageError('Pass --tenant <slug> for a tenant key, or --admin for a key that may act for any tenant.');
+      if (!values.admin && !values.tenant)
+        throw new UsageError('Pass --tenant <slug> for a tenant key, or --admin for a key that may act for any tenant.');
       const tenantId = values.admin ? null : values.tenant!;
       if (tenantId) {
         if (values['new-tenant']) await ensureTenant(db, tenantId, values['new-tenant']);

@@ -5,7 +5,11 @@ import path from 'node:path';
 import { buildSchema } from '../graphql/schema';
 
 /** Where the committed subgraph SDL lives: the package root. */
-export const SCHEMA_FILE = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..', 'schema.graphql');
+export const SCHEMA_FILE = path.resolve(
+  __dirname,
+  __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..',
+  'schema.graphql',
+);
 
 /** The subgraph SDL as committed: with @link and @key, which graphql's printSchema would drop. */
 export async function printConvoqlSchema(): Promise<string> {

@@ -24,7 +24,8 @@ export class ConversationOrder {
 }
 
 @InputType({
-  description: 'Which conversations to include. All conditions must hold. `…After` bounds are inclusive (>=), `…Before` bounds are exclusive (<). An empty list means no restriction.',
+  description:
+    'Which conversations to include. All conditions must hold. `…After` bounds are inclusive (>=), `…Before` bounds are exclusive (<). An empty list means no restriction.',
 })
 export class ConversationFilter {
   @Field(() => [ConversationStatus], { nullable: true, description: 'Any of these statuses.' })

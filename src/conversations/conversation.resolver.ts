@@ -31,21 +31,32 @@ export class ConversationResolver {
     const page = toKeysetPage(args, listKey);
     const column = conversationOrderColumn(order);
     const rows = await listConversations(tenant, args.filter, order, page);
-    return toConnection(rows, page, listKey, (row) => ({ value: row[column].toISOString(), id: row.id }), Conversation.fromRow, () =>
-      countConversations(tenant, args.filter),
+    return toConnection(
+      rows,
+      page,
+      listKey,
+      (row) => ({ value: row[column].toISOString(), id: row.id }),
+      Conversation.fromRow,
+      () => countConversations(tenant, args.filter),
     );
   }
 
   @Authorized('read')
   @Query(() => Conversation, { nullable: true, description: 'One conversation by its global ID; null when it does not exist.' })
-  async conversation(@Arg('id', () => ID, { description: 'Global ID of the conversation.' }) id: string, @Ctx() context: RequestContext): Promise<Conversation | null> {
+  async conversation(
+    @Arg('id', () => ID, { description: 'Global ID of the conversation.' }) id: string,
+    @Ctx() context: RequestContext,
+  ): Promise<Conversation | null> {
     const row = await context.loaders.conversationByKey.load(fromGlobalIdOf('Conversation', id));
     return row && Conversation.fromRow(row);
   }
 
   @Authorized('read')
   @Query(() => Conversation, { nullable: true, description: "One conversation by LangGraph's thread_id; null when it does not exist." })
-  async conversationByThreadId(@Arg('threadId', { description: "LangGraph's thread_id." }) threadId: string, @Ctx() context: RequestContext): Promise<Conversation | null> {
+  async conversationByThreadId(
+    @Arg('threadId', { description: "LangGraph's thread_id." }) threadId: string,
+    @Ctx() context: RequestContext,
+  ): Promise<Conversation | null> {
     const row = await findConversationByThreadId(asTenantContext(context), threadId);
     return row && Conversation.fromRow(row);
   }

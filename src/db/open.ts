@@ -78,7 +78,9 @@ async function assertReachable(connectionString: string): Promise<void> {
   } catch (error) {
     const url = new URL(connectionString);
     const where = `${url.hostname}:${url.port || 5432}${url.pathname}`;
-    throw new StartupError(`Cannot connect to PostgreSQL at ${where}: ${(error as Error).message || (error as { code?: string }).code || 'unknown error'}`);
+    throw new StartupError(
+      `Cannot connect to PostgreSQL at ${where}: ${(error as Error).message || (error as { code?: string }).code || 'unknown error'}`,
+    );
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -10,7 +10,10 @@ export const MAX_PAGE_SIZE = 100;
 /** Relay pagination arguments shared by every connection field. */
 @ArgsType()
 export class ConnectionArgs {
-  @Field(() => Int, { nullable: true, description: `Return the first n items after \`after\` (1–${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}).` })
+  @Field(() => Int, {
+    nullable: true,
+    description: `Return the first n items after \`after\` (1–${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}).`,
+  })
   first?: number | null;
 
   @Field(() => String, { nullable: true, description: 'Cursor of the item to start after (from `endCursor` or an edge).' })
@@ -103,9 +106,15 @@ export function toKeysetPage(args: ConnectionArgs, listKey: string): KeysetPage 
     throw new BadUserInputError('Pass either `after` or `before`, not both.', 'after');
   }
   if ((first != null && before != null) || (last != null && after != null)) {
-    throw new BadUserInputError('Use `first` with `after` to page forward, or `last` with `before` to page backward.', first != null ? 'first' : 'last');
+    throw new BadUserInputError(
+      'Use `first` with `after` to page forward, or `last` with `before` to page backward.',
+      first != null ? 'first' : 'last',
+    );
   }
-  for (const [name, size] of [['first', first], ['last', last]] as const) {
+  for (const [name, size] of [
+    ['first', first],
+    ['last', last],
+  ] as const) {
     if (size != null && (size < 1 || size > MAX_PAGE_SIZE)) {
       throw new BadUserInputError(`\`${name}\` must be between 1 and ${MAX_PAGE_SIZE}, received ${size}.`, name);
     }
@@ -135,7 +144,10 @@ function decodeCursor(cursor: string, listKey: string, argument: string): Keyset
     throw new BadUserInputError(`\`${argument}\` is not a valid cursor; pass a cursor returned by this list.`, argument);
   }
   if (parsed[0] !== listKey) {
-    throw new BadUserInputError(`\`${argument}\` is a cursor of another list or order; pass a cursor returned by this list with the same orderBy.`, argument);
+    throw new BadUserInputError(
+      `\`${argument}\` is a cursor of another list or order; pass a cursor returned by this list with the same orderBy.`,
+      argument,
+    );
   }
   return { value: parsed[1] as string | number, id: parsed[2] };
 }

@@ -7,7 +7,11 @@ import { fromGlobalId, type NodeTypeName } from './global-id';
  * DataLoader (one statement per type per batch), with the same `read` scope and tenant as queries;
  * a foreign, missing or malformed id resolves to null.
  */
-export function entityResolver<TRow, TNode>(type: NodeTypeName, load: (context: RequestContext, key: string) => Promise<TRow | null>, toNode: (row: TRow) => TNode) {
+export function entityResolver<TRow, TNode>(
+  type: NodeTypeName,
+  load: (context: RequestContext, key: string) => Promise<TRow | null>,
+  toNode: (row: TRow) => TNode,
+) {
   return {
     async __resolveReference(reference: { id: string }, context: RequestContext): Promise<TNode | null> {
       assertAuthorized(context, ['read']);

@@ -2,13 +2,7 @@ import { GraphQLError } from 'graphql';
 
 /** The `extensions.code` values convoql's own errors carry; clients may rely on them. */
 export type ErrorCode =
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'BAD_USER_INPUT'
-  | 'QUERY_TOO_COMPLEX'
-  | 'SERVICE_UNAVAILABLE'
-  | 'INTERNAL_SERVER_ERROR';
+  'UNAUTHENTICATED' | 'FORBIDDEN' | 'NOT_FOUND' | 'BAD_USER_INPUT' | 'QUERY_TOO_COMPLEX' | 'SERVICE_UNAVAILABLE' | 'INTERNAL_SERVER_ERROR';
 
 /** Codes whose messages are safe to show a client as they are (ours and Apollo's request errors). */
 export const CLIENT_SAFE_CODES: ReadonlySet<string> = new Set([

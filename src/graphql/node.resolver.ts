@@ -18,7 +18,10 @@ export class NodeResolver {
   }
 
   @Authorized('read')
-  @Query(() => [Node], { nullable: 'items', description: `Objects by global ID, in the same order (null where one does not exist); at most ${MAX_PAGE_SIZE}.` })
+  @Query(() => [Node], {
+    nullable: 'items',
+    description: `Objects by global ID, in the same order (null where one does not exist); at most ${MAX_PAGE_SIZE}.`,
+  })
   nodes(@Arg('ids', () => [ID], { description: 'Global IDs.' }) ids: string[], @Ctx() context: RequestContext): Promise<(Node | null)[]> {
     if (ids.length > MAX_PAGE_SIZE) throw new BadUserInputError(`Pass at most ${MAX_PAGE_SIZE} ids, received ${ids.length}.`, 'ids');
     return Promise.all(ids.map((id) => loadNode(id, context)));

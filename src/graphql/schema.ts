@@ -12,8 +12,7 @@ import { UsageResolver } from '../analytics/usage.resolver';
 import { conversationEntityResolvers } from '../conversations/conversation.entities';
 
 /** Federation 2 link; without it a subgraph silently composes as Federation 1. */
-const FEDERATION_LINK =
-  'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable"])';
+const FEDERATION_LINK = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable"])';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- type-graphql's own resolver class type
 const resolvers: NonEmptyArray<Function> = [NodeResolver, SessionResolver, MessageResolver, ConversationResolver, UsageResolver];

@@ -29,7 +29,9 @@ export function createApolloServer(options: {
     parseOptions: limitedParseOptions(config.graphql),
     formatError: (formatted, error) => maskError(formatted, error, development),
     plugins: [
-      ...(options.httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer: options.httpServer }) as ApolloServerPlugin<BaseContext>] : []),
+      ...(options.httpServer
+        ? [ApolloServerPluginDrainHttpServer({ httpServer: options.httpServer }) as ApolloServerPlugin<BaseContext>]
+        : []),
       queryLimitsPlugin(config.graphql),
       executedOperationStatusPlugin(),
       requestLoggingPlugin(logger),
@@ -51,7 +53,12 @@ export function maskError(formatted: GraphQLFormattedError, error: unknown, deve
     return { ...formatted, message: 'The database is unavailable; try again shortly.', extensions: { code: 'SERVICE_UNAVAILABLE' } };
   }
   if (development) return { ...formatted, extensions: { ...formatted.extensions, code: 'INTERNAL_SERVER_ERROR' } };
-  return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+  return {
+    message: 'Internal server error',
+    locations: formatted.locations,
+    path: formatted.path,
+    extensions: { code: 'INTERNAL_SERVER_ERROR' },
+  };
 }
 
 /**
@@ -89,7 +96,9 @@ function requestLoggingPlugin(logger: Logger): ApolloServerPlugin<RequestContext
         },
         async willSendResponse({ response, operationName, errors }) {
           const body = response.body.kind === 'single' ? response.body.singleResult : undefined;
-          const codes = [...new Set((errors ?? body?.errors ?? []).map((error) => String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR')))];
+          const codes = [
+            ...new Set((errors ?? body?.errors ?? []).map((error) => String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR'))),
+          ];
           log.info(
             {
               operationName: operationName ?? null,

@@ -119,7 +119,9 @@ export function assertAuthorized(context: RequestContext, required: readonly Sco
   if (!viewer) throw new UnauthenticatedError();
   for (const scope of required) {
     if (!viewer.scopes.has(scope) && !viewer.scopes.has('admin')) {
-      throw new ForbiddenError(`This needs an API key with the "${scope}" scope; this key has: ${[...viewer.scopes].join(', ') || 'none'}.`);
+      throw new ForbiddenError(
+        `This needs an API key with the "${scope}" scope; this key has: ${[...viewer.scopes].join(', ') || 'none'}.`,
+      );
     }
   }
   if (!required.includes('admin') && viewer.tenantId === null) {

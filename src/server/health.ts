@@ -15,7 +15,9 @@ export function readinessHandler(db: Database): RequestHandler {
   let cached: { at: number; status: number; body: object } | undefined;
   return async (_request, response) => {
     if (!cached || Date.now() - cached.at > READINESS_CACHE_MS) {
-      expected ??= readMigrations(defaultMigrationPaths().migrationsDir).then((list) => list.migrationDirectories.map((migration) => migration.path));
+      expected ??= readMigrations(defaultMigrationPaths().migrationsDir).then((list) =>
+        list.migrationDirectories.map((migration) => migration.path),
+      );
       cached = { at: Date.now(), ...(await checkReadiness(db, await expected)) };
     }
     response.status(cached.status).json(cached.body);

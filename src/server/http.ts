@@ -44,7 +44,13 @@ export async function startServer(options: {
   app.disable('x-powered-by');
   const httpServer = createServer(app);
   const metrics = new Metrics(db);
-  const apollo = createApolloServer({ schema, config, logger, httpServer, plugins: [graphiqlLandingPagePlugin({ demoApiKey }), metrics.plugin()] });
+  const apollo = createApolloServer({
+    schema,
+    config,
+    logger,
+    httpServer,
+    plugins: [graphiqlLandingPagePlugin({ demoApiKey }), metrics.plugin()],
+  });
   await apollo.start();
 
   app.get('/healthz', (_request, response) => {
@@ -101,7 +107,11 @@ function jsonErrorHandler(logger: Logger): ErrorRequestHandler {
     const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR';
     if (status >= 500) logger.error({ err: error }, 'unexpected HTTP error');
     const message =
-      status === 413 ? 'The request body is larger than the server accepts.' : status < 500 ? (error.message ?? 'Bad request') : 'Internal server error';
+      status === 413
+        ? 'The request body is larger than the server accepts.'
+        : status < 500
+          ? (error.message ?? 'Bad request')
+          : 'Internal server error';
     response.status(status).json({ errors: [{ message, extensions: { code } }] });
   };
 }

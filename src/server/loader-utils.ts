@@ -11,7 +11,11 @@ export function byKey<K, R>(keys: readonly K[], rows: readonly R[], keyOf: (row:
  * A per-request DataLoader whose batches are counted in the metrics by `name`. Batching follows the
  * configuration (switched off only by the benchmark, to measure what it buys).
  */
-export function createLoader<K, V>(context: Pick<RequestContext, 'config' | 'metrics'>, name: string, batch: (keys: readonly K[]) => Promise<readonly V[]>): DataLoader<K, V> {
+export function createLoader<K, V>(
+  context: Pick<RequestContext, 'config' | 'metrics'>,
+  name: string,
+  batch: (keys: readonly K[]) => Promise<readonly V[]>,
+): DataLoader<K, V> {
   return new DataLoader<K, V>(
     (keys) => {
       context.metrics?.dataLoaderBatchSize.observe({ loader: name }, keys.length);

@@ -56,7 +56,10 @@ export class Metrics {
           async willSendResponse({ operationName, errors, response }) {
             const body = response.body.kind === 'single' ? response.body.singleResult : undefined;
             const first = (errors ?? body?.errors ?? [])[0];
-            const labels = { operation: operationName ?? 'anonymous', outcome: first ? String(first.extensions?.code ?? 'INTERNAL_SERVER_ERROR') : 'success' };
+            const labels = {
+              operation: operationName ?? 'anonymous',
+              outcome: first ? String(first.extensions?.code ?? 'INTERNAL_SERVER_ERROR') : 'success',
+            };
             metrics.requests.inc(labels);
             metrics.requestDuration.observe(labels, (performance.now() - started) / 1000);
           },

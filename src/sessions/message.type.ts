@@ -50,7 +50,10 @@ export class Message extends Node {
     message.role = row.role;
     message.content = row.content;
     message.createdAt = row.createdAt;
-    message.metadata = typeof row.metadata === 'object' && row.metadata !== null && !Array.isArray(row.metadata) ? (row.metadata as Record<string, unknown>) : {};
+    message.metadata =
+      typeof row.metadata === 'object' && row.metadata !== null && !Array.isArray(row.metadata)
+        ? (row.metadata as Record<string, unknown>)
+        : {};
     return message;
   }
 }

@@ -34,7 +34,12 @@ function sessionWhere(context: TenantContext, filter: SessionFilter | null | und
 }
 
 /** One page of the tenant's sessions in keyset order (`page.limit + 1` rows). */
-export function listSessions(context: TenantContext, filter: SessionFilter | null | undefined, order: SessionOrder, page: KeysetPage): Promise<SessionRow[]> {
+export function listSessions(
+  context: TenantContext,
+  filter: SessionFilter | null | undefined,
+  order: SessionOrder,
+  page: KeysetPage,
+): Promise<SessionRow[]> {
   const column = sessionOrderColumn(order);
   const descending = order.direction === OrderDirection.DESC;
   return context.db.prisma.session.findMany({
@@ -95,7 +100,12 @@ function messageWhere(context: TenantContext, sessionKey: string, role: MessageR
 }
 
 /** One page of a session's messages, oldest first (`page.limit + 1` rows). */
-export function listMessages(context: TenantContext, sessionKey: string, role: MessageRole | null | undefined, page: KeysetPage): Promise<MessageRow[]> {
+export function listMessages(
+  context: TenantContext,
+  sessionKey: string,
+  role: MessageRole | null | undefined,
+  page: KeysetPage,
+): Promise<MessageRow[]> {
   return context.db.prisma.message.findMany({
     where: { ...messageWhere(context, sessionKey, role), ...keysetWhere('createdAt', false, page, (value) => new Date(value)) },
     orderBy: keysetOrderBy('createdAt', false, page),
@@ -119,15 +129,18 @@ export function findTracedMessages(context: TenantContext, sessionKey: string): 
 
 /** Result of a status change: the session after it, or why nothing changed. */
 export type StatusChange =
-  | { outcome: 'not-found' }
-  | { outcome: 'unchanged' | 'changed'; session: SessionRow }
-  | { outcome: 'illegal'; session: SessionRow };
+  { outcome: 'not-found' } | { outcome: 'unchanged' | 'changed'; session: SessionRow } | { outcome: 'illegal'; session: SessionRow };
 
 /**
  * Changes an ACTIVE session to CLOSED or EXPIRED, setting endedAt. The update is conditional on the
  * status still being ACTIVE, so a concurrent change is never overwritten.
  */
-export async function changeSessionStatus(context: TenantContext, key: string, status: SessionStatus, now = new Date()): Promise<StatusChange> {
+export async function changeSessionStatus(
+  context: TenantContext,
+  key: string,
+  status: SessionStatus,
+  now = new Date(),
+): Promise<StatusChange> {
   const tenantId = context.viewer.tenantId;
   const current = await context.db.prisma.session.findFirst({ where: { id: key, tenantId } });
   if (!current) return { outcome: 'not-found' };

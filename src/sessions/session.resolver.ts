@@ -62,22 +62,33 @@ export class SessionResolver {
     const page = toKeysetPage(args, listKey);
     const column = sessionOrderColumn(order);
     return listSessions(tenant, args.filter, order, page).then((rows) =>
-      toConnection(rows, page, listKey, (row) => ({ value: row[column].toISOString(), id: row.id }), Session.fromRow, () =>
-        countSessions(tenant, args.filter),
+      toConnection(
+        rows,
+        page,
+        listKey,
+        (row) => ({ value: row[column].toISOString(), id: row.id }),
+        Session.fromRow,
+        () => countSessions(tenant, args.filter),
       ),
     );
   }
 
   @Authorized('read')
   @Query(() => Session, { nullable: true, description: 'One session by its global ID; null when it does not exist.' })
-  async session(@Arg('id', () => ID, { description: 'Global ID of the session.' }) id: string, @Ctx() context: RequestContext): Promise<Session | null> {
+  async session(
+    @Arg('id', () => ID, { description: 'Global ID of the session.' }) id: string,
+    @Ctx() context: RequestContext,
+  ): Promise<Session | null> {
     const row = await context.loaders.sessionByKey.load(fromGlobalIdOf('Session', id));
     return row && Session.fromRow(row);
   }
 
   @Authorized('read')
   @Query(() => Session, { nullable: true, description: "One session by the bot's own session id; null when it does not exist." })
-  async sessionByExternalId(@Arg('sessionId', { description: "The bot's session id." }) sessionId: string, @Ctx() context: RequestContext): Promise<Session | null> {
+  async sessionByExternalId(
+    @Arg('sessionId', { description: "The bot's session id." }) sessionId: string,
+    @Ctx() context: RequestContext,
+  ): Promise<Session | null> {
     const row = await findSessionByExternalId(asTenantContext(context), sessionId);
     return row && Session.fromRow(row);
   }
@@ -97,7 +108,10 @@ export class SessionResolver {
   @Mutation(() => UpdateSessionStatusPayload, {
     description: 'Closes or expires an ACTIVE session (setting endedAt). Setting the current status again succeeds and changes nothing.',
   })
-  async updateSessionStatus(@Arg('input') input: UpdateSessionStatusInput, @Ctx() context: RequestContext): Promise<UpdateSessionStatusPayload> {
+  async updateSessionStatus(
+    @Arg('input') input: UpdateSessionStatusInput,
+    @Ctx() context: RequestContext,
+  ): Promise<UpdateSessionStatusPayload> {
     const change = await changeSessionStatus(asTenantContext(context), fromGlobalIdOf('Session', input.id, 'input.id'), input.status);
     if (change.outcome === 'not-found') throw new NotFoundError('Session', input.id);
     const session = Session.fromRow(change.session);
@@ -125,8 +139,13 @@ export class SessionResolver {
     const listKey = 'Message:CREATED_AT';
     const page = toKeysetPage(args, listKey);
     const rows = await listMessages(tenant, session.key, args.role, page);
-    return toConnection(rows, page, listKey, (row) => ({ value: row.createdAt.toISOString(), id: row.id }), Message.fromRow, () =>
-      args.role ? countMessages(tenant, session.key, args.role) : context.loaders.messageCountBySession.load(session.key),
+    return toConnection(
+      rows,
+      page,
+      listKey,
+      (row) => ({ value: row.createdAt.toISOString(), id: row.id }),
+      Message.fromRow,
+      () => (args.role ? countMessages(tenant, session.key, args.role) : context.loaders.messageCountBySession.load(session.key)),
     );
   }
 

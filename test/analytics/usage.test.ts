@@ -5,7 +5,20 @@ const USAGE = /* GraphQL */ `
   query Usage($groupBy: UsageGroupBy!, $filter: UsageFilter) {
     usage(groupBy: $groupBy, filter: $filter) {
       groupBy
-      buckets { key start sessions messages conversations inputTokens outputTokens costUsd sessionDurationP50 sessionDurationP95 stepLatencyP50 stepLatencyP95 }
+      buckets {
+        key
+        start
+        sessions
+        messages
+        conversations
+        inputTokens
+        outputTokens
+        costUsd
+        sessionDurationP50
+        sessionDurationP95
+        stepLatencyP50
+        stepLatencyP95
+      }
     }
   }
 `;
@@ -32,7 +45,13 @@ const DAY = 24 * 60;
 beforeAll(async () => {
   server = await startTestServer({ MODEL_PRICES: '{"gpt-4o-mini":{"input":0.15,"output":0.6},"gpt-4o":{"input":2.5,"output":10}}' });
   // Day 1 (Nov 1): two web sessions of 10 and 30 minutes; day 2: one phone session of 60 minutes.
-  const web1 = await createSession(server.db, { channel: 'web', status: 'CLOSED', startedAt: at(0), lastActivityAt: at(10), endedAt: at(10) });
+  const web1 = await createSession(server.db, {
+    channel: 'web',
+    status: 'CLOSED',
+    startedAt: at(0),
+    lastActivityAt: at(10),
+    endedAt: at(10),
+  });
   const web2 = await createSession(server.db, { channel: 'web', startedAt: at(60), lastActivityAt: at(90) });
   const phone = await createSession(server.db, { channel: 'phone', startedAt: at(DAY), lastActivityAt: at(DAY + 60) });
   const assistant = (model: string, inputTokens: number, outputTokens: number, latencyMs: number) => ({
@@ -40,12 +59,21 @@ beforeAll(async () => {
     metadata: { model, usage: { inputTokens, outputTokens }, latencyMs },
   });
   await createMessages(server.db, web1, [{ role: 'USER' }, assistant('gpt-4o-mini', 1000, 100, 200)]);
-  await createMessages(server.db, web2, [{ role: 'USER' }, assistant('gpt-4o-mini', 2000, 200, 400), assistant('gpt-4o', 1000, 1000, 1000)]);
+  await createMessages(server.db, web2, [
+    { role: 'USER' },
+    assistant('gpt-4o-mini', 2000, 200, 400),
+    assistant('gpt-4o', 1000, 1000, 1000),
+  ]);
   await createMessages(server.db, phone, [{ role: 'USER' }]);
   // Another tenant's activity never counts.
   const foreign = await createSession(server.db, { tenantId: 'globex', startedAt: at(5) });
   await createMessages(server.db, foreign, [assistant('gpt-4o', 99999, 99999, 1)]);
-  await createConversations(server.db, 2, (index) => ({ lastActivityAt: at(index * DAY + 30), inputTokens: 500n, outputTokens: 50n, costUsd: '0.01000000' }));
+  await createConversations(server.db, 2, (index) => ({
+    lastActivityAt: at(index * DAY + 30),
+    inputTokens: 500n,
+    outputTokens: 50n,
+    costUsd: '0.01000000',
+  }));
   await createConversations(server.db, 1, () => ({ tenantId: 'globex', lastActivityAt: at(30), costUsd: '5' }));
 });
 afterAll(() => server?.close());
@@ -74,7 +102,15 @@ it('buckets by day with exact costs and percentiles, for the tenant only', async
     stepLatencyP50: 400,
     stepLatencyP95: 940,
   });
-  expect(day2).toMatchObject({ key: '2026-11-02', sessions: 1, messages: 1, conversations: 1, costUsd: '0.01000000', sessionDurationP50: 3600, stepLatencyP50: null });
+  expect(day2).toMatchObject({
+    key: '2026-11-02',
+    sessions: 1,
+    messages: 1,
+    conversations: 1,
+    costUsd: '0.01000000',
+    sessionDurationP50: 3600,
+    stepLatencyP50: null,
+  });
 });
 
 it('buckets by week, channel, status and model', async () => {

@@ -6,8 +6,17 @@ import { startTestServer, type TestServer } from '../helpers/server';
 const CONVERSATIONS = /* GraphQL */ `
   query Conversations($first: Int, $after: String, $last: Int, $before: String, $filter: ConversationFilter, $orderBy: ConversationOrder) {
     conversations(first: $first, after: $after, last: $last, before: $before, filter: $filter, orderBy: $orderBy) {
-      nodes { id threadId status }
-      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      nodes {
+        id
+        threadId
+        status
+      }
+      pageInfo {
+        hasNextPage
+        hasPreviousPage
+        startCursor
+        endCursor
+      }
       totalCount
     }
   }
@@ -90,7 +99,10 @@ it('shows rollups: tokens, exact cost, pending interrupt and last error', async 
     reasoningTokens: 100n,
     costUsd: '0.00123457',
     title: 'Book a flight to Oslo',
-    pendingInterrupt: { checkpointId: 'cp-1', interrupts: [{ interruptId: 'int-1', value: { question: 'Approve?' }, node: 'human_review' }] },
+    pendingInterrupt: {
+      checkpointId: 'cp-1',
+      interrupts: [{ interruptId: 'int-1', value: { question: 'Approve?' }, node: 'human_review' }],
+    },
   }));
   const response = await server.graphql(
     `query($id: ID!) { conversation(id: $id) { threadId title status stepCount costUsd tokenUsage { input output total reasoning }
@@ -113,7 +125,9 @@ it('shows rollups: tokens, exact cost, pending interrupt and last error', async 
 
 it('finds a conversation by thread id within the tenant only, and hides other tenants', async () => {
   const byThread = 'query($threadId: String!) { conversationByThreadId(threadId: $threadId) { threadId } }';
-  expect((await server.graphql(byThread, { threadId: 'acme-thread-03' })).data).toEqual({ conversationByThreadId: { threadId: 'acme-thread-03' } });
+  expect((await server.graphql(byThread, { threadId: 'acme-thread-03' })).data).toEqual({
+    conversationByThreadId: { threadId: 'acme-thread-03' },
+  });
   expect((await server.graphql(byThread, { threadId: 'globex-thread' })).data).toEqual({ conversationByThreadId: null });
   const byId = 'query($id: ID!) { conversation(id: $id) { threadId } node(id: $id) { id } }';
   const foreignResponse = await server.graphql(byId, { id: toGlobalId('Conversation', foreign.id) });
@@ -136,7 +150,9 @@ it.each([
 
 it('rejects a session cursor and a session id', async () => {
   await createSession(server.db);
-  const sessions = await server.graphql<{ sessions: { pageInfo: { endCursor: string } } }>('{ sessions(first: 1) { pageInfo { endCursor } } }');
+  const sessions = await server.graphql<{ sessions: { pageInfo: { endCursor: string } } }>(
+    '{ sessions(first: 1) { pageInfo { endCursor } } }',
+  );
   expect(sessions.errors).toBeUndefined();
   const withSessionCursor = await server.graphql(CONVERSATIONS, { after: sessions.data!.sessions.pageInfo.endCursor });
   expect(withSessionCursor.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');

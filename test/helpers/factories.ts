@@ -12,7 +12,10 @@ export function at(minutes: number): Date {
 }
 
 /** Inserts one session; every field can be overridden. */
-export async function createSession(db: Database, overrides: Partial<Prisma.SessionUncheckedCreateInput> & { tenantId?: string } = {}): Promise<Session> {
+export async function createSession(
+  db: Database,
+  overrides: Partial<Prisma.SessionUncheckedCreateInput> & { tenantId?: string } = {},
+): Promise<Session> {
   const id = overrides.id ?? randomUUID();
   return db.prisma.session.create({
     data: {

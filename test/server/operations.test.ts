@@ -112,7 +112,10 @@ describe('database outage', () => {
     const app = await start({ LOG_LEVEL: 'silent', DATABASE_URL: embedded.connectionString, PORT: '0', DB_POOL_MAX: '1' });
     const base = app.url.replace(/\/graphql$/, '');
     try {
-      expect((await post(app.url, key, '{ sessions { totalCount } }')).body).toEqual({ data: { sessions: { totalCount: 0 } }, extensions: expect.anything() });
+      expect((await post(app.url, key, '{ sessions { totalCount } }')).body).toEqual({
+        data: { sessions: { totalCount: 0 } },
+        extensions: expect.anything(),
+      });
 
       await embedded.stop();
       const down = await post(app.url, key, '{ sessions { totalCount } }');
@@ -145,7 +148,11 @@ describe('HTTP surface', () => {
   afterAll(() => server?.close());
 
   const send = (body: unknown, headers: Record<string, string> = {}) =>
-    fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${server.apiKey}`, ...headers }, body: JSON.stringify(body) });
+    fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${server.apiKey}`, ...headers },
+      body: JSON.stringify(body),
+    });
 
   it('supports automatic persisted queries', async () => {
     const query = '{ sessions { totalCount } }';
@@ -160,16 +167,22 @@ describe('HTTP surface', () => {
   it('refuses a body over the limit with a coded JSON error', async () => {
     const response = await send({ query: `{ sessions { totalCount } } # ${'x'.repeat(150_000)}` });
     expect(response.status).toBe(413);
-    expect(await response.json()).toEqual({ errors: [{ message: 'The request body is larger than the server accepts.', extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
+    expect(await response.json()).toEqual({
+      errors: [{ message: 'The request body is larger than the server accepts.', extensions: { code: 'PAYLOAD_TOO_LARGE' } }],
+    });
   });
 
   it('can switch introspection off', async () => {
-    const body = (await (await send({ query: '{ __schema { types { name } } }' })).json()) as { errors: { extensions: { code: string } }[] };
+    const body = (await (await send({ query: '{ __schema { types { name } } }' })).json()) as {
+      errors: { extensions: { code: string } }[];
+    };
     expect(body.errors[0]!.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
   });
 
   it('keeps CSRF prevention on for simple GET requests', async () => {
-    const response = await fetch(`${server.url}?query=${encodeURIComponent('{ __typename }')}`, { headers: { authorization: `Bearer ${server.apiKey}` } });
+    const response = await fetch(`${server.url}?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { authorization: `Bearer ${server.apiKey}` },
+    });
     expect(response.status).toBe(400);
     expect(await response.text()).toMatch(/CSRF/i);
   });

@@ -48,8 +48,14 @@ describe('start-up', () => {
       const app = await start({ LOG_LEVEL: 'silent', DATABASE_URL: database.url, PORT: '0' });
       const base = app.url.replace(/\/graphql$/, '');
       expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
-      const response = await fetch(app.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ sessions { totalCount } }"}' });
-      expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('UNAUTHENTICATED');
+      const response = await fetch(app.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"query":"{ sessions { totalCount } }"}',
+      });
+      expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe(
+        'UNAUTHENTICATED',
+      );
       await app.stop();
       await expect(fetch(`${base}/healthz`)).rejects.toThrow();
     } finally {

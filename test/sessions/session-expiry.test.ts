@@ -13,7 +13,12 @@ const config = createConfig({ SESSION_IDLE_TIMEOUT_MINUTES: '30' });
 beforeAll(async () => {
   database = await createTestDatabase();
   db = createDatabase(database.url, { poolMax: database.external ? 4 : 1 });
-  await db.prisma.tenant.createMany({ data: [{ id: 'acme', name: 'Acme' }, { id: 'globex', name: 'Globex' }] });
+  await db.prisma.tenant.createMany({
+    data: [
+      { id: 'acme', name: 'Acme' },
+      { id: 'globex', name: 'Globex' },
+    ],
+  });
 });
 afterAll(async () => {
   await db?.close();
@@ -44,7 +49,12 @@ it('expires idle ACTIVE sessions of every tenant, ending them when they became i
 
 it('splits the work between two runners at once without expiring a session twice', async () => {
   await db.prisma.session.deleteMany();
-  await createSessions(db, 2500, (index) => ({ tenantId: 'acme', externalId: `bulk-${index}`, startedAt: at(-100), lastActivityAt: at(-50) }));
+  await createSessions(db, 2500, (index) => ({
+    tenantId: 'acme',
+    externalId: `bulk-${index}`,
+    startedAt: at(-100),
+    lastActivityAt: at(-50),
+  }));
   const scheduler = new JobScheduler([], createLogger(config));
   const [first, second] = await Promise.all([
     scheduler.runOnce(sessionExpiryJob(db, config, () => at(0))),

@@ -7,9 +7,29 @@ import { toGlobalId } from '../../src/graphql/global-id';
 const SESSIONS = /* GraphQL */ `
   query Sessions($first: Int, $after: String, $last: Int, $before: String, $filter: SessionFilter, $orderBy: SessionOrder) {
     sessions(first: $first, after: $after, last: $last, before: $before, filter: $filter, orderBy: $orderBy) {
-      edges { cursor node { id sessionId } }
-      nodes { sessionId status channel startedAt lastActivityAt endedAt duration messageCount }
-      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges {
+        cursor
+        node {
+          id
+          sessionId
+        }
+      }
+      nodes {
+        sessionId
+        status
+        channel
+        startedAt
+        lastActivityAt
+        endedAt
+        duration
+        messageCount
+      }
+      pageInfo {
+        hasNextPage
+        hasPreviousPage
+        startCursor
+        endCursor
+      }
       totalCount
     }
   }
@@ -63,7 +83,12 @@ describe('sessions list', () => {
   it('defaults to 20 sessions, newest started first, with counts of the whole list', async () => {
     const page = await sessions({});
     expect(page.nodes).toHaveLength(20);
-    expect(page.nodes.map((node) => node.sessionId)).toEqual(acme.slice(10).reverse().map((row) => row.externalId));
+    expect(page.nodes.map((node) => node.sessionId)).toEqual(
+      acme
+        .slice(10)
+        .reverse()
+        .map((row) => row.externalId),
+    );
     expect(page.totalCount).toBe(30);
     expect(page.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
     expect(page.nodes.find((node) => node.sessionId === 'acme-03')).toBeUndefined();
@@ -146,7 +171,11 @@ describe('sessions list', () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (let index = 0; index < 5; index++) {
-      const response: Awaited<ReturnType<typeof server.graphql<SessionsData>>> = await server.graphql<SessionsData>(SESSIONS, { first: 1, after, filter: { startedAfter: at(500).toISOString() } }, { apiKey: key });
+      const response: Awaited<ReturnType<typeof server.graphql<SessionsData>>> = await server.graphql<SessionsData>(
+        SESSIONS,
+        { first: 1, after, filter: { startedAfter: at(500).toISOString() } },
+        { apiKey: key },
+      );
       seen.push(response.data!.sessions.nodes[0]!.sessionId);
       after = response.data!.sessions.pageInfo.endCursor;
     }
@@ -187,10 +216,35 @@ describe('one session', () => {
   const SESSION = /* GraphQL */ `
     query Session($id: ID!) {
       session(id: $id) {
-        id sessionId status messageCount duration metadata
-        lastMessage { role content session { sessionId } }
-        messages(first: 2) { nodes { role content } pageInfo { hasNextPage } totalCount }
-        users: messages(role: USER) { totalCount nodes { content } }
+        id
+        sessionId
+        status
+        messageCount
+        duration
+        metadata
+        lastMessage {
+          role
+          content
+          session {
+            sessionId
+          }
+        }
+        messages(first: 2) {
+          nodes {
+            role
+            content
+          }
+          pageInfo {
+            hasNextPage
+          }
+          totalCount
+        }
+        users: messages(role: USER) {
+          totalCount
+          nodes {
+            content
+          }
+        }
       }
     }
   `;
@@ -208,7 +262,14 @@ describe('one session', () => {
         duration: (100 - 3 - 3) * 60,
         metadata: {},
         lastMessage: { role: 'USER', content: 'message 2', session: { sessionId: 'acme-03' } },
-        messages: { nodes: [{ role: 'USER', content: 'message 0' }, { role: 'ASSISTANT', content: 'message 1' }], pageInfo: { hasNextPage: true }, totalCount: 3 },
+        messages: {
+          nodes: [
+            { role: 'USER', content: 'message 0' },
+            { role: 'ASSISTANT', content: 'message 1' },
+          ],
+          pageInfo: { hasNextPage: true },
+          totalCount: 3,
+        },
         users: { totalCount: 2, nodes: [{ content: 'message 0' }, { content: 'message 2' }] },
       },
     });
@@ -216,7 +277,9 @@ describe('one session', () => {
 
   it('finds a session by the bot session id within the tenant only', async () => {
     const query = 'query($sessionId: String!) { sessionByExternalId(sessionId: $sessionId) { sessionId messageCount } }';
-    expect((await server.graphql(query, { sessionId: 'acme-03' })).data).toEqual({ sessionByExternalId: { sessionId: 'acme-03', messageCount: 3 } });
+    expect((await server.graphql(query, { sessionId: 'acme-03' })).data).toEqual({
+      sessionByExternalId: { sessionId: 'acme-03', messageCount: 3 },
+    });
     expect((await server.graphql(query, { sessionId: 'missing' })).data).toEqual({ sessionByExternalId: null });
   });
 
@@ -264,7 +327,9 @@ describe('batching', () => {
 
   it('seeks a later page by the cursor position, not by skipping rows', async () => {
     const first = await sessions({ first: 10 });
-    const { statements } = await server.db.statements.record(() => server.graphql(SESSIONS, { first: 10, after: first.pageInfo.endCursor }));
+    const { statements } = await server.db.statements.record(() =>
+      server.graphql(SESSIONS, { first: 10, after: first.pageInfo.endCursor }),
+    );
     const page = statements.find((sql) => /FROM "public"."sessions" WHERE/.test(sql) && /ORDER BY/.test(sql))!;
     expect(page).toMatch(/"started_at" <= \$\d+/);
     expect(page).toMatch(/"id" < \$\d+/);
@@ -302,7 +367,9 @@ describe('sessionStats', () => {
 
   it('rejects an inverted range', async () => {
     const query = 'query($filter: SessionFilter) { sessionStats(filter: $filter) { totalSessions } }';
-    expect(await errorCode(query, { filter: { startedAfter: at(6).toISOString(), startedBefore: at(1).toISOString() } })).toBe('BAD_USER_INPUT');
+    expect(await errorCode(query, { filter: { startedAfter: at(6).toISOString(), startedBefore: at(1).toISOString() } })).toBe(
+      'BAD_USER_INPUT',
+    );
   });
 });
 
@@ -318,7 +385,14 @@ describe('dashboard operations', () => {
           model: 'gpt-4o-mini',
           retrieval: [{ source: 'kb/shipping.md', score: 0.91, snippet: 'Orders ship within 24h' }, { score: 0.2 }],
           toolCalls: [
-            { id: 'call_1', name: 'lookup_order', arguments: { orderId: 'A-1' }, result: { status: 'shipped' }, status: 'success', durationMs: 120 },
+            {
+              id: 'call_1',
+              name: 'lookup_order',
+              arguments: { orderId: 'A-1' },
+              result: { status: 'shipped' },
+              status: 'success',
+              durationMs: 120,
+            },
             { id: 'call_2', name: 'notify', arguments: {}, status: 'error', error: 'timeout after 5s', durationMs: 5000 },
           ],
           errors: [{ message: 'Upstream model timed out', code: 'MODEL_TIMEOUT', at: '2026-11-01T12:02:30.000Z' }, 'not an object'],
@@ -336,10 +410,32 @@ describe('dashboard operations', () => {
     const messageId = toGlobalId('Message', assistant!.id);
     expect(detail.trace).toEqual({
       counts: { retrievals: 1, toolCalls: 2, failedToolCalls: 1, errors: 1 },
-      retrievals: [{ messageId, at: assistant!.createdAt.toISOString(), source: 'kb/shipping.md', score: 0.91, snippet: 'Orders ship within 24h' }],
+      retrievals: [
+        { messageId, at: assistant!.createdAt.toISOString(), source: 'kb/shipping.md', score: 0.91, snippet: 'Orders ship within 24h' },
+      ],
       toolCalls: [
-        { messageId, at: assistant!.createdAt.toISOString(), callId: 'call_1', name: 'lookup_order', arguments: { orderId: 'A-1' }, result: { status: 'shipped' }, status: 'SUCCESS', error: null, durationMs: 120 },
-        { messageId, at: assistant!.createdAt.toISOString(), callId: 'call_2', name: 'notify', arguments: {}, result: null, status: 'ERROR', error: 'timeout after 5s', durationMs: 5000 },
+        {
+          messageId,
+          at: assistant!.createdAt.toISOString(),
+          callId: 'call_1',
+          name: 'lookup_order',
+          arguments: { orderId: 'A-1' },
+          result: { status: 'shipped' },
+          status: 'SUCCESS',
+          error: null,
+          durationMs: 120,
+        },
+        {
+          messageId,
+          at: assistant!.createdAt.toISOString(),
+          callId: 'call_2',
+          name: 'notify',
+          arguments: {},
+          result: null,
+          status: 'ERROR',
+          error: 'timeout after 5s',
+          durationMs: 5000,
+        },
       ],
       errors: [{ messageId, at: '2026-11-01T12:02:30.000Z', message: 'Upstream model timed out', code: 'MODEL_TIMEOUT' }],
     });
@@ -347,13 +443,19 @@ describe('dashboard operations', () => {
 
   it('opens a session in at most 4 statements', async () => {
     await server.graphql(SessionDetailDocument, { id: sessionGid(acme[3]!) });
-    const { result, statements } = await server.db.statements.record(() => server.graphql(SessionDetailDocument, { id: sessionGid(acme[3]!), first: 50 }));
+    const { result, statements } = await server.db.statements.record(() =>
+      server.graphql(SessionDetailDocument, { id: sessionGid(acme[3]!), first: 50 }),
+    );
     expect(result.data!.session!.messageCount).toBe(3);
     expect(statements.filter((sql) => !/api_keys/.test(sql)).length).toBeLessThanOrEqual(4);
   });
 
   it('runs the sessions table and the stats tiles', async () => {
-    const table = await server.graphql(SessionsTableDocument, { first: 5, filter: { status: ['ACTIVE'] }, orderBy: { field: 'LAST_ACTIVITY_AT', direction: 'DESC' } });
+    const table = await server.graphql(SessionsTableDocument, {
+      first: 5,
+      filter: { status: ['ACTIVE'] },
+      orderBy: { field: 'LAST_ACTIVITY_AT', direction: 'DESC' },
+    });
     expect(table.data!.sessions.edges.map((edge) => edge.node.status)).toEqual(['ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE']);
     const tiles = await server.graphql(SessionStatsTilesDocument, {});
     expect(tiles.data!.sessionStats.totalSessions).toBeGreaterThanOrEqual(30);

@@ -76,13 +76,13 @@ it('needs the write scope', async () => {
   expect((await server.db.prisma.session.findUniqueOrThrow({ where: { id: session.id } })).status).toBe('ACTIVE');
 });
 
-it.each([
-  [{ id: 'nope', status: 'CLOSED' }],
-  [{ id: 'U2Vzc2lvbjox', status: 'CLOSED' }],
-])('rejects malformed input %j with BAD_USER_INPUT', async (input) => {
-  const response = await server.graphql(UpdateSessionStatusDocument, { input: input as { id: string; status: SessionStatus } });
-  expect(response.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
-});
+it.each([[{ id: 'nope', status: 'CLOSED' }], [{ id: 'U2Vzc2lvbjox', status: 'CLOSED' }]])(
+  'rejects malformed input %j with BAD_USER_INPUT',
+  async (input) => {
+    const response = await server.graphql(UpdateSessionStatusDocument, { input: input as { id: string; status: SessionStatus } });
+    expect(response.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
+  },
+);
 
 it('rejects an unknown status value with BAD_USER_INPUT', async () => {
   const session = await createSession(server.db);
