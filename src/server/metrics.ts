@@ -48,20 +48,19 @@ export class Metrics {
 
   /** An Apollo plugin counting operations and their latency. */
   plugin(): ApolloServerPlugin<RequestContext> {
-    const metrics = this;
     return {
-      async requestDidStart() {
+      requestDidStart: async () => {
         const started = performance.now();
         return {
-          async willSendResponse({ operationName, errors, response }) {
+          willSendResponse: async ({ operationName, errors, response }) => {
             const body = response.body.kind === 'single' ? response.body.singleResult : undefined;
             const first = (errors ?? body?.errors ?? [])[0];
             const labels = {
               operation: operationName ?? 'anonymous',
               outcome: first ? String(first.extensions?.code ?? 'INTERNAL_SERVER_ERROR') : 'success',
             };
-            metrics.requests.inc(labels);
-            metrics.requestDuration.observe(labels, (performance.now() - started) / 1000);
+            this.requests.inc(labels);
+            this.requestDuration.observe(labels, (performance.now() - started) / 1000);
           },
         };
       },
