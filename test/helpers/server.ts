@@ -82,8 +82,9 @@ export async function startTestServer(environment: Environment = {}): Promise<Te
       return { status: response.status, ...((await response.json()) as object) };
     },
     async close() {
-      server.httpServer.closeAllConnections();
+      // Apollo's drain waits for requests in flight and closes idle keep-alive sockets.
       await server.close();
+      server.httpServer.closeAllConnections();
       await db.close();
       await database.drop();
     },
