@@ -1,42 +1,8 @@
 import { at, createConversations, createMessages, createSession } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { UsageTilesDocument, type UsageGroupBy, type UsageTilesQuery } from '../generated/operations';
 
-const USAGE = /* GraphQL */ `
-  query Usage($groupBy: UsageGroupBy!, $filter: UsageFilter) {
-    usage(groupBy: $groupBy, filter: $filter) {
-      groupBy
-      buckets {
-        key
-        start
-        sessions
-        messages
-        conversations
-        inputTokens
-        outputTokens
-        costUsd
-        sessionDurationP50
-        sessionDurationP95
-        stepLatencyP50
-        stepLatencyP95
-      }
-    }
-  }
-`;
-
-interface Bucket {
-  key: string;
-  start: string | null;
-  sessions: number;
-  messages: number;
-  conversations: number;
-  inputTokens: number;
-  outputTokens: number;
-  costUsd: string;
-  sessionDurationP50: number | null;
-  sessionDurationP95: number | null;
-  stepLatencyP50: number | null;
-  stepLatencyP95: number | null;
-}
+type Bucket = UsageTilesQuery['usage']['buckets'][number];
 
 let server: TestServer;
 const range = { from: '2026-11-01T00:00:00.000Z', to: '2026-11-08T00:00:00.000Z' };
@@ -78,8 +44,8 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-async function usage(groupBy: string, filter: Record<string, unknown> = range): Promise<Bucket[]> {
-  const response = await server.graphql<{ usage: { groupBy: string; buckets: Bucket[] } }>(USAGE, { groupBy, filter });
+async function usage(groupBy: UsageGroupBy, filter: Record<string, unknown> = range): Promise<Bucket[]> {
+  const response = await server.graphql(UsageTilesDocument, { groupBy, filter });
   expect(response.errors).toBeUndefined();
   expect(response.data!.usage.groupBy).toBe(groupBy);
   return response.data!.usage.buckets;
@@ -141,7 +107,7 @@ it('applies channel and status filters to sessions and messages, leaving convers
 
 it('runs in one statement', async () => {
   await usage('DAY');
-  const { statements } = await server.db.statements.record(() => server.graphql(USAGE, { groupBy: 'MODEL', filter: range }));
+  const { statements } = await server.db.statements.record(() => server.graphql(UsageTilesDocument, { groupBy: 'MODEL', filter: range }));
   expect(statements.filter((sql) => !/api_keys/.test(sql))).toHaveLength(1);
 });
 
@@ -151,6 +117,6 @@ it.each([
   [{ groupBy: 'HOUR' }],
   [{ groupBy: 'DAY', filter: { from: 'last week' } }],
 ])('rejects %j with BAD_USER_INPUT', async (variables) => {
-  const response = await server.graphql(USAGE, variables);
+  const response = await server.graphql(UsageTilesDocument, variables as never);
   expect(response.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
 });
