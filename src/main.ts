@@ -7,6 +7,7 @@ import { Authenticator } from './server/auth';
 import { ListenError, startServer } from './server/http';
 import { JobScheduler } from './server/jobs';
 import { sessionExpiryJob } from './sessions/session-expiry.job';
+import { conversationSyncJob } from './conversations/conversation-sync.job';
 import { createLogger } from './server/logger';
 
 /** How long API key lookups are cached; revocation takes effect within this time. */
@@ -33,7 +34,7 @@ export async function start(environment: Environment = process.env, argv: readon
     const schema = await buildSchema();
     const authenticator = new Authenticator(database.db, logger, API_KEY_CACHE_MS);
     const server = await startServer({ config, logger, db: database.db, schema, authenticator, demoApiKey });
-    const jobs = new JobScheduler([sessionExpiryJob(database.db, config)], logger);
+    const jobs = new JobScheduler([sessionExpiryJob(database.db, config), conversationSyncJob(database.db, config)], logger);
     jobs.start();
     logger.info({ url: server.url }, 'convoql is serving GraphQL');
     // Printed for the person who just ran `npm start`, never logged: logs keep no API key.

@@ -3,6 +3,7 @@ import { SEED_DEFAULTS, resolveSeedOptions, seedDatabase, type SeedOptions, type
 import { loadConfig } from '../config';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { applyMigrations } from '../db/migrations';
+import { syncSeededConversations } from '../db/demo';
 
 // `npm run db:seed -- --tenants 3 --sessions 2000 --messages-per-session 10 --conversations 50
 // --long-thread-steps 1000 --seed 42 --reset`: migrates, then seeds DATABASE_URL, or the embedded
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
     return;
   }
   const started = performance.now();
-  const { database } = loadConfig(process.env);
+  const { database, conversations } = loadConfig(process.env);
   const embedded = database.url ? null : await startEmbeddedPostgres({ dataDir: database.dataDir });
   const target = embedded ? `the embedded PostgreSQL in ${database.dataDir}` : describeUrl(database.url!);
   try {
@@ -112,6 +113,8 @@ async function main(): Promise<void> {
     );
     console.log(`Seeded in ${(summary.elapsedMs / 1000).toFixed(1)} s (total ${((performance.now() - started) / 1000).toFixed(1)} s):`);
     console.log(formatSummary(summary));
+    const sync = await syncSeededConversations(connectionString, conversations);
+    console.log(`Synced ${sync.created + sync.updated} conversations (${sync.checkpointsIndexed} checkpoints indexed for replay).`);
   } finally {
     await embedded?.stop();
   }

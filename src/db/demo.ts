@@ -5,13 +5,30 @@ import { seedDatabase } from '../../prisma/seed';
 import { createApiKey } from '../api-keys/api-key.repository';
 import { hashApiKey } from '../server/auth';
 import type { Logger } from '../server/logger';
-import type { Database } from './client';
+import { syncConversations, type ConversationSyncConfig, type ConversationSyncSummary } from '../conversations/conversation.sync';
+import { createDatabase, type Database } from './client';
 
 /** The tenant the demo API key acts for. */
 export const DEMO_TENANT = 'acme';
 const DEMO_KEY_FILE = 'demo-api-key';
 
-/** Fills an empty database with demo data (tenants, sessions, messages, agent threads). */
+/**
+ * Syncs freshly seeded LangGraph threads into conversations (rollups and replay step index), as the
+ * server's job would, so data seeded by the CLI is complete at once.
+ */
+export async function syncSeededConversations(connectionString: string, config: ConversationSyncConfig): Promise<ConversationSyncSummary> {
+  const db = createDatabase(connectionString, { poolMax: 1 });
+  try {
+    return await syncConversations(db, config);
+  } finally {
+    await db.close();
+  }
+}
+
+/**
+ * Fills an empty database with demo data (tenants, sessions, messages, agent threads). The server's
+ * conversation sync, which runs at start, then builds their replay index.
+ */
 export async function seedDemoDataIfEmpty(connectionString: string, logger: Logger): Promise<void> {
   const client = new Client({ connectionString });
   await client.connect();

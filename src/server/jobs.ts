@@ -5,6 +5,8 @@ export interface Job {
   readonly name: string;
   /** 0 disables the job. */
   readonly intervalMs: number;
+  /** Run the first pass as soon as the server starts instead of after one interval. */
+  readonly runAtStart?: boolean;
   /** Does one pass and returns what it did, for the log; must be safe while other replicas run it too. */
   run(): Promise<Record<string, unknown>>;
 }
@@ -23,10 +25,10 @@ export class JobScheduler {
     private readonly logger: Logger,
   ) {}
 
-  /** Schedules every enabled job; the first pass runs after one interval. */
+  /** Schedules every enabled job; the first pass runs after one interval, or at once for `runAtStart` jobs. */
   start(): void {
     for (const job of this.jobs) {
-      if (job.intervalMs > 0) this.schedule(job);
+      if (job.intervalMs > 0) this.schedule(job, job.runAtStart ? 0 : job.intervalMs);
     }
   }
 
@@ -51,7 +53,7 @@ export class JobScheduler {
     await Promise.all(this.running);
   }
 
-  private schedule(job: Job): void {
+  private schedule(job: Job, delayMs = job.intervalMs): void {
     if (this.stopped) return;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
@@ -60,7 +62,7 @@ export class JobScheduler {
         this.schedule(job);
       });
       this.running.add(pass);
-    }, job.intervalMs);
+    }, delayMs);
     timer.unref();
     this.timers.add(timer);
   }

@@ -1,0 +1,60 @@
+import { Args, Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
+import { Conversation } from '../conversations/conversation.type';
+import { toConnection, toKeysetPage, type ConnectionValue } from '../graphql/connection';
+import { BadUserInputError } from '../graphql/errors';
+import { asTenantContext, type RequestContext } from '../server/context';
+import { countReplaySteps, readReplayPage } from './replay.repository';
+import { ReplayArgs, ReplayStep, ReplayStepConnection } from './replay.type';
+
+/** Largest ordinal a cursor may carry (ordinals are PostgreSQL integers in the step index). */
+const MAX_ORDINAL = 2_147_483_647;
+
+/** The replay of a conversation: its steps, page by page, and the namespaces that have steps. */
+@Resolver(() => Conversation)
+export class ReplayResolver {
+  @FieldResolver(() => ReplayStepConnection, {
+    description:
+      'The steps of the conversation in order (messages, reasoning, tool calls and results, interrupts, resumes, errors, state updates), ' +
+      'read from its LangGraph checkpoints. Paging reads only the checkpoints holding the page, wherever it sits in the thread.',
+  })
+  async replay(
+    @Root() conversation: Conversation,
+    @Args() args: ReplayArgs,
+    @Ctx() context: RequestContext,
+  ): Promise<ConnectionValue<ReplayStep>> {
+    const tenant = asTenantContext(context);
+    const namespace = args.namespace ?? '';
+    const listKey = `ReplayStep:${namespace}`;
+    const page = toKeysetPage(args, listKey);
+    const cursor = page.seek === null ? null : page.seek.value;
+    if (cursor !== null && !(typeof cursor === 'number' && Number.isInteger(cursor) && cursor >= 1 && cursor <= MAX_ORDINAL)) {
+      throw new BadUserInputError(
+        `\`${page.backward ? 'before' : 'after'}\` is not a replay cursor; pass a cursor returned by this list.`,
+        page.backward ? 'before' : 'after',
+      );
+    }
+    const types = args.types ?? null;
+    const steps = await readReplayPage(tenant, conversation, namespace, {
+      want: page.limit + 1,
+      backward: page.backward,
+      cursor,
+      types,
+    });
+    return toConnection(
+      steps,
+      page,
+      listKey,
+      (step) => ({ value: step.ordinal, id: String(step.ordinal) }),
+      ReplayStep.fromStep,
+      () => countReplaySteps(tenant, conversation, namespace, types),
+    );
+  }
+
+  @FieldResolver(() => [String], {
+    description:
+      'The checkpoint namespaces of the conversation: "" (the root graph) first, then one per subgraph run; pass one to `replay(namespace:)`.',
+  })
+  namespaces(@Root() conversation: Conversation, @Ctx() context: RequestContext): Promise<string[]> {
+    return context.loaders.namespacesByConversationKey.load(conversation.key);
+  }
+}
