@@ -43,6 +43,10 @@ export async function startServer(options: {
   const app = express();
   app.disable('x-powered-by');
   const httpServer = createServer(app);
+  // Keep idle connections open longer than clients and load balancers do (they usually close at
+  // 4–60 s), so a client never reuses a socket the server is closing at that moment (ECONNRESET).
+  httpServer.keepAliveTimeout = 65_000;
+  httpServer.headersTimeout = 66_000;
   const metrics = new Metrics(db);
   const apollo = createApolloServer({
     schema,
