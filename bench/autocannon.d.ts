@@ -1,0 +1,32 @@
+// The part of autocannon 8's API the benchmark uses (the package ships no type declarations).
+declare module 'autocannon' {
+  import type { EventEmitter } from 'node:events';
+
+  interface Options {
+    url: string;
+    method?: 'GET' | 'POST';
+    headers?: Record<string, string>;
+    body?: string;
+    connections?: number;
+    /** Seconds. */
+    duration?: number;
+    /** Seconds before a request counts as timed out. */
+    timeout?: number;
+    /** Counts a response whose body fails the check as a mismatch. */
+    verifyBody?: (body: string) => boolean;
+  }
+
+  interface Result {
+    errors: number;
+    timeouts: number;
+    mismatches: number;
+    non2xx: number;
+    resets: number;
+    requests: { total: number };
+  }
+
+  interface Instance extends EventEmitter, PromiseLike<Result> {}
+
+  function autocannon(options: Options): Instance;
+  export = autocannon;
+}
