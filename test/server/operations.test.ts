@@ -96,7 +96,7 @@ describe('database outage', () => {
 
   afterAll(async () => {
     await embedded?.stop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    if (dataDir) await rm(dataDir, { recursive: true, force: true, maxRetries: 5 }).catch(() => undefined);
   });
 
   it('keeps running with a coded error, reports not ready, and recovers when the database returns', async () => {
@@ -137,7 +137,8 @@ describe('database outage', () => {
     } finally {
       await app.stop();
     }
-  });
+    // Two fresh PGlite clusters on disk: slow on a loaded 2-core machine.
+  }, 180_000);
 });
 
 describe('HTTP surface', () => {
