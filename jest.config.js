@@ -10,5 +10,6 @@ module.exports = {
   globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
   // Each test file gets its own database; two workers fit a 2-core machine.
   maxWorkers: 2,
-  testTimeout: 60_000,
+  // Generous: hooks that run real LangGraph graphs or start PGlite clusters are slow on a loaded 2-core machine.
+  testTimeout: 180_000,
 };
