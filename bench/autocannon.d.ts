@@ -12,14 +12,13 @@ declare module 'autocannon' {
     duration?: number;
     /** Seconds before a request counts as timed out. */
     timeout?: number;
-    /** Counts a response whose body fails the check as a mismatch. */
-    verifyBody?: (body: string) => boolean;
+    /** Requests in turn; each inherits method, headers and body from these options. */
+    requests?: { onResponse?: (status: number, body: string) => void }[];
   }
 
   interface Result {
     errors: number;
     timeouts: number;
-    mismatches: number;
     non2xx: number;
     resets: number;
     requests: { total: number };

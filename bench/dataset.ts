@@ -182,7 +182,8 @@ const IDLE_WAIT_LIMIT_MS = 180_000;
  * connections), so that it does not load the next segment. PostgreSQL: cancels the statements other sessions of
  * the benchmark database are running until three polls in a row find none (their clients are gone; convoql itself
  * would finish them). PGlite (one session, a FIFO of statements): waits until three probes in a row come back at
- * once. Returns the seconds it took and the statements cancelled.
+ * once. Returns the seconds it took and the cancel requests sent (a statement still cancelling, or a parallel worker,
+ * is counted at each poll).
  */
 export async function finishLeftoverWork(database: BenchDatabase): Promise<{ seconds: number; cancelled: number }> {
   const started = performance.now();

@@ -16,6 +16,8 @@ export interface SegmentResult {
   errors: { transport: number; http: number; graphql: number };
   /** Connections that received no answer at all during the segment (their request outlasted it). */
   stalledConnections: number;
+  /** The start of the first failed answer's body, to tell what failed. */
+  errorSample: string | null;
   /** SQL statements per completed request while the segment ran (every statement the process sent). */
   statementsPerRequest: number | null;
   /** CPU time the server used per completed request (user + system), ms. */
@@ -41,6 +43,8 @@ export async function runSegment(
   const latencies: number[] = [];
   let windowEnd = Number.POSITIVE_INFINITY;
   let allResponses = 0;
+  let errorSample: string | null = null;
+  let graphqlErrors = 0;
   const answeredClients = new Set<unknown>();
   const statementsBefore = await server.statementCount();
   const cpuBefore = server.cpuMs();
@@ -53,7 +57,17 @@ export async function runSegment(
     connections,
     duration: seconds,
     timeout: REQUEST_TIMEOUT_SECONDS,
-    verifyBody: (body) => !body.includes(GRAPHQL_ERROR_MARKER),
+    // The status and body of every answer: a 200 may still carry GraphQL errors.
+    requests: [
+      {
+        onResponse: (status, body) => {
+          const failed = status >= 400 || body.includes(GRAPHQL_ERROR_MARKER) || !body.startsWith('{"data"');
+          if (!failed) return;
+          if (status < 400) graphqlErrors++;
+          errorSample ??= `HTTP ${status} ${body.slice(0, 300)}`;
+        },
+      },
+    ],
   });
   const started = performance.now();
   windowEnd = started + seconds * 1000;
@@ -74,8 +88,9 @@ export async function runSegment(
     requests: latencies.length,
     seconds,
     latenciesMs: latencies,
-    errors: { transport: result.errors, http: result.non2xx, graphql: result.mismatches },
+    errors: { transport: result.errors, http: result.non2xx, graphql: graphqlErrors },
     stalledConnections: Math.max(0, connections - answeredClients.size - result.errors),
+    errorSample,
     statementsPerRequest: allResponses > 0 ? statements / allResponses : null,
     cpuMsPerRequest: allResponses > 0 && cpuBefore !== null && cpuAfter !== null ? (cpuAfter - cpuBefore) / allResponses : null,
     peakRssMb,

@@ -25,6 +25,8 @@ export interface ServerProcess {
   stopProfile(): Promise<string>;
   /** CPU time (user + system) the process has used, ms. */
   cpuMs(): number | null;
+  /** The end of what the process wrote to stdout and stderr (its log). */
+  outputTail(): string;
   /** Resident memory now, MB. */
   rssMb(): number | null;
   /** Peak resident memory since start or the last resetPeakRss(), MB (VmHWM). */
@@ -126,6 +128,7 @@ export async function startServerProcess(projectRoot: string, spec: ServerSpec):
     startProfile: async () => void (await ask({ type: 'profile-start' })),
     stopProfile: async () => (await ask({ type: 'profile-stop' })).profile,
     cpuMs: () => cpuMsOf(child),
+    outputTail: () => output.join(''),
     rssMb: () => statusFieldMb(child, 'VmRSS'),
     peakRssMb: () => statusFieldMb(child, 'VmHWM'),
     resetPeakRss: () => {

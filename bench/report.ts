@@ -12,6 +12,8 @@ export interface ServerFigures {
   errors: number;
   /** Most connections of one segment that got no answer within it (requests slower than the segment). */
   stalledConnections: number;
+  /** The start of a failed answer, when there were errors. */
+  errorSample: string | null;
   /** Average under load: every statement the process sent / completed requests. */
   statementsPerRequestUnderLoad: number | null;
   /** Server CPU time (user + system) per request, ms: what limits throughput on a machine of two cores. */
@@ -36,6 +38,8 @@ export interface ResultRow {
   throughputRatio: number | null;
   /** SQL statements of one request, measured alone after a warm-up. */
   statementsPerRequest: { convoql: number | null; baseline: number | null };
+  /** What convoql logged about the last unexpected error, when it answered with errors. */
+  convoqlErrorLog: string | null;
 }
 
 /** A target of the issue and whether this run met it. */
@@ -60,6 +64,7 @@ export function combineSegments(segments: readonly SegmentResult[]): ServerFigur
     p99Ms: quantile(latencies, 0.99),
     errors: segments.reduce((sum, segment) => sum + segment.errors.transport + segment.errors.http + segment.errors.graphql, 0),
     stalledConnections: Math.max(0, ...segments.map((segment) => segment.stalledConnections)),
+    errorSample: segments.find((segment) => segment.errorSample !== null)?.errorSample ?? null,
     statementsPerRequestUnderLoad: statementRates.length > 0 ? statementRates.reduce((a, b) => a + b, 0) / statementRates.length : null,
     cpuMsPerRequest: cpuRates.length > 0 ? cpuRates.reduce((a, b) => a + b, 0) / cpuRates.length : null,
     peakRssMb: rss.length > 0 ? Math.max(...rss) : null,
@@ -87,8 +92,8 @@ export function formatTable(rows: readonly ResultRow[]): string {
   const lines = rows.map((row) => [
     row.label,
     String(row.connections),
-    fixed(row.convoql.requestsPerSecond, 0),
-    fixed(row.baseline.requestsPerSecond, 0),
+    rate(row.convoql.requestsPerSecond),
+    rate(row.baseline.requestsPerSecond),
     row.throughputRatio === null ? '–' : `${fixed(row.throughputRatio, 2)}×`,
     pair(row.convoql.p50Ms, row.baseline.p50Ms, 1),
     pair(row.convoql.p95Ms, row.baseline.p95Ms, 1),
@@ -142,6 +147,11 @@ export function round(value: number, digits: number): number {
 /** Errors, and connections left without any answer in a segment (`+N stalled`). */
 function errorsCell(figures: ServerFigures): string {
   return figures.stalledConnections > 0 ? `${figures.errors} +${figures.stalledConnections} stalled` : String(figures.errors);
+}
+
+/** Requests per second: whole numbers, or one decimal below 10 (the usage tiles answer a few per second). */
+function rate(value: number): string {
+  return value.toFixed(value < 10 ? 1 : 0);
 }
 
 function fixed(value: number | null, digits: number): string {
