@@ -18,6 +18,8 @@ export interface SegmentResult {
   stalledConnections: number;
   /** The start of the first failed answer's body, to tell what failed. */
   errorSample: string | null;
+  /** What the server logged about those failures (set by the caller, which reads the server's log). */
+  serverErrorLog: string | null;
   /** SQL statements per completed request while the segment ran (every statement the process sent). */
   statementsPerRequest: number | null;
   /** CPU time the server used per completed request (user + system), ms. */
@@ -91,6 +93,7 @@ export async function runSegment(
     errors: { transport: result.errors, http: result.non2xx, graphql: graphqlErrors },
     stalledConnections: Math.max(0, connections - answeredClients.size - result.errors),
     errorSample,
+    serverErrorLog: null,
     statementsPerRequest: allResponses > 0 ? statements / allResponses : null,
     cpuMsPerRequest: allResponses > 0 && cpuBefore !== null && cpuAfter !== null ? (cpuAfter - cpuBefore) / allResponses : null,
     peakRssMb,

@@ -57,14 +57,14 @@ export const USAGE = `Usage: npm run bench -- [options]
   (default)                 load test: convoql vs the raw baseline at 1, 16 and 64 connections, A B A B
   --explain                 print EXPLAIN ANALYZE of deep session pages in every order and direction
   --startup                 time from \`node dist/src/main.js\` on a fresh embedded data directory to its first answer
-  --quick                   small dataset (5,000 sessions per tenant) and 2 s segments: a couple of minutes
+  --quick                   small dataset (5,000 sessions per tenant), 1 s segments, 1 and 16 connections: a couple of minutes
   --sessions N              sessions per tenant (env BENCH_SESSIONS; default 100000)
   --messages-per-session N  average messages per session (env BENCH_MESSAGES_PER_SESSION; default 10)
   --conversations N         agent threads per tenant (env BENCH_CONVERSATIONS; default 2000)
   --long-thread-steps N     checkpoints of the long LangGraph thread (env BENCH_LONG_THREAD_STEPS; default 1000)
   --tenants N               tenants (env BENCH_TENANTS; default 2)
-  --seconds N               seconds per measured segment (env BENCH_SECONDS; default 5, quick 2)
-  --connections A,B,C       connection counts (default 1,16,64)
+  --seconds N               seconds per measured segment (env BENCH_SECONDS; default 5, quick 1)
+  --connections A,B,C       connection counts (default 1,16,64; quick 1,16)
   --only KEY,KEY            operations to run (keys as printed in the table)
   --reseed                  regenerate the dataset even if one with these options exists
   --cpu-prof                profile the convoql server under each operation (an extra 16-connection segment)
@@ -117,7 +117,7 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     throw new UsageError(`Expected --long-thread-steps to be 0 or at least 5, received ${dataset.longThreadSteps}`);
   }
   const secondsRaw = flags.get('--seconds') ?? env.BENCH_SECONDS;
-  const segmentSeconds = secondsRaw !== undefined && secondsRaw !== '' ? integer(String(secondsRaw), '--seconds', 1) : quick ? 2 : 5;
+  const segmentSeconds = secondsRaw !== undefined && secondsRaw !== '' ? integer(String(secondsRaw), '--seconds', 1) : quick ? 1 : 5;
   const connectionsRaw = flags.get('--connections');
   const connections =
     typeof connectionsRaw === 'string' ? connectionsRaw.split(',').map((part) => integer(part.trim(), '--connections', 1)) : [1, 16, 64];

@@ -77,11 +77,11 @@ export async function startServerProcess(projectRoot: string, spec: ServerSpec):
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     serialization: 'advanced',
   });
-  // Only the tail of the output is kept, to explain a failed start or a crash.
+  // Only the tail of the output is kept (about 1 MB), to explain a failed start, a crash or errors.
   const output: string[] = [];
   const keep = (chunk: Buffer) => {
     output.push(chunk.toString('utf8'));
-    if (output.length > 50) output.shift();
+    if (output.length > 1_000) output.shift();
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);

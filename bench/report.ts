@@ -14,6 +14,8 @@ export interface ServerFigures {
   stalledConnections: number;
   /** The start of a failed answer, when there were errors. */
   errorSample: string | null;
+  /** The server's own words about those errors. */
+  serverErrorLog: string | null;
   /** Average under load: every statement the process sent / completed requests. */
   statementsPerRequestUnderLoad: number | null;
   /** Server CPU time (user + system) per request, ms: what limits throughput on a machine of two cores. */
@@ -38,8 +40,6 @@ export interface ResultRow {
   throughputRatio: number | null;
   /** SQL statements of one request, measured alone after a warm-up. */
   statementsPerRequest: { convoql: number | null; baseline: number | null };
-  /** What convoql logged about the last unexpected error, when it answered with errors. */
-  convoqlErrorLog: string | null;
 }
 
 /** A target of the issue and whether this run met it. */
@@ -65,6 +65,7 @@ export function combineSegments(segments: readonly SegmentResult[]): ServerFigur
     errors: segments.reduce((sum, segment) => sum + segment.errors.transport + segment.errors.http + segment.errors.graphql, 0),
     stalledConnections: Math.max(0, ...segments.map((segment) => segment.stalledConnections)),
     errorSample: segments.find((segment) => segment.errorSample !== null)?.errorSample ?? null,
+    serverErrorLog: segments.find((segment) => segment.serverErrorLog !== null)?.serverErrorLog ?? null,
     statementsPerRequestUnderLoad: statementRates.length > 0 ? statementRates.reduce((a, b) => a + b, 0) / statementRates.length : null,
     cpuMsPerRequest: cpuRates.length > 0 ? cpuRates.reduce((a, b) => a + b, 0) / cpuRates.length : null,
     peakRssMb: rss.length > 0 ? Math.max(...rss) : null,

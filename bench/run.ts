@@ -173,9 +173,7 @@ async function runLoad(options: BenchOptions, database: BenchDatabase, fixtures:
           baseline: combineSegments(segments.baseline),
           throughputRatio: null,
           statementsPerRequest: { convoql: check.convoql, baseline: check.baseline },
-          convoqlErrorLog: null,
         };
-        if (row.convoql.errors > 0) row.convoqlErrorLog = lastLoggedError(convoql.outputTail());
         row.throughputRatio = row.baseline.requestsPerSecond > 0 ? row.convoql.requestsPerSecond / row.baseline.requestsPerSecond : null;
         rows.push(row);
         log(
@@ -212,8 +210,10 @@ async function runLoad(options: BenchOptions, database: BenchDatabase, fixtures:
     console.log(formatTable(rows));
     console.log('');
     for (const [key, check] of checks) if (!check.sameData) console.log(`note: ${key}: the two servers' answers differ: ${check.note}`);
-    for (const row of rows)
-      if (row.convoqlErrorLog) console.log(`note: ${row.operation} at ${row.connections} conns: convoql logged: ${row.convoqlErrorLog}`);
+    for (const row of rows) {
+      if (row.convoql.serverErrorLog)
+        console.log(`note: ${row.operation} at ${row.connections} conns, convoql logged: ${row.convoql.serverErrorLog}`);
+    }
     for (const skipped of built.skipped) console.log(`note: skipped ${skipped.label}: ${skipped.reason}`);
     if (batching) console.log(describeBatching(batching));
     console.log('');
@@ -264,11 +264,17 @@ async function measure(
   connections: number,
   seconds: number,
 ) {
+  const logBefore = server.outputTail().length;
   const segment = await runSegment(server, operation, apiKey, connections, seconds);
+  // Read before the leftovers are cancelled, which makes the server log cancellations.
+  if (segment.errors.graphql + segment.errors.http > 0) {
+    const output = server.outputTail();
+    segment.serverErrorLog = loggedErrors(output.length >= logBefore ? output.slice(logBefore) : output);
+  }
   const leftover = await finishLeftoverWork(database);
   if (leftover.cancelled > 0 || leftover.seconds > 2) {
     log(
-      `  (${server.name}: ${leftover.cancelled} statements still running for requests whose client had gone were cancelled, ${leftover.seconds.toFixed(1)} s)`,
+      `  (${server.name}: cancelled what still ran for requests whose client had gone: ${leftover.cancelled} cancel requests, ${leftover.seconds.toFixed(1)} s)`,
     );
   }
   return segment;
@@ -302,20 +308,25 @@ async function profileOperation(
   );
 }
 
-/** The message of the last error convoql logged (pino JSON lines at level 50), with its error's message. */
-function lastLoggedError(output: string): string | null {
-  const errors = output
-    .split('\n')
-    .filter((line) => line.includes('"level":50'))
-    .map((line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; err?: { message?: string } };
-        return `${entry.msg ?? ''}: ${entry.err?.message ?? ''}`.slice(0, 300);
-      } catch {
-        return line.slice(0, 300);
-      }
-    });
-  return errors.at(-1) ?? null;
+/** The errors a server logged (pino JSON lines at level 50), by the last line of their message, most frequent first. */
+function loggedErrors(output: string): string | null {
+  const counts = new Map<string, number>();
+  for (const line of output.split('\n')) {
+    if (!line.includes('"level":50')) continue;
+    let message: string;
+    try {
+      const entry = JSON.parse(line) as { msg?: string; err?: { message?: string } };
+      message = `${entry.msg ?? ''}: ${(entry.err?.message ?? '').split('\n').filter(Boolean).at(-1) ?? ''}`;
+    } catch {
+      message = line.slice(0, 200);
+    }
+    counts.set(message, (counts.get(message) ?? 0) + 1);
+  }
+  if (counts.size === 0) return null;
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([message, count]) => `${count}× ${message}`)
+    .join('; ');
 }
 
 /** The two servers' answers to one operation, sent alone: statements, latency, and whether the data agree. */
@@ -458,12 +469,19 @@ function checkTargets(
         : [
             failing.length === 0
               ? '0 errors'
-              : failing.map((r) => `${r.operation}: ${r.convoql.errors} errors (${r.convoql.errorSample ?? 'no body'})`).join('; '),
+              : failing
+                  .map((r) => {
+                    const code =
+                      /"code":"([A-Z_]+)"/.exec(r.convoql.errorSample ?? '')?.[1] ?? r.convoql.errorSample?.slice(0, 60) ?? 'transport';
+                    return `${r.operation}: ${r.convoql.errors} errors (${code}${r.convoql.serverErrorLog ? `; logged: ${r.convoql.serverErrorLog}` : ''})`;
+                  })
+                  .join('; '),
             ...stalled.map(
               (r) => `${r.operation}: ${r.convoql.stalledConnections} connections got no answer within a ${r.segmentSeconds} s segment`,
             ),
           ].join('; '),
-    met: at64.length === 0 ? null : failing.length === 0,
+    // A connection that never got an answer is a dashboard that never loaded: as much a failure as an error.
+    met: at64.length === 0 ? null : failing.length === 0 && stalled.length === 0,
   });
   const rss = at64.map((candidate) => candidate.convoql.peakRssMb).filter((value): value is number => value !== null);
   checksOut.push({
