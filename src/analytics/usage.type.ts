@@ -40,7 +40,7 @@ export class UsageFilter {
   status?: SessionStatus[] | null;
 }
 
-@ObjectType({ description: 'Usage of one bucket. Percentiles are null when the bucket has no value to rank.' })
+@ObjectType({ simpleResolvers: true, description: 'Usage of one bucket. Percentiles are null when the bucket has no value to rank.' })
 export class UsageBucket {
   @Field({ description: 'The bucket: a day or week start (YYYY-MM-DD), a channel, a status or a model.' })
   key!: string;
@@ -79,7 +79,7 @@ export class UsageBucket {
   stepLatencyP95!: number | null;
 }
 
-@ObjectType({ description: 'Usage over a time range, in buckets.' })
+@ObjectType({ simpleResolvers: true, description: 'Usage over a time range, in buckets.' })
 export class Usage {
   @Field(() => DateTime, { description: 'Start of the range, inclusive.' })
   from!: Date;

@@ -17,7 +17,7 @@ registerEnumType(ConversationStatus, {
   },
 });
 
-@ObjectType({ description: 'Tokens used by the model calls of a thread.' })
+@ObjectType({ simpleResolvers: true, description: 'Tokens used by the model calls of a thread.' })
 export class TokenUsage {
   @Field(() => SafeInt, { description: 'Prompt (input) tokens.' })
   input!: number;
@@ -32,7 +32,7 @@ export class TokenUsage {
   reasoning!: number;
 }
 
-@ObjectType({ description: 'An unhandled error that stopped an agent run.' })
+@ObjectType({ simpleResolvers: true, description: 'An unhandled error that stopped an agent run.' })
 export class ConversationError {
   @Field({ description: 'Error class name, e.g. "TypeError".' })
   name!: string;
@@ -47,7 +47,7 @@ export class ConversationError {
   checkpointId!: string | null;
 }
 
-@ObjectType({ description: 'What an interrupted agent waits for.' })
+@ObjectType({ simpleResolvers: true, description: 'What an interrupted agent waits for.' })
 export class PendingInterrupt {
   @Field(() => String, { nullable: true, description: "LangGraph's interrupt id (pass it back when resuming several at once)." })
   interruptId!: string | null;
@@ -64,7 +64,11 @@ export class PendingInterrupt {
 
 /** An agent thread as the API shows it. */
 @Directive('@key(fields: "id")')
-@ObjectType({ implements: Node, description: 'An agent thread (a LangGraph thread_id) with usage rollups and its step-by-step replay.' })
+@ObjectType({
+  simpleResolvers: true,
+  implements: Node,
+  description: 'An agent thread (a LangGraph thread_id) with usage rollups and its step-by-step replay.',
+})
 export class Conversation extends Node {
   /** The database key; not a GraphQL field. */
   key!: string;
@@ -120,7 +124,7 @@ export class Conversation extends Node {
   }
 }
 
-@ObjectType({ description: 'A page of conversations.' })
+@ObjectType({ simpleResolvers: true, description: 'A page of conversations.' })
 export class ConversationConnection extends Connection(Conversation, 'conversation') {}
 
 type Json = ConversationRow['pendingInterrupt'];

@@ -7,7 +7,7 @@ export enum UserErrorCode {
 registerEnumType(UserErrorCode, { name: 'UserErrorCode', description: 'Why a mutation did not change anything.' });
 
 /** A typed, expected failure of a mutation, returned in its payload (nothing was written). */
-@ObjectType({ description: 'An expected reason a mutation changed nothing; the request itself succeeded.' })
+@ObjectType({ simpleResolvers: true, description: 'An expected reason a mutation changed nothing; the request itself succeeded.' })
 export class UserError {
   @Field(() => UserErrorCode, { description: 'Stable machine-readable reason.' })
   code!: UserErrorCode;

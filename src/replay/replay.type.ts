@@ -36,7 +36,10 @@ registerEnumType(ReplayStepStatus, {
   },
 });
 
-@ObjectType({ description: 'Tokens of one model call, as the provider reported them; a count is null when it did not.' })
+@ObjectType({
+  simpleResolvers: true,
+  description: 'Tokens of one model call, as the provider reported them; a count is null when it did not.',
+})
 export class ReplayTokenUsage {
   @Field(() => SafeInt, { nullable: true, description: 'Prompt (input) tokens.' })
   input!: number | null;
@@ -52,6 +55,7 @@ export class ReplayTokenUsage {
 }
 
 @ObjectType({
+  simpleResolvers: true,
   description:
     'One step of an agent conversation, read from LangGraph checkpoints: a message, tool call, tool result, interrupt, resume, error or state update.',
 })
@@ -151,7 +155,7 @@ export class ReplayStep {
   }
 }
 
-@ObjectType({ description: 'A page of replay steps.' })
+@ObjectType({ simpleResolvers: true, description: 'A page of replay steps.' })
 export class ReplayStepConnection extends Connection(ReplayStep, 'replay step') {}
 
 /** Arguments of `Conversation.replay`. */

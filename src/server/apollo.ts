@@ -1,4 +1,5 @@
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
@@ -28,7 +29,11 @@ export function createApolloServer(options: {
     csrfPrevention: true,
     parseOptions: limitedParseOptions(config.graphql),
     formatError: (formatted, error) => maskError(formatted, error, development),
+    // Apollo indents responses by default: a third of the bytes and a measurable share of CPU per request.
+    stringifyResult: (result) => JSON.stringify(result),
     plugins: [
+      // Nothing caches responses by cache hints, so computing them for every field is wasted work.
+      ApolloServerPluginCacheControlDisabled(),
       ...(options.httpServer
         ? [ApolloServerPluginDrainHttpServer({ httpServer: options.httpServer }) as ApolloServerPlugin<BaseContext>]
         : []),

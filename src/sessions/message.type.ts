@@ -20,7 +20,7 @@ registerEnumType(MessageRole, {
 
 /** One message of a session. */
 @Directive('@key(fields: "id")')
-@ObjectType({ implements: Node, description: 'One message of a chat session.' })
+@ObjectType({ simpleResolvers: true, implements: Node, description: 'One message of a chat session.' })
 export class Message extends Node {
   /** The database key; not a GraphQL field. */
   key!: string;
@@ -58,5 +58,5 @@ export class Message extends Node {
   }
 }
 
-@ObjectType({ description: 'A page of messages, oldest first.' })
+@ObjectType({ simpleResolvers: true, description: 'A page of messages, oldest first.' })
 export class MessageConnection extends Connection(Message, 'message') {}

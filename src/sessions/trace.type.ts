@@ -8,7 +8,7 @@ export enum ToolCallStatus {
 }
 registerEnumType(ToolCallStatus, { name: 'ToolCallStatus', description: 'Whether a tool call succeeded.' });
 
-@ObjectType({ description: 'A document the bot retrieved to answer.' })
+@ObjectType({ simpleResolvers: true, description: 'A document the bot retrieved to answer.' })
 export class RetrievalHit {
   @Field(() => ID, { description: 'Global ID of the message that recorded it.' })
   messageId!: string;
@@ -26,7 +26,7 @@ export class RetrievalHit {
   snippet!: string | null;
 }
 
-@ObjectType({ description: 'A tool the bot called, with its arguments and result.' })
+@ObjectType({ simpleResolvers: true, description: 'A tool the bot called, with its arguments and result.' })
 export class ToolCallTrace {
   @Field(() => ID, { description: 'Global ID of the message that recorded it.' })
   messageId!: string;
@@ -56,7 +56,7 @@ export class ToolCallTrace {
   durationMs!: number | null;
 }
 
-@ObjectType({ description: 'An error the bot recorded while handling the session.' })
+@ObjectType({ simpleResolvers: true, description: 'An error the bot recorded while handling the session.' })
 export class TraceError {
   @Field(() => ID, { description: 'Global ID of the message that recorded it.' })
   messageId!: string;
@@ -71,7 +71,7 @@ export class TraceError {
   code!: string | null;
 }
 
-@ObjectType({ description: 'How many items the trace holds of each kind.' })
+@ObjectType({ simpleResolvers: true, description: 'How many items the trace holds of each kind.' })
 export class TraceCounts {
   @Field(() => NonNegativeInt, { description: 'Retrieval hits.' })
   retrievals!: number;
@@ -86,7 +86,10 @@ export class TraceCounts {
   errors!: number;
 }
 
-@ObjectType({ description: "What happened behind a session's answers, read from its messages' metadata, oldest first." })
+@ObjectType({
+  simpleResolvers: true,
+  description: "What happened behind a session's answers, read from its messages' metadata, oldest first.",
+})
 export class SessionTrace {
   @Field(() => [RetrievalHit], { description: 'Documents retrieved, in time order.' })
   retrievals!: RetrievalHit[];
