@@ -175,7 +175,7 @@ async function listStatement(
     throw new Error(`Expected SessionsTable to answer, received HTTP ${answer.status} ${JSON.stringify(answer.body).slice(0, 400)}`);
   }
   const list = statements.find(
-    (statement) => /FROM "public"\."sessions"/.test(statement.text) && /ORDER BY/.test(statement.text) && /LIMIT/.test(statement.text),
+    (statement) => /FROM sessions s WHERE/.test(statement.text) && /ORDER BY/.test(statement.text) && /LIMIT/.test(statement.text),
   );
   if (!list)
     throw new Error(`Expected a sessions list statement among: ${statements.map((statement) => statement.text.slice(0, 120)).join(' | ')}`);
@@ -191,8 +191,15 @@ async function planJson(client: Client, statement: CapturedStatement): Promise<{
   return { plan: top.Plan, executionMs: top['Execution Time'] };
 }
 
-/** Seeks when the sessions scan is an index scan bounded by the sort column, needs no Sort, and reads about one page. */
-function judge(plan: PlanNode, column: string): { seeks: boolean; description: string } {
+/**
+ * Seeks when the page's sessions scan is an index scan bounded by the sort column, needs no Sort, and reads about one
+ * page. The statement also counts the total (a scan of its own) and orders the page's rows once more, so only what
+ * runs under the page's LIMIT is judged.
+ */
+function judge(statementPlan: PlanNode, column: string): { seeks: boolean; description: string } {
+  const findLimit = (node: PlanNode): PlanNode | undefined =>
+    node['Node Type'] === 'Limit' ? node : node.Plans?.map(findLimit).find((found) => found !== undefined);
+  const plan = findLimit(statementPlan) ?? statementPlan;
   const nodes: PlanNode[] = [];
   const walk = (node: PlanNode) => {
     nodes.push(node);

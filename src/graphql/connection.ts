@@ -1,6 +1,7 @@
 import { ArgsType, Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import { NonNegativeIntResolver } from 'graphql-scalars';
 import { BadUserInputError } from './errors';
+import { Prisma } from '../db/client';
 
 /** Page size when neither `first` nor `last` is given. */
 export const DEFAULT_PAGE_SIZE = 20;
@@ -27,7 +28,7 @@ export class ConnectionArgs {
 }
 
 /** Relay page information. */
-@ObjectType({ description: 'Where a page sits in its list, and cursors to move from it.' })
+@ObjectType({ simpleResolvers: true, description: 'Where a page sits in its list, and cursors to move from it.' })
 export class PageInfo {
   @Field({ description: 'True when more items follow this page.' })
   hasNextPage!: boolean;
@@ -52,7 +53,7 @@ export interface ConnectionValue<TNode> {
 
 /** Builds `<Node>Connection`'s base class with its `<Node>Edge` type; extend it with an @ObjectType. */
 export function Connection<TNode extends object>(NodeClass: ClassType<TNode>, nodeDescription: string) {
-  @ObjectType(`${NodeClass.name}Edge`, { description: `An edge to one ${nodeDescription} in a list.` })
+  @ObjectType(`${NodeClass.name}Edge`, { simpleResolvers: true, description: `An edge to one ${nodeDescription} in a list.` })
   class Edge {
     @Field({ description: 'Opaque cursor of this item; pass it as `after` or `before`.' })
     cursor!: string;
@@ -61,7 +62,7 @@ export function Connection<TNode extends object>(NodeClass: ClassType<TNode>, no
     node!: TNode;
   }
 
-  @ObjectType({ description: `A page of ${nodeDescription}s.` })
+  @ObjectType({ simpleResolvers: true, description: `A page of ${nodeDescription}s.` })
   abstract class ConnectionBase {
     @Field(() => [Edge], { description: 'The items of this page with their cursors.' })
     edges!: Edge[];
@@ -203,4 +204,51 @@ export function keysetWhere<F extends string, V>(field: F, descending: boolean, 
       { OR: [{ [field]: { [strict]: value } }, { [field]: value, id: { [strict]: page.seek.id } }] },
     ],
   };
+}
+
+/**
+ * The raw-SQL forms of {@link keysetOrderBy} and {@link keysetWhere}, for statements Prisma's query API cannot
+ * express; `column` and `id` must be trusted identifiers (never user input).
+ */
+export function keysetSql(column: Prisma.Sql, id: Prisma.Sql, descending: boolean, page: KeysetPage, value: unknown) {
+  const direction = Prisma.raw(descending !== page.backward ? 'DESC' : 'ASC');
+  const orderBy = Prisma.sql`${column} ${direction}, ${id} ${direction}`;
+  if (!page.seek) return { where: Prisma.sql`TRUE`, orderBy };
+  const before = descending !== page.backward;
+  const [bound, strict] = before ? [Prisma.raw('<='), Prisma.raw('<')] : [Prisma.raw('>='), Prisma.raw('>')];
+  return {
+    where: Prisma.sql`${column} ${bound} ${value} AND (${column} ${strict} ${value} OR (${column} = ${value} AND ${id} ${strict} ${page.seek.id}::uuid))`,
+    orderBy,
+  };
+}
+
+/**
+ * The rows {@link keysetSql} would read (`page.limit + 1`, in read order) from rows already loaded in ascending
+ * (value, id) order; ids compare as PostgreSQL compares canonical lower-case UUIDs.
+ */
+export function keysetPageInMemory<T>(
+  ascending: readonly T[],
+  page: KeysetPage,
+  valueOf: (row: T) => number,
+  idOf: (row: T) => string,
+): T[] {
+  const seek = page.seek;
+  const seekValue = seek === null ? 0 : typeof seek.value === 'number' ? seek.value : Date.parse(seek.value);
+  if (Number.isNaN(seekValue))
+    throw new BadUserInputError('The cursor is not a valid cursor of this list.', page.backward ? 'before' : 'after');
+  // How far a row is past the seek position in the read direction: positive rows belong to the page.
+  const pastSeek = (row: T) => {
+    if (seek === null) return 1;
+    const difference = valueOf(row) - seekValue;
+    const step = difference !== 0 ? difference : idOf(row) < seek.id ? -1 : idOf(row) > seek.id ? 1 : 0;
+    return page.backward ? -step : step;
+  };
+  const rows: T[] = [];
+  const ordered = page.backward ? [...ascending].reverse() : ascending;
+  for (const row of ordered) {
+    if (pastSeek(row) <= 0) continue;
+    rows.push(row);
+    if (rows.length > page.limit) break;
+  }
+  return rows;
 }

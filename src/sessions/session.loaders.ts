@@ -1,7 +1,13 @@
 import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
 import { asTenantContext, type RequestContext } from '../server/context';
 import { byKey, createLoader } from '../server/loader-utils';
-import { countMessagesBySession, findLastMessages, findMessagesByKeys, findSessionsByKeys } from './session.repository';
+import {
+  countMessagesBySession,
+  findLastMessages,
+  findMessagesByKeys,
+  findMessagesOfSessions,
+  findSessionsByKeys,
+} from './session.repository';
 
 /** The per-request DataLoaders of the sessions feature; each batch is one SQL statement. */
 export function createSessionLoaders(context: RequestContext) {
@@ -15,6 +21,11 @@ export function createSessionLoaders(context: RequestContext) {
     messageCountBySession: createLoader<string, number>(context, 'messageCountBySession', async (keys) => {
       const counts = await countMessagesBySession(asTenantContext(context), keys);
       return keys.map((key) => counts.get(key) ?? 0);
+    }),
+    /** All messages of a session, oldest first: what its trace is built from. */
+    messagesOfSession: createLoader<string, MessageRow[]>(context, 'messagesOfSession', async (keys) => {
+      const messages = await findMessagesOfSessions(asTenantContext(context), keys);
+      return keys.map((key) => messages.get(key) ?? []);
     }),
     lastMessageBySession: createLoader<string, MessageRow | null>(context, 'lastMessageBySession', async (keys) => {
       const messages = await findLastMessages(asTenantContext(context), keys);

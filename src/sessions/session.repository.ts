@@ -1,12 +1,11 @@
 import { Prisma } from '../db/client';
 import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
-import { keysetOrderBy, keysetWhere, type KeysetPage } from '../graphql/connection';
+import { keysetOrderBy, keysetSql, keysetWhere, type KeysetPage } from '../graphql/connection';
 import type { TenantContext } from '../server/context';
 import type { MessageRole } from './message.type';
 import { OrderDirection } from '../graphql/order';
 import { SessionOrderField, type SessionFilter, type SessionOrder } from './session.inputs';
 import { SessionStatus } from './session.type';
-import type { TracedMessage } from './trace.builder';
 
 const ORDER_COLUMNS = {
   [SessionOrderField.STARTED_AT]: 'startedAt',
@@ -33,20 +32,64 @@ function sessionWhere(context: TenantContext, filter: SessionFilter | null | und
   };
 }
 
-/** One page of the tenant's sessions in keyset order (`page.limit + 1` rows). */
-export function listSessions(
+const ORDER_COLUMN_NAMES = {
+  [SessionOrderField.STARTED_AT]: 'started_at',
+  [SessionOrderField.LAST_ACTIVITY_AT]: 'last_activity_at',
+} as const;
+
+/** What a sessions page statement adds to the page's rows. */
+export interface SessionPageExtras {
+  /** Each session's number of messages (a correlated count on the messages index). */
+  messageCounts: boolean;
+  /** The number of sessions matching the filter, whatever the page. */
+  total: boolean;
+}
+
+/** A page of sessions with the extras asked for; an extra not asked for is null. */
+export interface SessionPage {
+  rows: SessionRow[];
+  messageCounts: Map<string, number> | null;
+  total: number | null;
+}
+
+/**
+ * One page of the tenant's sessions in keyset order (`page.limit + 1` rows) with, when asked, their message
+ * counts and the total, in ONE statement: the sessions table of a dashboard is a single round trip.
+ */
+export async function listSessionPage(
   context: TenantContext,
   filter: SessionFilter | null | undefined,
   order: SessionOrder,
   page: KeysetPage,
-): Promise<SessionRow[]> {
-  const column = sessionOrderColumn(order);
+  extras: SessionPageExtras,
+): Promise<SessionPage> {
   const descending = order.direction === OrderDirection.DESC;
-  return context.db.prisma.session.findMany({
-    where: { ...sessionWhere(context, filter), ...keysetWhere(column, descending, page, (value) => new Date(value)) },
-    orderBy: keysetOrderBy(column, descending, page),
-    take: page.limit + 1,
-  });
+  const column = ORDER_COLUMN_NAMES[order.field];
+  const keyset = keysetSql(Prisma.raw(`s.${column}`), Prisma.raw('s.id'), descending, page, page.seek && new Date(page.seek.value));
+  const pageOrder = keysetSql(Prisma.raw(`page.${column}`), Prisma.raw('page.id'), descending, { ...page, seek: null }, null).orderBy;
+  const where = Prisma.sql`s.tenant_id = ${context.viewer.tenantId} AND ${sessionFilterSql(filter)}`;
+  const messageCount = extras.messageCounts
+    ? Prisma.sql`(SELECT count(*)::int FROM messages m WHERE m.session_id = page.id AND m.tenant_id = page.tenant_id)`
+    : Prisma.sql`NULL::int`;
+  // With the total, the page is joined to the count (not the count to the page) so that an empty page still has it.
+  const from = extras.total
+    ? Prisma.sql`(SELECT count(*)::int AS n FROM sessions s WHERE ${where}) AS total LEFT JOIN page ON TRUE`
+    : Prisma.sql`page`;
+  const rows = await context.db.prisma.$queryRaw<(RawSession & { message_count: number | null; total: number | null })[]>`
+    WITH page AS (
+      SELECT s.id, s.tenant_id, s.external_id, s.channel, s.status::text AS status, s.started_at, s.ended_at, s.last_activity_at, s.metadata
+      FROM sessions s WHERE ${where} AND ${keyset.where}
+      ORDER BY ${keyset.orderBy} LIMIT ${page.limit + 1}
+    )
+    SELECT page.*, ${messageCount} AS message_count, ${extras.total ? Prisma.sql`total.n` : Prisma.sql`NULL::int`} AS total
+    FROM ${from}
+    ORDER BY ${pageOrder}`;
+  const pageRows = rows.filter((row) => row.id !== null);
+  return {
+    rows: pageRows.map(fromRawSession),
+    messageCounts: extras.messageCounts ? new Map(pageRows.map((row) => [row.id, row.message_count ?? 0])) : null,
+    total: extras.total ? (rows[0]?.total ?? 0) : null,
+  };
 }
 
 /** Number of the tenant's sessions matching the filter. */
@@ -118,13 +161,52 @@ export function countMessages(context: TenantContext, sessionKey: string, role: 
   return context.db.prisma.message.count({ where: messageWhere(context, sessionKey, role) });
 }
 
-/** What the trace needs of a session's messages, oldest first. */
-export function findTracedMessages(context: TenantContext, sessionKey: string): Promise<TracedMessage[]> {
-  return context.db.prisma.message.findMany({
-    where: { tenantId: context.viewer.tenantId, sessionId: sessionKey },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    select: { id: true, createdAt: true, metadata: true },
+/** All messages of each of these sessions, oldest first, in one statement. */
+export async function findMessagesOfSessions(context: TenantContext, sessionKeys: readonly string[]): Promise<Map<string, MessageRow[]>> {
+  const rows = await context.db.prisma.message.findMany({
+    where: { tenantId: context.viewer.tenantId, sessionId: { in: [...sessionKeys] } },
+    orderBy: [{ sessionId: 'asc' }, { createdAt: 'asc' }, { id: 'asc' }],
   });
+  const bySession = new Map<string, MessageRow[]>();
+  for (const row of rows) {
+    const list = bySession.get(row.sessionId);
+    if (list) list.push(row);
+    else bySession.set(row.sessionId, [row]);
+  }
+  return bySession;
+}
+
+/** The tenant's session with all of its messages (oldest first) in one statement, or null. */
+export async function findSessionWithMessages(
+  context: TenantContext,
+  key: string,
+): Promise<{ session: SessionRow; messages: MessageRow[] } | null> {
+  const rows = await context.db.prisma.$queryRaw<(RawSession & Prefixed<RawMessage>)[]>`
+    SELECT s.id, s.tenant_id, s.external_id, s.channel, s.status::text AS status, s.started_at, s.ended_at, s.last_activity_at, s.metadata,
+      m.id AS message_id, m.tenant_id AS message_tenant_id, m.session_id AS message_session_id, m.role::text AS message_role,
+      m.content AS message_content, m.created_at AS message_created_at, m.metadata AS message_metadata
+    FROM sessions s
+    LEFT JOIN LATERAL (
+      SELECT * FROM messages WHERE messages.session_id = s.id AND messages.tenant_id = s.tenant_id
+    ) AS m ON TRUE
+    WHERE s.id = ${key}::uuid AND s.tenant_id = ${context.viewer.tenantId}
+    ORDER BY m.created_at, m.id`;
+  const [first] = rows;
+  if (!first) return null;
+  const messages = rows
+    .filter((row) => row.message_id !== null)
+    .map((row) =>
+      fromRawMessage({
+        id: row.message_id,
+        tenant_id: row.message_tenant_id,
+        session_id: row.message_session_id,
+        role: row.message_role,
+        content: row.message_content,
+        created_at: row.message_created_at,
+        metadata: row.message_metadata,
+      }),
+    );
+  return { session: fromRawSession(first), messages };
 }
 
 /** Result of a status change: the session after it, or why nothing changed. */
@@ -183,7 +265,8 @@ export async function sessionStatistics(context: TenantContext, filter: SessionF
 /** The same conditions as `sessionWhere`, over the alias `s`, for raw statements. */
 function sessionFilterSql(filter: SessionFilter | null | undefined): Prisma.Sql {
   const conditions: Prisma.Sql[] = [Prisma.sql`TRUE`];
-  if (filter?.status?.length) conditions.push(Prisma.sql`s.status::text = ANY(${filter.status})`);
+  // Compared as the enum, not as text, so the (tenant, status, …) indexes apply.
+  if (filter?.status?.length) conditions.push(Prisma.sql`s.status = ANY(${filter.status}::session_status[])`);
   if (filter?.channel?.length) conditions.push(Prisma.sql`s.channel = ANY(${filter.channel})`);
   if (filter?.sessionId != null) conditions.push(Prisma.sql`s.external_id = ${filter.sessionId}`);
   if (filter?.startedAfter) conditions.push(Prisma.sql`s.started_at >= ${filter.startedAfter}`);
@@ -192,6 +275,35 @@ function sessionFilterSql(filter: SessionFilter | null | undefined): Prisma.Sql 
   if (filter?.lastActivityBefore) conditions.push(Prisma.sql`s.last_activity_at < ${filter.lastActivityBefore}`);
   return Prisma.join(conditions, ' AND ');
 }
+
+interface RawSession {
+  id: string;
+  tenant_id: string;
+  external_id: string;
+  channel: string;
+  status: SessionStatus;
+  started_at: Date;
+  ended_at: Date | null;
+  last_activity_at: Date;
+  metadata: Prisma.JsonValue;
+}
+
+function fromRawSession(row: RawSession): SessionRow {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    externalId: row.external_id,
+    channel: row.channel,
+    status: row.status,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    lastActivityAt: row.last_activity_at,
+    metadata: row.metadata,
+  };
+}
+
+/** A raw row's columns of another table, named `message_<column>` (null when a LEFT JOIN found nothing). */
+type Prefixed<T> = { [K in keyof T as `message_${K & string}`]: T[K] };
 
 interface RawMessage {
   id: string;

@@ -1,7 +1,24 @@
-import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
-import { ConnectionArgs, toConnection, toKeysetPage, type ConnectionValue } from '../graphql/connection';
+import type { GraphQLResolveInfo } from 'graphql';
+import {
+  Arg,
+  Args,
+  ArgsType,
+  Authorized,
+  Ctx,
+  Field,
+  FieldResolver,
+  ID,
+  Info,
+  Mutation,
+  ObjectType,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
+import { ConnectionArgs, keysetPageInMemory, toConnection, toKeysetPage, type ConnectionValue } from '../graphql/connection';
 import { NotFoundError } from '../graphql/errors';
 import { fromGlobalIdOf } from '../graphql/global-id';
+import { selectsField } from '../graphql/lookahead';
 import { NonNegativeInt } from '../graphql/scalars';
 import { UserError, UserErrorCode } from '../graphql/user-error';
 import { asTenantContext, type RequestContext } from '../server/context';
@@ -13,13 +30,14 @@ import {
   countMessages,
   countSessions,
   findSessionByExternalId,
-  findTracedMessages,
+  findSessionWithMessages,
   listMessages,
-  listSessions,
+  listSessionPage,
   sessionOrderColumn,
   sessionStatistics,
 } from './session.repository';
 import { Session, SessionConnection, SessionStats } from './session.type';
+import type { Message as MessageRow } from '../generated/prisma/client';
 import { buildTrace } from './trace.builder';
 import { SessionTrace } from './trace.type';
 
@@ -38,7 +56,7 @@ class MessagesArgs extends ConnectionArgs {
   role?: MessageRole | null;
 }
 
-@ObjectType({ description: 'Result of updateSessionStatus.' })
+@ObjectType({ simpleResolvers: true, description: 'Result of updateSessionStatus.' })
 class UpdateSessionStatusPayload {
   @Field(() => Session, { nullable: true, description: 'The session after the change (unchanged when userErrors is not empty).' })
   session!: Session | null;
@@ -54,22 +72,29 @@ const DEFAULT_ORDER: SessionOrder = { field: SessionOrderField.STARTED_AT, direc
 export class SessionResolver {
   @Authorized('read')
   @Query(() => SessionConnection, { description: "The tenant's sessions, filtered and ordered, as a Relay connection." })
-  sessions(@Args() args: SessionsArgs, @Ctx() context: RequestContext): Promise<ConnectionValue<Session>> {
+  async sessions(
+    @Args() args: SessionsArgs,
+    @Ctx() context: RequestContext,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<ConnectionValue<Session>> {
     const tenant = asTenantContext(context);
     assertValidSessionFilter(args.filter);
     const order = args.orderBy ?? DEFAULT_ORDER;
     const listKey = `Session:${order.field}`;
     const page = toKeysetPage(args, listKey);
     const column = sessionOrderColumn(order);
-    return listSessions(tenant, args.filter, order, page).then((rows) =>
-      toConnection(
-        rows,
-        page,
-        listKey,
-        (row) => ({ value: row[column].toISOString(), id: row.id }),
-        Session.fromRow,
-        () => countSessions(tenant, args.filter),
-      ),
+    const { rows, messageCounts, total } = await listSessionPage(tenant, args.filter, order, page, {
+      messageCounts: selectsField(info, ['edges', 'node', 'messageCount']) || selectsField(info, ['nodes', 'messageCount']),
+      total: selectsField(info, ['totalCount']),
+    });
+    for (const [key, count] of messageCounts ?? []) context.loaders.messageCountBySession.prime(key, count);
+    return toConnection(
+      rows,
+      page,
+      listKey,
+      (row) => ({ value: row[column].toISOString(), id: row.id }),
+      Session.fromRow,
+      () => (total !== null ? Promise.resolve(total) : countSessions(tenant, args.filter)),
     );
   }
 
@@ -78,9 +103,22 @@ export class SessionResolver {
   async session(
     @Arg('id', () => ID, { description: 'Global ID of the session.' }) id: string,
     @Ctx() context: RequestContext,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<Session | null> {
-    const row = await context.loaders.sessionByKey.load(fromGlobalIdOf('Session', id));
-    return row && Session.fromRow(row);
+    const key = fromGlobalIdOf('Session', id);
+    if (!selectsField(info, ['trace'])) {
+      const row = await context.loaders.sessionByKey.load(key);
+      return row && Session.fromRow(row);
+    }
+    // The trace reads every message anyway: one statement brings the session with all of them, and the messages
+    // page and the count are then served from those rows.
+    const found = await findSessionWithMessages(asTenantContext(context), key);
+    if (!found) return null;
+    context.loaders.messagesOfSession.prime(key, found.messages);
+    context.loaders.messageCountBySession.prime(key, found.messages.length);
+    const session = Session.fromRow(found.session);
+    session.messagesLoaded = true;
+    return session;
   }
 
   @Authorized('read')
@@ -138,14 +176,21 @@ export class SessionResolver {
     const tenant = asTenantContext(context);
     const listKey = 'Message:CREATED_AT';
     const page = toKeysetPage(args, listKey);
+    const positionOf = (row: MessageRow) => ({ value: row.createdAt.toISOString(), id: row.id });
+    if (session.messagesLoaded) {
+      const all = await context.loaders.messagesOfSession.load(session.key);
+      const matching = args.role ? all.filter((row) => row.role === args.role) : all;
+      const rows = keysetPageInMemory(
+        matching,
+        page,
+        (row) => row.createdAt.getTime(),
+        (row) => row.id,
+      );
+      return toConnection(rows, page, listKey, positionOf, Message.fromRow, () => Promise.resolve(matching.length));
+    }
     const rows = await listMessages(tenant, session.key, args.role, page);
-    return toConnection(
-      rows,
-      page,
-      listKey,
-      (row) => ({ value: row.createdAt.toISOString(), id: row.id }),
-      Message.fromRow,
-      () => (args.role ? countMessages(tenant, session.key, args.role) : context.loaders.messageCountBySession.load(session.key)),
+    return toConnection(rows, page, listKey, positionOf, Message.fromRow, () =>
+      args.role ? countMessages(tenant, session.key, args.role) : context.loaders.messageCountBySession.load(session.key),
     );
   }
 
@@ -157,6 +202,6 @@ export class SessionResolver {
 
   @FieldResolver(() => SessionTrace, { description: 'Retrieval hits, tool calls and errors recorded in the messages, oldest first.' })
   async trace(@Root() session: Session, @Ctx() context: RequestContext): Promise<SessionTrace> {
-    return buildTrace(await findTracedMessages(asTenantContext(context), session.key));
+    return buildTrace(await context.loaders.messagesOfSession.load(session.key));
   }
 }

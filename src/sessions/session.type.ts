@@ -19,10 +19,13 @@ registerEnumType(SessionStatus, {
 
 /** A chat bot session as the API shows it. */
 @Directive('@key(fields: "id")')
-@ObjectType({ implements: Node, description: 'A customer-service chat session with its messages and trace.' })
+@ObjectType({ simpleResolvers: true, implements: Node, description: 'A customer-service chat session with its messages and trace.' })
 export class Session extends Node {
   /** The database key, for loaders and repositories; not a GraphQL field. */
   key!: string;
+
+  /** True when all its messages were loaded with it (into the request's `messagesOfSession` loader); not a GraphQL field. */
+  messagesLoaded = false;
 
   @Field({ description: "The bot's own session id, unique within the tenant." })
   sessionId!: string;
@@ -67,10 +70,10 @@ export class Session extends Node {
   }
 }
 
-@ObjectType({ description: 'A page of sessions.' })
+@ObjectType({ simpleResolvers: true, description: 'A page of sessions.' })
 export class SessionConnection extends Connection(Session, 'session') {}
 
-@ObjectType({ description: 'Number of sessions with one status.' })
+@ObjectType({ simpleResolvers: true, description: 'Number of sessions with one status.' })
 export class StatusCount {
   @Field(() => SessionStatus, { description: 'The status.' })
   status!: SessionStatus;
@@ -79,7 +82,7 @@ export class StatusCount {
   count!: number;
 }
 
-@ObjectType({ description: 'Number of sessions on one channel.' })
+@ObjectType({ simpleResolvers: true, description: 'Number of sessions on one channel.' })
 export class ChannelCount {
   @Field({ description: 'The channel.' })
   channel!: string;
@@ -88,7 +91,7 @@ export class ChannelCount {
   count!: number;
 }
 
-@ObjectType({ description: 'Number of messages sent on one UTC day.' })
+@ObjectType({ simpleResolvers: true, description: 'Number of messages sent on one UTC day.' })
 export class DailyMessageCount {
   @Field(() => LocalDate, { description: 'The UTC day, YYYY-MM-DD.' })
   day!: string;
@@ -97,7 +100,7 @@ export class DailyMessageCount {
   count!: number;
 }
 
-@ObjectType({ description: 'Counts for dashboard tiles over the sessions matching a filter.' })
+@ObjectType({ simpleResolvers: true, description: 'Counts for dashboard tiles over the sessions matching a filter.' })
 export class SessionStats {
   @Field(() => NonNegativeInt, { description: 'Sessions matching the filter.' })
   totalSessions!: number;

@@ -56,13 +56,13 @@ describe('readiness and metrics', () => {
     const server = await startTestServer();
     try {
       await createSession(server.db);
-      await server.graphql('query Dashboard { sessions(first: 5) { nodes { messageCount } } }');
+      await server.graphql('query Dashboard { sessions(first: 5) { nodes { lastMessage { id } } } }');
       await server.graphql('query Broken { sessions(first: 500) { totalCount } }');
       const text = await (await fetch(server.url.replace(/\/graphql$/, '/metrics'))).text();
       expect(text).toContain('convoql_graphql_requests_total{operation="Dashboard",outcome="success"} 1');
       expect(text).toContain('convoql_graphql_requests_total{operation="Broken",outcome="BAD_USER_INPUT"} 1');
       expect(text).toMatch(/convoql_graphql_request_duration_seconds_count\{operation="Dashboard",outcome="success"\} 1/);
-      expect(text).toMatch(/convoql_dataloader_batch_size_count\{loader="messageCountBySession"\} 1/);
+      expect(text).toMatch(/convoql_dataloader_batch_size_count\{loader="lastMessageBySession"\} 1/);
       expect(text).toMatch(/convoql_db_pool_connections\{state="total"\} \d+/);
       expect(text).not.toContain(server.apiKey);
     } finally {

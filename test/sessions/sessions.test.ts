@@ -315,14 +315,43 @@ describe('one session', () => {
 });
 
 describe('batching', () => {
-  it.each([1, 20, 100])('issues the same few statements for a page of %i sessions with messageCount and totalCount', async (first) => {
+  it.each([1, 20, 100])('answers a page of %i sessions with messageCount and totalCount in one statement', async (first) => {
     await server.graphql(SESSIONS, { first: 1 }); // warm the key lookup
     const { result, statements } = await server.db.statements.record(() => server.graphql<SessionsData>(SESSIONS, { first }));
     expect(result.errors).toBeUndefined();
     expect(result.data!.sessions.nodes).toHaveLength(Math.min(first, 30));
-    // key lookup + page + one grouped count for all messageCounts + totalCount
-    expect(statements.filter((sql) => !/api_keys/.test(sql))).toHaveLength(3);
+    // the page, each session's count (primed into the messageCount DataLoader) and the total
+    expect(statements.filter((sql) => !/api_keys/.test(sql))).toHaveLength(1);
+  });
+
+  it('gives the same messageCounts and totalCount whether they come with the page or on their own', async () => {
+    const withPage = await server.graphql<{ sessions: { totalCount: number; nodes: { id: string; messageCount: number }[] } }>(
+      'query { sessions(first: 30) { totalCount nodes { id messageCount } } }',
+    );
+    // Through node(id) each messageCount goes through the DataLoader's own grouped statement.
+    const ids = withPage.data!.sessions.nodes.map((node) => node.id);
+    const { result: one, statements } = await server.db.statements.record(() =>
+      server.graphql<{ nodes: { messageCount: number }[] }>(
+        'query($ids: [ID!]!) { nodes(ids: $ids) { ... on Session { messageCount } } }',
+        {
+          ids,
+        },
+      ),
+    );
+    expect(one.data!.nodes.map((node) => node.messageCount)).toEqual(withPage.data!.sessions.nodes.map((node) => node.messageCount));
     expect(statements.filter((sql) => /GROUP BY/i.test(sql))).toHaveLength(1);
+    expect(withPage.data!.sessions.nodes.some((node) => node.messageCount > 0)).toBe(true);
+    const aliased = await server.graphql<{ s: { n: number } }>(
+      'query { s: sessions(first: 1) { ... on SessionConnection { n: totalCount } } }',
+    );
+    expect(aliased.data!.s.n).toBe(withPage.data!.sessions.totalCount);
+  });
+
+  it('answers an empty page with its total', async () => {
+    const { data } = await server.graphql<{ sessions: { totalCount: number; nodes: unknown[] } }>(
+      'query { sessions(first: 5, filter: { sessionId: "no-such-session" }) { totalCount nodes { id messageCount } } }',
+    );
+    expect(data).toEqual({ sessions: { totalCount: 0, nodes: [] } });
   });
 
   it('seeks a later page by the cursor position, not by skipping rows', async () => {
@@ -330,9 +359,10 @@ describe('batching', () => {
     const { statements } = await server.db.statements.record(() =>
       server.graphql(SESSIONS, { first: 10, after: first.pageInfo.endCursor }),
     );
-    const page = statements.find((sql) => /FROM "public"."sessions" WHERE/.test(sql) && /ORDER BY/.test(sql))!;
-    expect(page).toMatch(/"started_at" <= \$\d+/);
-    expect(page).toMatch(/"id" < \$\d+/);
+    const page = statements.find((sql) => /FROM sessions s WHERE/.test(sql) && /LIMIT/.test(sql))!;
+    expect(page).toMatch(/s\.started_at <= \$\d+/);
+    expect(page).toMatch(/s\.id < \$\d+::uuid/);
+    expect(page).not.toMatch(/OFFSET/i);
   });
 
   it('skips the count when totalCount is not selected', async () => {
@@ -441,13 +471,55 @@ describe('dashboard operations', () => {
     });
   });
 
-  it('opens a session in at most 4 statements', async () => {
+  it('opens a session with its messages, count and trace in one statement', async () => {
     await server.graphql(SessionDetailDocument, { id: sessionGid(acme[3]!) });
     const { result, statements } = await server.db.statements.record(() =>
       server.graphql(SessionDetailDocument, { id: sessionGid(acme[3]!), first: 50 }),
     );
     expect(result.data!.session!.messageCount).toBe(3);
-    expect(statements.filter((sql) => !/api_keys/.test(sql)).length).toBeLessThanOrEqual(4);
+    expect(result.data!.session!.messages.nodes).toHaveLength(3);
+    expect(statements.filter((sql) => !/api_keys/.test(sql))).toHaveLength(1);
+  });
+
+  it('pages the messages of a session opened with its trace exactly as it pages them alone', async () => {
+    const session = await createSession(server.db, { externalId: 'paged-with-trace' });
+    const tie = new Date(session.startedAt.getTime() + 90_000);
+    // Ties on createdAt are ordered by id, in memory as in SQL.
+    await createMessages(
+      server.db,
+      session,
+      Array.from({ length: 9 }, (_, index) => ({
+        role: index % 3 === 0 ? ('ASSISTANT' as const) : ('USER' as const),
+        content: `m${index}`,
+        ...(index >= 3 && index <= 6 ? { createdAt: tie } : {}),
+      })),
+    );
+    const page = (withTrace: boolean) => `query($id: ID!, $first: Int, $after: String, $last: Int, $before: String, $role: MessageRole) {
+      session(id: $id) {
+        ${withTrace ? 'trace { counts { errors } }' : ''}
+        messages(first: $first, after: $after, last: $last, before: $before, role: $role) {
+          totalCount
+          pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+          edges { cursor node { content } }
+        }
+      }
+    }`;
+    type Page = { session: { messages: { pageInfo: { endCursor: string | null; startCursor: string | null } } } };
+    const both = async (variables: Record<string, unknown>) => {
+      const [sql, memory] = await Promise.all([server.graphql<Page>(page(false), variables), server.graphql<Page>(page(true), variables)]);
+      expect(memory.errors).toBeUndefined();
+      expect(memory.data!.session.messages).toEqual(sql.data!.session.messages);
+      return sql.data!.session.messages;
+    };
+    const id = sessionGid(session);
+    for (const role of [null, 'USER', 'ASSISTANT']) {
+      const forward = await both({ id, first: 2, role });
+      await both({ id, first: 3, after: forward.pageInfo.endCursor, role });
+      const backward = await both({ id, last: 2, role });
+      await both({ id, last: 3, before: backward.pageInfo.startCursor, role });
+      await both({ id, first: 100, role });
+    }
+    expect(await errorCode(page(true), { id, first: 2, after: 'not-a-cursor' })).toBe('BAD_USER_INPUT');
   });
 
   it('runs the sessions table and the stats tiles', async () => {
