@@ -68,6 +68,7 @@ const environmentSchema = z.object({
     })
     .pipe(z.record(z.string(), modelPrice))
     .optional(),
+  USAGE_CACHE_SECONDS: integer(0, 86_400).default(30),
   DATALOADER_BATCHING: booleanFromString.default(true),
 });
 
@@ -115,6 +116,10 @@ export interface Config {
     readonly tenantMetadataKey: string;
     readonly defaultTenant: string | undefined;
     readonly modelPrices: Readonly<Record<string, { readonly input: number; readonly output: number }>>;
+  };
+  readonly analytics: {
+    /** How long a finished usage result is reused for the same tenant and arguments; 0 disables reuse (not sharing in flight). */
+    readonly usageCacheSeconds: number;
   };
 }
 
@@ -164,6 +169,7 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
       defaultTenant: e.CONVERSATION_DEFAULT_TENANT,
       modelPrices: e.MODEL_PRICES ?? DEFAULT_MODEL_PRICES,
     },
+    analytics: { usageCacheSeconds: e.USAGE_CACHE_SECONDS },
   });
 }
 

@@ -19,12 +19,15 @@ describe('configuration', () => {
       MODEL_PRICES: '{"m":{"input":1,"output":2}}',
       CONVERSATION_DEFAULT_TENANT: 'acme',
       DATALOADER_BATCHING: 'false',
+      USAGE_CACHE_SECONDS: '0',
     });
     expect(config.database).toMatchObject({ url: 'postgres://user:secret@db.internal:5433/convoql', migrateOnStart: true });
     expect(config.http.port).toBe(8080);
     expect(config.conversations.modelPrices).toEqual({ m: { input: 1, output: 2 } });
     expect(config.conversations.defaultTenant).toBe('acme');
     expect(config.graphql.dataLoaderBatching).toBe(false);
+    expect(config.analytics.usageCacheSeconds).toBe(0);
+    expect(loadConfig({}).analytics.usageCacheSeconds).toBe(30);
   });
 
   it('turns on migrations with --migrate', () => {
@@ -42,6 +45,7 @@ describe('configuration', () => {
     [{ LOG_LEVEL: 'loud' }, 'Invalid configuration: LOG_LEVEL'],
     [{ MIGRATE_ON_START: 'maybe' }, 'Invalid configuration: MIGRATE_ON_START expected true or false, received "maybe"'],
     [{ MODEL_PRICES: '{oops' }, 'Invalid configuration: MODEL_PRICES expected JSON'],
+    [{ USAGE_CACHE_SECONDS: '-1' }, 'Invalid configuration: USAGE_CACHE_SECONDS expected an integer >= 0, received "-1"'],
   ])('rejects %j in one line', (environment, message) => {
     let error: unknown;
     try {

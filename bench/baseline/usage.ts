@@ -28,19 +28,30 @@ const DAY_MS = 86_400_000;
 /** convoql's default model prices (MODEL_PRICES unset), as its configuration resolves them. */
 const MODEL_PRICES = JSON.stringify(loadConfig({}).conversations.modelPrices);
 
-function bucketKeys(groupBy: GroupBy): { session: string | null; message: string; conversation: string | null } {
-  const time = (column: string) =>
-    `to_char(date_trunc('${groupBy === 'WEEK' ? 'week' : 'day'}', ${column} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')`;
+function bucketKeys(groupBy: GroupBy): {
+  session: string | null;
+  message: string;
+  conversation: string | null;
+  type: string;
+  output: string;
+} {
+  const time = (column: string) => `date_trunc('${groupBy === 'WEEK' ? 'week' : 'day'}', ${column} AT TIME ZONE 'UTC')`;
   switch (groupBy) {
     case 'DAY':
     case 'WEEK':
-      return { session: time('s.started_at'), message: time('m.created_at'), conversation: time('c.last_activity_at') };
+      return {
+        session: time('s.started_at'),
+        message: time('m.created_at'),
+        conversation: time('c.last_activity_at'),
+        type: 'timestamp',
+        output: `to_char(parts.key, 'YYYY-MM-DD')`,
+      };
     case 'CHANNEL':
-      return { session: 's.channel', message: 's.channel', conversation: null };
+      return { session: 's.channel', message: 's.channel', conversation: null, type: 'text', output: 'parts.key' };
     case 'STATUS':
-      return { session: 's.status::text', message: 's.status::text', conversation: null };
+      return { session: 's.status::text', message: 's.status::text', conversation: null, type: 'text', output: 'parts.key' };
     case 'MODEL':
-      return { session: null, message: `coalesce(m.metadata->>'model', 'unknown')`, conversation: null };
+      return { session: null, message: `coalesce(m.metadata->>'model', 'unknown')`, conversation: null, type: 'text', output: 'parts.key' };
   }
 }
 
@@ -56,6 +67,11 @@ export async function usageTiles(pool: Pool, tenantId: string, variables: UsageV
   if (channel) sessionConditions.push(`s.channel = ANY($${params.push(channel)}::text[])`);
   if (status) sessionConditions.push(`s.status::text = ANY($${params.push(status)}::text[])`);
   const sessionFilter = sessionConditions.join(' AND ');
+  const filtered = Boolean(channel || status);
+  const messageSessions =
+    filtered || variables.groupBy === 'CHANNEL' || variables.groupBy === 'STATUS'
+      ? 'JOIN sessions s ON s.id = m.session_id AND s.tenant_id = m.tenant_id'
+      : '';
   const duration = 'extract(epoch FROM coalesce(s.ended_at, s.last_activity_at) - s.started_at)';
   const sessionsPart = keys.session
     ? `SELECT ${keys.session} AS key, count(*)::int AS sessions,
@@ -71,42 +87,55 @@ export async function usageTiles(pool: Pool, tenantId: string, variables: UsageV
        WHERE m.tenant_id = $1 AND m.created_at >= $2 AND m.created_at < $3 AND ${sessionFilter}
        GROUP BY 1`;
   const conversationsPart =
-    keys.conversation !== null && !channel && !status
-      ? `SELECT ${keys.conversation} AS key, count(*)::int AS conversations,
-           sum(c.input_tokens) AS input_tokens, sum(c.output_tokens) AS output_tokens, sum(c.cost_usd) AS cost_usd
+    keys.conversation !== null && !filtered
+      ? `UNION ALL
+         SELECT ${keys.conversation}, NULL, NULL, count(*)::int, sum(c.input_tokens), sum(c.output_tokens), sum(c.cost_usd), NULL, NULL, NULL, NULL
          FROM conversations c
          WHERE c.tenant_id = $1 AND c.last_activity_at >= $2 AND c.last_activity_at < $3
          GROUP BY 1`
-      : `SELECT NULL::text AS key, 0 AS conversations, 0::numeric AS input_tokens, 0::numeric AS output_tokens, 0::numeric AS cost_usd WHERE FALSE`;
+      : '';
   const result = await pool.query<UsageRow>(
-    `WITH prices AS (SELECT $4::jsonb AS table),
+    `WITH prices AS MATERIALIZED (
+       SELECT p.key AS model, (p.value->>'input')::numeric AS input, (p.value->>'output')::numeric AS output
+       FROM jsonb_each($4::jsonb) p
+     ),
      session_buckets AS (${sessionsPart}),
      message_usage AS (
-       SELECT ${keys.message} AS key, m.role, coalesce(m.metadata->>'model', 'unknown') AS model,
-         CASE WHEN jsonb_typeof(m.metadata->'usage'->'inputTokens') = 'number' THEN (m.metadata->'usage'->>'inputTokens')::numeric ELSE 0 END AS input_tokens,
-         CASE WHEN jsonb_typeof(m.metadata->'usage'->'outputTokens') = 'number' THEN (m.metadata->'usage'->>'outputTokens')::numeric ELSE 0 END AS output_tokens,
-         CASE WHEN jsonb_typeof(m.metadata->'latencyMs') = 'number' THEN (m.metadata->>'latencyMs')::float8 END AS latency_ms
-       FROM messages m JOIN sessions s ON s.id = m.session_id AND s.tenant_id = m.tenant_id
+       SELECT ${keys.message} AS key, m.role, e.input_tokens, e.output_tokens, e.latency_ms,
+         (e.input_tokens * coalesce(p.input, 0) + e.output_tokens * coalesce(p.output, 0)) / 1000000 AS cost_usd
+       FROM messages m ${messageSessions}
+       CROSS JOIN LATERAL (SELECT
+         coalesce(m.metadata->>'model', 'unknown') AS model,
+         CASE WHEN jsonb_typeof(m.metadata->'usage'->'inputTokens') = 'number' THEN (m.metadata->'usage'->'inputTokens')::numeric ELSE 0 END AS input_tokens,
+         CASE WHEN jsonb_typeof(m.metadata->'usage'->'outputTokens') = 'number' THEN (m.metadata->'usage'->'outputTokens')::numeric ELSE 0 END AS output_tokens,
+         CASE WHEN jsonb_typeof(m.metadata->'latencyMs') = 'number' THEN (m.metadata->'latencyMs')::float8 END AS latency_ms
+       ) e
+       LEFT JOIN prices p ON p.model = e.model
        WHERE m.tenant_id = $1 AND m.created_at >= $2 AND m.created_at < $3 AND ${sessionFilter}
+       OFFSET 0
      ),
-     message_buckets AS (
-       SELECT u.key, count(*)::int AS messages, sum(u.input_tokens) AS input_tokens, sum(u.output_tokens) AS output_tokens,
-         sum((u.input_tokens * coalesce((p.table->u.model->>'input')::numeric, 0) + u.output_tokens * coalesce((p.table->u.model->>'output')::numeric, 0)) / 1000000) AS cost_usd,
-         percentile_cont(0.5) WITHIN GROUP (ORDER BY u.latency_ms) FILTER (WHERE u.role = 'ASSISTANT') AS latency_p50,
-         percentile_cont(0.95) WITHIN GROUP (ORDER BY u.latency_ms) FILTER (WHERE u.role = 'ASSISTANT') AS latency_p95
-       FROM message_usage u CROSS JOIN prices p
+     parts AS (
+       SELECT key::${keys.type} AS key, sessions, NULL::int AS messages, NULL::int AS conversations,
+         NULL::numeric AS input_tokens, NULL::numeric AS output_tokens, NULL::numeric AS cost_usd,
+         duration_p50, duration_p95, NULL::float8 AS latency_p50, NULL::float8 AS latency_p95
+       FROM session_buckets
+       UNION ALL
+       SELECT u.key, NULL, count(*)::int, NULL, sum(u.input_tokens), sum(u.output_tokens), sum(u.cost_usd), NULL, NULL,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY u.latency_ms) FILTER (WHERE u.role = 'ASSISTANT'),
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY u.latency_ms) FILTER (WHERE u.role = 'ASSISTANT')
+       FROM message_usage u
        GROUP BY u.key
-     ),
-     conversation_buckets AS (${conversationsPart})
-     SELECT coalesce(sb.key, mb.key, cb.key) AS key,
-       coalesce(sb.sessions, 0) AS sessions, coalesce(mb.messages, 0) AS messages, coalesce(cb.conversations, 0) AS conversations,
-       (coalesce(mb.input_tokens, 0) + coalesce(cb.input_tokens, 0))::text AS input_tokens,
-       (coalesce(mb.output_tokens, 0) + coalesce(cb.output_tokens, 0))::text AS output_tokens,
-       round(coalesce(mb.cost_usd, 0) + coalesce(cb.cost_usd, 0), 8)::text AS cost_usd,
-       sb.duration_p50, sb.duration_p95, mb.latency_p50, mb.latency_p95
-     FROM session_buckets sb
-     FULL JOIN message_buckets mb ON mb.key = sb.key
-     FULL JOIN conversation_buckets cb ON cb.key = coalesce(sb.key, mb.key)
+       ${conversationsPart}
+     )
+     SELECT ${keys.output} AS key,
+       coalesce(sum(parts.sessions), 0)::int AS sessions, coalesce(sum(parts.messages), 0)::int AS messages,
+       coalesce(sum(parts.conversations), 0)::int AS conversations,
+       coalesce(sum(parts.input_tokens), 0)::text AS input_tokens, coalesce(sum(parts.output_tokens), 0)::text AS output_tokens,
+       round(coalesce(sum(parts.cost_usd), 0), 8)::text AS cost_usd,
+       max(parts.duration_p50) AS duration_p50, max(parts.duration_p95) AS duration_p95,
+       max(parts.latency_p50) AS latency_p50, max(parts.latency_p95) AS latency_p95
+     FROM parts
+     GROUP BY parts.key
      ORDER BY 1`,
     params,
   );

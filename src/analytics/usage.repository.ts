@@ -11,6 +11,9 @@ export interface UsageQuery {
   status: string[] | null;
 }
 
+/** One bucket's figures as the repository computes them (the resolver adds `start`). */
+export type UsageFigures = Omit<UsageBucket, 'start'>;
+
 interface UsageRow {
   key: string;
   sessions: number | null;
@@ -25,10 +28,15 @@ interface UsageRow {
   latency_p95: number | null;
 }
 
-/** SQL that buckets a timestamp, a session (`s`) or a message (`m`) for each grouping; null: not counted. */
+/**
+ * SQL that buckets a session (`s`), a message (`m`) or a conversation (`c`) for each grouping (null: not
+ * counted), and the key as returned. Days and weeks are grouped as timestamps, which sort faster than
+ * their text, and formatted once per bucket.
+ */
 function bucketKeys(groupBy: UsageGroupBy) {
   const time = (column: Prisma.Sql) =>
-    Prisma.sql`to_char(date_trunc(${groupBy === UsageGroupBy.WEEK ? 'week' : 'day'}, ${column} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')`;
+    Prisma.sql`date_trunc(${groupBy === UsageGroupBy.WEEK ? 'week' : 'day'}, ${column} AT TIME ZONE 'UTC')`;
+  const text = Prisma.sql`parts.key`;
   switch (groupBy) {
     case UsageGroupBy.DAY:
     case UsageGroupBy.WEEK:
@@ -36,23 +44,40 @@ function bucketKeys(groupBy: UsageGroupBy) {
         session: time(Prisma.sql`s.started_at`),
         message: time(Prisma.sql`m.created_at`),
         conversation: time(Prisma.sql`c.last_activity_at`),
+        type: Prisma.sql`timestamp`,
+        output: Prisma.sql`to_char(parts.key, 'YYYY-MM-DD')`,
       };
     case UsageGroupBy.CHANNEL:
-      return { session: Prisma.sql`s.channel`, message: Prisma.sql`s.channel`, conversation: null };
+      return { session: Prisma.sql`s.channel`, message: Prisma.sql`s.channel`, conversation: null, type: Prisma.sql`text`, output: text };
     case UsageGroupBy.STATUS:
-      return { session: Prisma.sql`s.status::text`, message: Prisma.sql`s.status::text`, conversation: null };
+      return {
+        session: Prisma.sql`s.status::text`,
+        message: Prisma.sql`s.status::text`,
+        conversation: null,
+        type: Prisma.sql`text`,
+        output: text,
+      };
     case UsageGroupBy.MODEL:
-      return { session: null, message: Prisma.sql`coalesce(m.metadata->>'model', 'unknown')`, conversation: null };
+      return {
+        session: null,
+        message: Prisma.sql`coalesce(m.metadata->>'model', 'unknown')`,
+        conversation: null,
+        type: Prisma.sql`text`,
+        output: text,
+      };
   }
 }
 
 /**
  * Usage buckets in one statement: sessions, messages and conversations are aggregated separately by
- * the bucket key and joined on it; percentiles are computed by PostgreSQL.
+ * the bucket key and merged per key (each part has at most one row per key); percentiles are
+ * computed by PostgreSQL. Messages are joined to their sessions only when a filter or the grouping
+ * needs session columns (every message belongs to a session of its tenant).
  */
-export async function usageBuckets(context: TenantContext, query: UsageQuery): Promise<Omit<UsageBucket, 'start'>[]> {
+export async function usageBuckets(context: TenantContext, query: UsageQuery): Promise<UsageFigures[]> {
   const tenantId = context.viewer.tenantId;
   const keys = bucketKeys(query.groupBy);
+  const filtered = Boolean(query.channel?.length || query.status?.length);
   const sessionFilter = Prisma.join(
     [
       Prisma.sql`TRUE`,
@@ -61,62 +86,81 @@ export async function usageBuckets(context: TenantContext, query: UsageQuery): P
     ],
     ' AND ',
   );
+  const messageSessions =
+    filtered || query.groupBy === UsageGroupBy.CHANNEL || query.groupBy === UsageGroupBy.STATUS
+      ? Prisma.sql`JOIN sessions s ON s.id = m.session_id AND s.tenant_id = m.tenant_id`
+      : Prisma.empty;
   const prices = JSON.stringify(context.config.conversations.modelPrices);
-  const countConversations = keys.conversation !== null && !query.channel?.length && !query.status?.length;
+  const duration = Prisma.sql`extract(epoch FROM coalesce(s.ended_at, s.last_activity_at) - s.started_at)`;
   const sessionsPart = keys.session
     ? Prisma.sql`
       SELECT ${keys.session} AS key, count(*)::int AS sessions,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM coalesce(s.ended_at, s.last_activity_at) - s.started_at)) AS duration_p50,
-        percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM coalesce(s.ended_at, s.last_activity_at) - s.started_at)) AS duration_p95
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY ${duration}) AS duration_p50,
+        percentile_cont(0.95) WITHIN GROUP (ORDER BY ${duration}) AS duration_p95
       FROM sessions s
       WHERE s.tenant_id = ${tenantId} AND s.started_at >= ${query.from} AND s.started_at < ${query.to} AND ${sessionFilter}
       GROUP BY 1`
     : Prisma.sql`
       SELECT ${keys.message} AS key, count(DISTINCT m.session_id)::int AS sessions,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM coalesce(s.ended_at, s.last_activity_at) - s.started_at)) AS duration_p50,
-        percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM coalesce(s.ended_at, s.last_activity_at) - s.started_at)) AS duration_p95
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY ${duration}) AS duration_p50,
+        percentile_cont(0.95) WITHIN GROUP (ORDER BY ${duration}) AS duration_p95
       FROM messages m JOIN sessions s ON s.id = m.session_id AND s.tenant_id = m.tenant_id
       WHERE m.tenant_id = ${tenantId} AND m.created_at >= ${query.from} AND m.created_at < ${query.to} AND ${sessionFilter}
       GROUP BY 1`;
-  const conversationsPart = countConversations
-    ? Prisma.sql`
-      SELECT ${keys.conversation} AS key, count(*)::int AS conversations,
-        sum(c.input_tokens) AS input_tokens, sum(c.output_tokens) AS output_tokens, sum(c.cost_usd) AS cost_usd
+  // Conversations have no channel or status: counted only without those filters.
+  const conversationsPart =
+    keys.conversation !== null && !filtered
+      ? Prisma.sql`
+      UNION ALL
+      SELECT ${keys.conversation}, NULL, NULL, count(*)::int, sum(c.input_tokens), sum(c.output_tokens), sum(c.cost_usd), NULL, NULL, NULL, NULL
       FROM conversations c
       WHERE c.tenant_id = ${tenantId} AND c.last_activity_at >= ${query.from} AND c.last_activity_at < ${query.to}
       GROUP BY 1`
-    : Prisma.sql`SELECT NULL::text AS key, 0 AS conversations, 0::numeric AS input_tokens, 0::numeric AS output_tokens, 0::numeric AS cost_usd WHERE FALSE`;
+      : Prisma.empty;
   const rows = await context.db.prisma.$queryRaw<UsageRow[]>`
-    WITH prices AS (SELECT ${prices}::jsonb AS table),
+    WITH prices AS MATERIALIZED (
+      SELECT p.key AS model, (p.value->>'input')::numeric AS input, (p.value->>'output')::numeric AS output
+      FROM jsonb_each(${prices}::jsonb) p
+    ),
     session_buckets AS (${sessionsPart}),
     message_usage AS (
-      SELECT ${keys.message} AS key,
-        m.role,
+      SELECT ${keys.message} AS key, m.role, e.input_tokens, e.output_tokens, e.latency_ms,
+        (e.input_tokens * coalesce(p.input, 0) + e.output_tokens * coalesce(p.output, 0)) / 1000000 AS cost_usd
+      FROM messages m ${messageSessions}
+      CROSS JOIN LATERAL (SELECT
         coalesce(m.metadata->>'model', 'unknown') AS model,
-        CASE WHEN jsonb_typeof(m.metadata->'usage'->'inputTokens') = 'number' THEN (m.metadata->'usage'->>'inputTokens')::numeric ELSE 0 END AS input_tokens,
-        CASE WHEN jsonb_typeof(m.metadata->'usage'->'outputTokens') = 'number' THEN (m.metadata->'usage'->>'outputTokens')::numeric ELSE 0 END AS output_tokens,
-        CASE WHEN jsonb_typeof(m.metadata->'latencyMs') = 'number' THEN (m.metadata->>'latencyMs')::float8 END AS latency_ms
-      FROM messages m JOIN sessions s ON s.id = m.session_id AND s.tenant_id = m.tenant_id
+        CASE WHEN jsonb_typeof(m.metadata->'usage'->'inputTokens') = 'number' THEN (m.metadata->'usage'->'inputTokens')::numeric ELSE 0 END AS input_tokens,
+        CASE WHEN jsonb_typeof(m.metadata->'usage'->'outputTokens') = 'number' THEN (m.metadata->'usage'->'outputTokens')::numeric ELSE 0 END AS output_tokens,
+        CASE WHEN jsonb_typeof(m.metadata->'latencyMs') = 'number' THEN (m.metadata->'latencyMs')::float8 END AS latency_ms
+      ) e
+      LEFT JOIN prices p ON p.model = e.model
       WHERE m.tenant_id = ${tenantId} AND m.created_at >= ${query.from} AND m.created_at < ${query.to} AND ${sessionFilter}
+      -- OFFSET 0 keeps this a subquery, so the JSON is read once per message while scanning, and the
+      -- rows sorted for the percentiles carry only these columns, not the whole metadata.
+      OFFSET 0
     ),
-    message_buckets AS (
-      SELECT u.key, count(*)::int AS messages, sum(u.input_tokens) AS input_tokens, sum(u.output_tokens) AS output_tokens,
-        sum((u.input_tokens * coalesce((p.table->u.model->>'input')::numeric, 0) + u.output_tokens * coalesce((p.table->u.model->>'output')::numeric, 0)) / 1000000) AS cost_usd,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY u.latency_ms) FILTER (WHERE u.role = 'ASSISTANT') AS latency_p50,
-        percentile_cont(0.95) WITHIN GROUP (ORDER BY u.latency_ms) FILTER (WHERE u.role = 'ASSISTANT') AS latency_p95
-      FROM message_usage u CROSS JOIN prices p
+    parts AS (
+      SELECT key::${keys.type} AS key, sessions, NULL::int AS messages, NULL::int AS conversations,
+        NULL::numeric AS input_tokens, NULL::numeric AS output_tokens, NULL::numeric AS cost_usd,
+        duration_p50, duration_p95, NULL::float8 AS latency_p50, NULL::float8 AS latency_p95
+      FROM session_buckets
+      UNION ALL
+      SELECT u.key, NULL, count(*)::int, NULL, sum(u.input_tokens), sum(u.output_tokens), sum(u.cost_usd), NULL, NULL,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY u.latency_ms) FILTER (WHERE u.role = 'ASSISTANT'),
+        percentile_cont(0.95) WITHIN GROUP (ORDER BY u.latency_ms) FILTER (WHERE u.role = 'ASSISTANT')
+      FROM message_usage u
       GROUP BY u.key
-    ),
-    conversation_buckets AS (${conversationsPart})
-    SELECT coalesce(sb.key, mb.key, cb.key) AS key,
-      coalesce(sb.sessions, 0) AS sessions, coalesce(mb.messages, 0) AS messages, coalesce(cb.conversations, 0) AS conversations,
-      (coalesce(mb.input_tokens, 0) + coalesce(cb.input_tokens, 0))::text AS input_tokens,
-      (coalesce(mb.output_tokens, 0) + coalesce(cb.output_tokens, 0))::text AS output_tokens,
-      round(coalesce(mb.cost_usd, 0) + coalesce(cb.cost_usd, 0), 8)::text AS cost_usd,
-      sb.duration_p50, sb.duration_p95, mb.latency_p50, mb.latency_p95
-    FROM session_buckets sb
-    FULL JOIN message_buckets mb ON mb.key = sb.key
-    FULL JOIN conversation_buckets cb ON cb.key = coalesce(sb.key, mb.key)
+      ${conversationsPart}
+    )
+    SELECT ${keys.output} AS key,
+      coalesce(sum(parts.sessions), 0)::int AS sessions, coalesce(sum(parts.messages), 0)::int AS messages,
+      coalesce(sum(parts.conversations), 0)::int AS conversations,
+      coalesce(sum(parts.input_tokens), 0)::text AS input_tokens, coalesce(sum(parts.output_tokens), 0)::text AS output_tokens,
+      round(coalesce(sum(parts.cost_usd), 0), 8)::text AS cost_usd,
+      max(parts.duration_p50) AS duration_p50, max(parts.duration_p95) AS duration_p95,
+      max(parts.latency_p50) AS latency_p50, max(parts.latency_p95) AS latency_p95
+    FROM parts
+    GROUP BY parts.key
     ORDER BY 1`;
   return rows.map((row) => ({
     key: row.key,

@@ -13,7 +13,10 @@ const MAX_RANGE_DAYS = 366;
 export class UsageResolver {
   @Authorized('read')
   @Query(() => Usage, {
-    description: `Sessions, messages, conversations, tokens, cost and latency percentiles in buckets, over at most ${MAX_RANGE_DAYS} days.`,
+    description:
+      `Sessions, messages, conversations, tokens, cost and latency percentiles in buckets, over at most ${MAX_RANGE_DAYS} days. ` +
+      'Identical queries of a tenant share one computation, and its result is reused for USAGE_CACHE_SECONDS (default 30), ' +
+      'so figures may be up to that many seconds old.',
   })
   async usage(
     @Arg('groupBy', () => UsageGroupBy, { description: 'How to bucket.' }) groupBy: UsageGroupBy,
@@ -29,13 +32,9 @@ export class UsageResolver {
     if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) {
       throw new BadUserInputError(`The range may span at most ${MAX_RANGE_DAYS} days.`, 'filter.from');
     }
-    const buckets = await usageBuckets(asTenantContext(context), {
-      from,
-      to,
-      groupBy,
-      channel: filter?.channel ?? null,
-      status: filter?.status ?? null,
-    });
+    const tenantContext = asTenantContext(context);
+    const query = { from, to, groupBy, channel: filter?.channel ?? null, status: filter?.status ?? null };
+    const buckets = await context.usageCache.get(tenantContext, query, () => usageBuckets(tenantContext, query));
     const timed = groupBy === UsageGroupBy.DAY || groupBy === UsageGroupBy.WEEK;
     return {
       from,

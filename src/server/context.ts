@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config';
+import { UsageCache } from '../analytics/usage.cache';
+import type { UsageFigures } from '../analytics/usage.repository';
 import type { Database } from '../db/client';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -18,6 +20,8 @@ export interface RequestContext {
   /** The server's metrics, or null outside a server (CLI, some tests). */
   readonly metrics: Metrics | null;
   readonly loaders: Loaders;
+  /** The server's usage results shared between requests; outside a server, one for this request only. */
+  readonly usageCache: UsageCache<UsageFigures[]>;
 }
 
 /** A request context known to act for one tenant; the first argument of every repository function. */
@@ -25,13 +29,14 @@ export interface TenantContext extends RequestContext {
   readonly viewer: Viewer & { readonly tenantId: string };
 }
 
-/** Builds the per-request context: request id, viewer, child logger and fresh DataLoaders. */
+/** Builds the per-request context: request id, viewer, child logger and fresh DataLoaders; process-wide objects are passed in. */
 export function createRequestContext(options: {
   db: Database;
   config: Config;
   logger: Logger;
   viewer: Viewer | null;
   metrics?: Metrics | null;
+  usageCache?: UsageCache<UsageFigures[]>;
   requestId?: string;
 }): RequestContext {
   const requestId = options.requestId ?? randomUUID();
@@ -42,6 +47,7 @@ export function createRequestContext(options: {
     config: options.config,
     logger: options.logger.child({ requestId, tenant: options.viewer?.tenantId ?? undefined }),
     metrics: options.metrics ?? null,
+    usageCache: options.usageCache ?? new UsageCache({ ttlMs: 0 }),
     loaders: undefined as unknown as Loaders,
   };
   context.loaders = createLoaders(context);

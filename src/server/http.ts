@@ -12,6 +12,8 @@ import { graphiqlLandingPagePlugin, mountGraphiQL } from './graphiql';
 import { readinessHandler } from './health';
 import { Metrics } from './metrics';
 import { isDatabaseUnavailable } from '../db/errors';
+import { UsageCache } from '../analytics/usage.cache';
+import type { UsageFigures } from '../analytics/usage.repository';
 import { ServiceUnavailableError } from '../graphql/errors';
 import type { Logger } from './logger';
 
@@ -48,6 +50,7 @@ export async function startServer(options: {
   httpServer.keepAliveTimeout = 65_000;
   httpServer.headersTimeout = 66_000;
   const metrics = new Metrics(db);
+  const usageCache = new UsageCache<UsageFigures[]>({ ttlMs: config.analytics.usageCacheSeconds * 1000 });
   const apollo = createApolloServer({
     schema,
     config,
@@ -75,7 +78,7 @@ export async function startServer(options: {
           // The key lookup is the first statement of a request: a database outage surfaces here.
           throw isDatabaseUnavailable(error) ? new ServiceUnavailableError() : error;
         });
-        return createRequestContext({ db, config, logger, viewer, requestId, metrics });
+        return createRequestContext({ db, config, logger, viewer, requestId, metrics, usageCache });
       },
     }),
   );

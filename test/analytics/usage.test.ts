@@ -9,7 +9,11 @@ const range = { from: '2026-11-01T00:00:00.000Z', to: '2026-11-08T00:00:00.000Z'
 const DAY = 24 * 60;
 
 beforeAll(async () => {
-  server = await startTestServer({ MODEL_PRICES: '{"gpt-4o-mini":{"input":0.15,"output":0.6},"gpt-4o":{"input":2.5,"output":10}}' });
+  // No reuse of finished results: every query here is computed (usage.cache.test.ts covers reuse).
+  server = await startTestServer({
+    MODEL_PRICES: '{"gpt-4o-mini":{"input":0.15,"output":0.6},"gpt-4o":{"input":2.5,"output":10}}',
+    USAGE_CACHE_SECONDS: '0',
+  });
   // Day 1 (Nov 1): two web sessions of 10 and 30 minutes; day 2: one phone session of 60 minutes.
   const web1 = await createSession(server.db, {
     channel: 'web',
