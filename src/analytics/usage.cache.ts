@@ -1,8 +1,11 @@
 import type { TenantContext } from '../server/context';
 import type { UsageQuery } from './usage.repository';
 
-/** Most finished results a process keeps; the least recently used one is dropped first. */
-export const USAGE_CACHE_MAX_ENTRIES = 1_000;
+/**
+ * Most finished results a process keeps; the least recently used one is dropped first. A result holds at most 366
+ * buckets (≈100 KB), so the cache stays near 10 MB at worst.
+ */
+export const USAGE_CACHE_MAX_ENTRIES = 100;
 
 /**
  * Shares usage results between the requests of one process, per tenant and normalized arguments:
