@@ -7,6 +7,7 @@ import { Usage, UsageFilter, UsageGroupBy } from './usage.type';
 const DAY_MS = 86_400_000;
 /** Longest range a usage query may span. */
 const MAX_RANGE_DAYS = 366;
+const MINUTE_MS = 60_000;
 
 /** Usage analytics for dashboard tiles. */
 @Resolver()
@@ -20,11 +21,15 @@ export class UsageResolver {
   })
   async usage(
     @Arg('groupBy', () => UsageGroupBy, { description: 'How to bucket.' }) groupBy: UsageGroupBy,
-    @Arg('filter', () => UsageFilter, { nullable: true, description: 'Range and filters; default the last 30 days.' })
+    @Arg('filter', () => UsageFilter, {
+      nullable: true,
+      description: 'Range and filters; default the 30 days up to the end of the current minute.',
+    })
     filter: UsageFilter | null,
     @Ctx() context: RequestContext,
   ): Promise<Usage> {
-    const to = filter?.to ?? new Date();
+    // The default end is rounded up to the minute so that dashboards asking for the default range share one result.
+    const to = filter?.to ?? new Date(Math.ceil(Date.now() / MINUTE_MS) * MINUTE_MS);
     const from = filter?.from ?? new Date(to.getTime() - 30 * DAY_MS);
     if (from.getTime() >= to.getTime()) {
       throw new BadUserInputError(`filter.from (${from.toISOString()}) must be before filter.to (${to.toISOString()}).`, 'filter.from');

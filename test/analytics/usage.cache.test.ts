@@ -47,6 +47,16 @@ describe('usage results shared between requests (USAGE_CACHE_SECONDS 30)', () =>
     expect(result[0]!.data!.usage.buckets.map((bucket) => [bucket.key, bucket.messages])).toEqual([['2026-11-01', 2]]);
   });
 
+  it('shares the default range (up to the end of the current minute) between clients that send no range', async () => {
+    const query = 'query { usage(groupBy: DAY) { from to buckets { key } } }';
+    const first = await server.graphql<{ usage: { from: string; to: string } }>(query);
+    const { result: second, statements } = await server.db.statements.record(() => server.graphql<{ usage: { to: string } }>(query));
+    // A minute boundary between the two requests moves the default range; only then may the second compute afresh.
+    if (second.data!.usage.to === first.data!.usage.to) expect(nonKeyStatements(statements)).toHaveLength(0);
+    expect(new Date(first.data!.usage.to).getTime() % 60_000).toBe(0);
+    expect(new Date(first.data!.usage.to).getTime() - Date.now()).toBeLessThanOrEqual(60_000);
+  });
+
   it('reuses a finished result within the TTL without a statement, so figures may be that old', async () => {
     const first = await usage({ groupBy: 'DAY', filter: range(2) });
     const late = await createSession(server.db, { startedAt: at(10) });
