@@ -405,6 +405,13 @@ function buildBlobStore(
     }
     rows.push(row);
     const current: Anchor = { list: JsonListBytes.of(row) };
+    // The older versions not loaded are proven by digests of this list's heads: hash it once for all of them.
+    current.list?.digestHeads(
+      ordered.slice(0, index).flatMap((older) => {
+        const known = messageBlobs.has(older) ? undefined : facts?.get(older);
+        return known === undefined ? [] : [known.bytes - 1];
+      }),
+    );
     if (current.list !== null) served.set(current.list.bytes, () => parseList(current));
     anchor = current;
   }
@@ -475,6 +482,24 @@ class JsonListBytes {
       this.digests.set(length, digest);
     }
     return digest;
+  }
+
+  /**
+   * Computes (and caches) the digests of several heads in one pass over the bytes: a window proves dozens of lists
+   * against one anchor, and hashing each head from the start would hash the anchor once per list.
+   */
+  digestHeads(lengths: readonly number[]): void {
+    const wanted = [...new Set(lengths)]
+      .filter((length) => length >= 1 && length <= this.bytes.byteLength && !this.digests.has(length))
+      .sort((a, b) => a - b);
+    if (wanted.length < 2) return;
+    const hash = createHash('sha256');
+    let hashed = 0;
+    for (const length of wanted) {
+      hash.update(this.bytes.subarray(hashed, length));
+      hashed = length;
+      this.digests.set(length, hash.copy().digest('hex'));
+    }
   }
 
   /**
