@@ -40,6 +40,7 @@ import {
 import { stepIndexEntriesOf, type StepIndexEntry } from './replay.step-index';
 import {
   blobKeysForWindow,
+  messagesPrefix,
   transformCheckpointWindow,
   transformCheckpointWindowDetailed,
   type CheckpointSteps,
@@ -394,7 +395,7 @@ function buildBlobStore(
       const source = anchor;
       // A marker row: the store hands its (unique) bytes to the decode function below, which returns the slice.
       const marker = new Uint8Array(0);
-      served.set(marker, () => parseList(source).slice(0, count));
+      served.set(marker, () => messagesPrefix(parseList(source), count));
       rows.push({ channel: SpecialChannel.messages, version, type: 'json', blob: marker });
       continue;
     }
