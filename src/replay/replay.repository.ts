@@ -37,9 +37,11 @@ import {
   type BlobRow,
   type CheckpointRow,
 } from './checkpoint.rows';
+import { messagesCacheKey, messagesCacheOf, messagesCacheSize, type ByteBoundedCache } from './replay.cache';
 import { stepIndexEntriesOf, type StepIndexEntry } from './replay.step-index';
 import {
   blobKeysForWindow,
+  messagesPrefix,
   transformCheckpointWindow,
   transformCheckpointWindowDetailed,
   type CheckpointSteps,
@@ -101,7 +103,15 @@ export async function readReplayPage(
     window = await readWindowRows(context.db.prisma, context.viewer.tenantId, conversation, namespace, request);
   }
   if (!window.found || window.checkpoints.length === 0) return [];
-  const stores = await loadCheckpointWindow(context.db.prisma, threadId, namespace, window.checkpoints, window.parent, window.facts);
+  const stores = await loadCheckpointWindow(
+    context.db.prisma,
+    threadId,
+    namespace,
+    window.checkpoints,
+    window.parent,
+    window.facts,
+    messagesCacheOf<Anchor>(context.db),
+  );
   const steps = transformCheckpointWindow({
     checkpoints: window.checkpoints,
     parentOfFirst: window.parent,
@@ -290,7 +300,8 @@ export interface WindowStores {
  * `messages` blobs (bytes) and trigger blobs (type only), one for the writes. Without `facts` every `messages` version
  * is loaded (the sync), and each list whose bytes prove it a prefix of a newer one is served from that one's parse; with
  * `facts` (from the index, by version) only the newest list of each stretch of extending versions is loaded, plus, in
- * one more statement, any list the facts do not prove a prefix of it.
+ * one more statement, any list the facts do not prove a prefix of it. With `cache` (and facts), a newest list found
+ * there whose bytes match its facts is only checked for existence (type only), and the lists parsed are kept there.
  */
 export async function loadCheckpointWindow(
   client: DbClient,
@@ -299,21 +310,55 @@ export async function loadCheckpointWindow(
   checkpoints: readonly CheckpointRow[],
   parentOfFirst: CheckpointRow | null,
   facts?: ReadonlyMap<string, MessagesBlobFacts>,
+  cache?: ByteBoundedCache<Anchor>,
 ): Promise<WindowStores> {
   const keys = blobKeysForWindow(checkpoints, parentOfFirst);
   const ordered = [...new Set([parentOfFirst, ...checkpoints].flatMap((row) => (row === null ? [] : (messagesVersionOf(row) ?? []))))];
   // With facts, a version that the next one does not extend ends a stretch: it is the stretch's anchor, parsed itself.
   const anchors =
     facts === undefined ? ordered : ordered.filter((_, index) => facts.get(ordered[index + 1] as string)?.extendsPrevious !== true);
-  const triggerChannels = keys.triggerBlobTypes.map((key) => key.channel);
-  const triggerVersions = keys.triggerBlobTypes.map((key) => key.version);
-  const loaded = await selectBlobs(client, threadId, namespace, anchors, triggerChannels, triggerVersions);
+  const cached = new Map<string, Anchor>();
+  if (facts !== undefined && cache !== undefined) {
+    for (const version of anchors) {
+      const hit = cache.get(messagesCacheKey(threadId, namespace, version));
+      if (hit?.list != null && hit.list.matches(facts.get(version))) cached.set(version, hit);
+    }
+  }
+  const triggerChannels = [...cached.keys()].map(() => SpecialChannel.messages as string);
+  const triggerVersions = [...cached.keys()];
+  for (const key of keys.triggerBlobTypes) {
+    triggerChannels.push(key.channel);
+    triggerVersions.push(key.version);
+  }
+  const loaded = await selectBlobs(
+    client,
+    threadId,
+    namespace,
+    anchors.filter((version) => !cached.has(version)),
+    triggerChannels,
+    triggerVersions,
+  );
   const triggers = loaded.filter((row) => row.channel !== SpecialChannel.messages);
-  const messageBlobs = new Map(loaded.filter((row) => row.channel === SpecialChannel.messages).map((row) => [row.version, row]));
-  let built = buildBlobStore(triggers, messageBlobs, ordered, facts);
+  const messageBlobs = new Map<string, BlobRow>();
+  for (const row of loaded) {
+    if (row.channel !== SpecialChannel.messages) continue;
+    // A cached list whose row still exists (its type is all that was read) is served from the cache.
+    const hit = cached.get(row.version);
+    if (hit === undefined) messageBlobs.set(row.version, row);
+    else if (row.type === hit.list?.row.type) messageBlobs.set(row.version, hit.list.row);
+  }
+  const reuse = new Map([...cached].filter(([version]) => messageBlobs.has(version)));
+  let built = buildBlobStore(triggers, messageBlobs, ordered, facts, reuse);
   if (built.missing.length > 0) {
     for (const row of await selectBlobs(client, threadId, namespace, built.missing, [], [])) messageBlobs.set(row.version, row);
-    built = buildBlobStore(triggers, messageBlobs, ordered, facts);
+    built = buildBlobStore(triggers, messageBlobs, ordered, facts, reuse);
+  }
+  if (cache !== undefined && facts !== undefined) {
+    for (const [version, anchor] of built.anchors) {
+      if (!reuse.has(version) && anchor.list?.matches(facts.get(version)) === true) {
+        cache.set(messagesCacheKey(threadId, namespace, version), anchor, messagesCacheSize(anchor.list.bytes.byteLength));
+      }
+    }
   }
   const writes = await client.langGraphCheckpointWrite.findMany({
     where: { threadId, checkpointNs: namespace, checkpointId: { in: keys.writeCheckpointIds } },
@@ -372,7 +417,8 @@ function buildBlobStore(
   messageBlobs: ReadonlyMap<string, BlobRow>,
   ordered: readonly string[],
   facts: ReadonlyMap<string, MessagesBlobFacts> | undefined,
-): { store: CheckpointBlobStore; missing: string[]; extendsPrevious: Map<string, boolean> } {
+  reuse: ReadonlyMap<string, Anchor> = new Map(),
+): { store: CheckpointBlobStore; missing: string[]; extendsPrevious: Map<string, boolean>; anchors: Map<string, Anchor> } {
   const extendsPrevious = new Map<string, boolean>();
   ordered.forEach((version, index) => {
     const previous = index === 0 ? undefined : messageBlobs.get(ordered[index - 1] as string);
@@ -381,6 +427,7 @@ function buildBlobStore(
     extendsPrevious.set(version, index > 0 && (byBytes ?? facts?.get(version)?.extendsPrevious ?? false));
   });
   const served = new Map<Uint8Array, () => DecodedValue>();
+  const anchors = new Map<string, Anchor>();
   const rows: BlobRow[] = [...triggers];
   const missing: string[] = [];
   let anchor: Anchor | null = null;
@@ -394,7 +441,7 @@ function buildBlobStore(
       const source = anchor;
       // A marker row: the store hands its (unique) bytes to the decode function below, which returns the slice.
       const marker = new Uint8Array(0);
-      served.set(marker, () => parseList(source).slice(0, count));
+      served.set(marker, () => messagesPrefix(parseList(source), count));
       rows.push({ channel: SpecialChannel.messages, version, type: 'json', blob: marker });
       continue;
     }
@@ -404,16 +451,25 @@ function buildBlobStore(
       continue;
     }
     rows.push(row);
-    const current: Anchor = { list: JsonListBytes.of(row) };
+    const current: Anchor = reuse.get(version) ?? { list: JsonListBytes.of(row) };
+    anchors.set(version, current);
+    // The older versions not loaded are proven by digests of this list's heads, and the list itself is checked against
+    // its own facts before it is cached: hash it once for all of them.
+    current.list?.digestHeads(
+      ordered.slice(0, index + 1).flatMap((older) => {
+        const known = messageBlobs.has(older) && older !== version ? undefined : facts?.get(older);
+        return known === undefined ? [] : [known.bytes - 1];
+      }),
+    );
     if (current.list !== null) served.set(current.list.bytes, () => parseList(current));
     anchor = current;
   }
   const decode = (value: { type: string | null; blob: Uint8Array | null }) =>
     (value.blob === null ? undefined : served.get(value.blob))?.() ?? decodeEncodedValue(value);
-  return { store: new CheckpointBlobStore(rows, decode), missing, extendsPrevious };
+  return { store: new CheckpointBlobStore(rows, decode), missing, extendsPrevious, anchors };
 }
 
-/** The newest `messages` list of a stretch, parsed at most once. */
+/** The newest `messages` list of a stretch, parsed at most once (and shared through the cache: never modify it). */
 interface Anchor {
   list: JsonListBytes | null;
   parsed?: DecodedValue[];
@@ -466,6 +522,11 @@ class JsonListBytes {
     return boundary && a.head(head).equals(b.head(head)) ? a.bytes.byteLength : null;
   }
 
+  /** Whether these are the bytes the index facts of their version describe (their length and digest). */
+  matches(facts: MessagesBlobFacts | undefined): boolean {
+    return facts !== undefined && facts.bytes === this.bytes.byteLength && this.digestOfHead(facts.bytes - 1) === facts.digest;
+  }
+
   /** Hex SHA-256 of the first `length` bytes (cached). */
   digestOfHead(length: number): string | null {
     if (length < 1 || length > this.bytes.byteLength) return null;
@@ -475,6 +536,24 @@ class JsonListBytes {
       this.digests.set(length, digest);
     }
     return digest;
+  }
+
+  /**
+   * Computes (and caches) the digests of several heads in one pass over the bytes: a window proves dozens of lists
+   * against one anchor, and hashing each head from the start would hash the anchor once per list.
+   */
+  digestHeads(lengths: readonly number[]): void {
+    const wanted = [...new Set(lengths)]
+      .filter((length) => length >= 1 && length <= this.bytes.byteLength && !this.digests.has(length))
+      .sort((a, b) => a - b);
+    if (wanted.length < 2) return;
+    const hash = createHash('sha256');
+    let hashed = 0;
+    for (const length of wanted) {
+      hash.update(this.bytes.subarray(hashed, length));
+      hashed = length;
+      this.digests.set(length, hash.copy().digest('hex'));
+    }
   }
 
   /**

@@ -171,11 +171,9 @@ export function transformCheckpoint(input: TransformCheckpointInput): Checkpoint
   const keys = messages === null ? parentKeys : messageKeys(messages);
 
   if (messages !== null) {
-    const known = new Set(parentKeys);
     // Only new messages are normalized: the rest of the list is needed for its ids alone.
-    const fresh = messages
-      .filter((_, index) => !known.has(keys[index] as string))
-      .map(readMessage)
+    const fresh = newMessageIndexes(keys, parentKeys)
+      .map((index) => readMessage(messages[index] as DecodedValue))
       .filter((message): message is ReplayMessage => message !== null);
     if (header.source === 'update') addStateUpdateStep(context, fresh, keys, parentKeys);
     if (fresh.length > 0) addMessageSteps(context, fresh, messages);
@@ -339,15 +337,69 @@ function readMessagesAt(header: CheckpointHeader, context: StepContext): readonl
   return Array.isArray(decoded) ? decoded : [];
 }
 
+/** Lists made by {@link messagesPrefix}, with the list they are the first messages of. */
+const prefixSources = new WeakMap<readonly DecodedValue[], readonly DecodedValue[]>();
+
+/**
+ * The first `count` messages of a decoded list, as a list the transformer knows to be a prefix of it: the keys of such
+ * lists are slices of the longer list's keys, and the new messages of one over another are found without rescanning
+ * the messages they share (a window of a long thread would otherwise hash its whole list once per checkpoint).
+ */
+export function messagesPrefix(messages: readonly DecodedValue[], count: number): DecodedValue[] {
+  const prefix = messages.slice(0, count);
+  prefixSources.set(prefix, prefixSources.get(messages) ?? messages);
+  return prefix;
+}
+
 const messageKeysCache = new WeakMap<readonly DecodedValue[], string[]>();
+
+/** The keys of the longest list that a key list is a prefix of (itself when it is not known to be one). */
+const keyRoots = new WeakMap<readonly string[], readonly string[]>();
+
+/** Position of the first occurrence of each key of a root key list (built once per root). */
+const firstPositions = new WeakMap<readonly string[], Map<string, number>>();
 
 /** Identity of each message in a list: its id, or its position when it has none (cached per decoded list). */
 function messageKeys(messages: readonly DecodedValue[]): string[] {
   const cached = messageKeysCache.get(messages);
   if (cached !== undefined) return cached;
-  const keys = messages.map((message, index) => (isDecodedObject(message) && typeof message.id === 'string' ? message.id : `#${index}`));
+  const source = prefixSources.get(messages);
+  let keys: string[];
+  if (source !== undefined && source.length >= messages.length) {
+    // A position key (`#index`) is the same in a prefix as in its source.
+    const root = messageKeys(source);
+    keys = root.slice(0, messages.length);
+    keyRoots.set(keys, root);
+  } else {
+    keys = messages.map((message, index) => (isDecodedObject(message) && typeof message.id === 'string' ? message.id : `#${index}`));
+  }
   messageKeysCache.set(messages, keys);
   return keys;
+}
+
+/** Positions in `keys` of the messages whose key is not among `parentKeys`, in order. */
+function newMessageIndexes(keys: readonly string[], parentKeys: readonly string[]): number[] {
+  const root = keyRoots.get(keys) ?? keys;
+  const indexes: number[] = [];
+  if (parentKeys.length <= keys.length && (keyRoots.get(parentKeys) ?? parentKeys) === root) {
+    // Both are prefixes of one key list: the parent's keys are the first ones, and a later key is the parent's when it
+    // first occurs among them.
+    let first = firstPositions.get(root);
+    if (first === undefined) {
+      first = new Map();
+      for (let index = root.length - 1; index >= 0; index -= 1) first.set(root[index] as string, index);
+      firstPositions.set(root, first);
+    }
+    for (let index = parentKeys.length; index < keys.length; index += 1) {
+      if ((first.get(keys[index] as string) as number) >= parentKeys.length) indexes.push(index);
+    }
+    return indexes;
+  }
+  const known = new Set(parentKeys);
+  keys.forEach((key, index) => {
+    if (!known.has(key)) indexes.push(index);
+  });
+  return indexes;
 }
 
 /** Which task (and node) wrote each new message, from the tasks planned at the parent and their writes. */

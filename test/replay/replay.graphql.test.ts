@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { syncConversations } from '../../src/conversations/conversation.sync';
+import { messagesCacheOf } from '../../src/replay/replay.cache';
 import { toJsonValue, readReplayPage } from '../../src/replay/replay.repository';
 import type { ReplayStep as EngineStep } from '../../src/replay/replay.transformer';
 import type { TenantContext } from '../../src/server/context';
@@ -431,6 +432,26 @@ describe('errors and isolation', () => {
     expect(await readReplayPage(context, conversation, '', { want: 3, backward: false, cursor: null, types: null })).toEqual([]);
     const acme = { db: server.db, viewer: { tenantId: 'acme' } } as unknown as TenantContext;
     expect(await readReplayPage(acme, conversation, '', { want: 3, backward: false, cursor: null, types: null })).toHaveLength(3);
+    // With that thread's lists now cached, the other tenant still reaches nothing.
+    expect(messagesCacheOf(server.db).size).toBeGreaterThan(0);
+    expect(await readReplayPage(context, conversation, '', { want: 3, backward: false, cursor: null, types: null })).toEqual([]);
+    const again = await server.graphql(REPLAY, { id: ids.toolCalls, first: 5 }, { apiKey: globexKey });
+    expect(again.data).toEqual({ conversation: null });
+  });
+
+  test('a page served from the messages cache is the page read afresh, in the same statements', async () => {
+    const cache = messagesCacheOf(server.db);
+    const pageOf = async () => {
+      const { result, statements } = await server.db.statements.record(() => replay({ id: ids.longThread, last: 20 }));
+      return { result, count: statements.filter((sql) => !/api_keys/.test(sql)).length };
+    };
+    cache.clear();
+    const cold = await pageOf();
+    expect(cache.size).toBeGreaterThan(0);
+    expect(cache.bytes).toBeLessThanOrEqual(cache.maxBytes);
+    const warm = await pageOf();
+    expect(warm).toEqual(cold);
+    expect(cold.count).toBe(5);
   });
 });
 

@@ -11,7 +11,9 @@ import {
   type FixtureName,
 } from '../fixtures/langgraph/langgraph.fixtures';
 import { computeThreadRollups, type LineageBounds } from '../../src/replay/replay.rollups';
-import type { ReplayStep } from '../../src/replay/replay.transformer';
+import { decodeEncodedValue, type DecodedValue } from '../../src/replay/checkpoint.decoder';
+import { CheckpointBlobStore, CheckpointWriteStore, type CheckpointRow } from '../../src/replay/checkpoint.rows';
+import { messagesPrefix, transformCheckpointWindow, type ReplayStep } from '../../src/replay/replay.transformer';
 import { loadNamespaces, loadThreadRows } from './checkpoint-rows';
 import { compareWithLangGraph, messagesOf, stepsAt, type ComparedThread } from './langgraph-comparison';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
@@ -264,3 +266,67 @@ function lineageBounds(snapshots: ComparedThread['snapshots']): LineageBounds {
   });
   return { first: ref(snapshots[0]), last: ref(snapshots.at(-1)) };
 }
+
+describe('lists served as prefixes of a newer list', () => {
+  const message = (className: string, id: string, content: string) =>
+    ({ lc: 1, type: 'constructor', id: ['langchain_core', 'messages', className], kwargs: { content, id } }) as const;
+  const lists = [
+    [message('HumanMessage', 'h1', 'hi')],
+    [message('HumanMessage', 'h1', 'hi'), message('AIMessage', 'a1', 'hello')],
+    // The appended message repeats the id of an older one: it is not new, as when each list is decoded on its own.
+    [message('HumanMessage', 'h1', 'hi'), message('AIMessage', 'a1', 'hello'), message('HumanMessage', 'h1', 'again')],
+    [
+      message('HumanMessage', 'h1', 'hi'),
+      message('AIMessage', 'a1', 'hello'),
+      message('HumanMessage', 'h1', 'again'),
+      message('HumanMessage', 'h2', 'new'),
+    ],
+  ];
+  const checkpoints: CheckpointRow[] = lists.map((_, index) => ({
+    checkpointNs: '',
+    checkpointId: `1f0-${index}`,
+    parentCheckpointId: index === 0 ? null : `1f0-${index - 1}`,
+    checkpoint: {
+      v: 4,
+      id: `1f0-${index}`,
+      ts: new Date(Date.UTC(2026, 0, 1, 0, 0, index)).toISOString(),
+      channel_versions: { messages: index + 1 },
+      versions_seen: {},
+    },
+    metadata: { source: 'loop', step: index, parents: {} },
+  }));
+  const blobRows = lists.map((list, index) => ({
+    channel: 'messages',
+    version: String(index + 1),
+    type: 'json',
+    blob: Buffer.from(JSON.stringify(list)),
+  }));
+
+  test('give the same steps as lists decoded on their own', () => {
+    const own = transformCheckpointWindow({
+      checkpoints: checkpoints.slice(1),
+      parentOfFirst: checkpoints[0]!,
+      blobs: new CheckpointBlobStore(blobRows),
+      writes: new CheckpointWriteStore(),
+      stepsBefore: 1,
+    });
+    // Every older list served as the first messages of the newest one, decoded once.
+    const newest = decodeEncodedValue(blobRows.at(-1)!) as DecodedValue[];
+    const served = new CheckpointBlobStore(blobRows, (value) => {
+      const index = blobRows.findIndex((row) => row.blob === value.blob);
+      return index === blobRows.length - 1 ? newest : messagesPrefix(newest, lists[index]!.length);
+    });
+    const prefixed = transformCheckpointWindow({
+      checkpoints: checkpoints.slice(1),
+      parentOfFirst: checkpoints[0]!,
+      blobs: served,
+      writes: new CheckpointWriteStore(),
+      stepsBefore: 1,
+    });
+    expect(prefixed).toEqual(own);
+    expect(own.map((step) => `${step.type}:${step.messageId}:${step.content}`)).toEqual([
+      'ASSISTANT_MESSAGE:a1:hello',
+      'USER_MESSAGE:h2:new',
+    ]);
+  });
+});
