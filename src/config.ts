@@ -70,6 +70,7 @@ const environmentSchema = z.object({
     .optional(),
   USAGE_CACHE_SECONDS: integer(0, 86_400).default(30),
   DATALOADER_BATCHING: booleanFromString.default(true),
+  HEAP_GROWING_PERCENT: integer(0, 1000).default(50),
 });
 
 /** Prices per million tokens used when MODEL_PRICES is not set. */
@@ -116,6 +117,10 @@ export interface Config {
     readonly tenantMetadataKey: string;
     readonly defaultTenant: string | undefined;
     readonly modelPrices: Readonly<Record<string, { readonly input: number; readonly output: number }>>;
+  };
+  readonly runtime: {
+    /** How far V8 lets the heap grow past what survived the last full GC, in percent; 0 keeps V8's own (up to 300). */
+    readonly heapGrowingPercent: number;
   };
   readonly analytics: {
     /** How long a finished usage result is reused for the same tenant and arguments; 0 disables reuse (not sharing in flight). */
@@ -170,6 +175,7 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
       modelPrices: e.MODEL_PRICES ?? DEFAULT_MODEL_PRICES,
     },
     analytics: { usageCacheSeconds: e.USAGE_CACHE_SECONDS },
+    runtime: { heapGrowingPercent: e.HEAP_GROWING_PERCENT },
   });
 }
 

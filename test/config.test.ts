@@ -20,9 +20,12 @@ describe('configuration', () => {
       CONVERSATION_DEFAULT_TENANT: 'acme',
       DATALOADER_BATCHING: 'false',
       USAGE_CACHE_SECONDS: '0',
+      HEAP_GROWING_PERCENT: '0',
     });
     expect(config.database).toMatchObject({ url: 'postgres://user:secret@db.internal:5433/convoql', migrateOnStart: true });
     expect(config.http.port).toBe(8080);
+    expect(config.runtime.heapGrowingPercent).toBe(0);
+    expect(loadConfig({}).runtime.heapGrowingPercent).toBe(50);
     expect(config.conversations.modelPrices).toEqual({ m: { input: 1, output: 2 } });
     expect(config.conversations.defaultTenant).toBe('acme');
     expect(config.graphql.dataLoaderBatching).toBe(false);
@@ -46,6 +49,7 @@ describe('configuration', () => {
     [{ MIGRATE_ON_START: 'maybe' }, 'Invalid configuration: MIGRATE_ON_START expected true or false, received "maybe"'],
     [{ MODEL_PRICES: '{oops' }, 'Invalid configuration: MODEL_PRICES expected JSON'],
     [{ USAGE_CACHE_SECONDS: '-1' }, 'Invalid configuration: USAGE_CACHE_SECONDS expected an integer >= 0, received "-1"'],
+    [{ HEAP_GROWING_PERCENT: '5000' }, 'Invalid configuration: HEAP_GROWING_PERCENT expected an integer <= 1000, received "5000"'],
   ])('rejects %j in one line', (environment, message) => {
     let error: unknown;
     try {

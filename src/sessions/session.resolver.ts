@@ -65,6 +65,14 @@ class UpdateSessionStatusPayload {
   userErrors!: UserError[];
 }
 
+/**
+ * Whether root resolvers fetch in their own statement what nested fields would load (message counts, a session's
+ * messages). Switched off with DataLoader batching, by the benchmark, to show what both buy together.
+ */
+function prefetches(context: RequestContext): boolean {
+  return context.config.graphql.dataLoaderBatching;
+}
+
 const DEFAULT_ORDER: SessionOrder = { field: SessionOrderField.STARTED_AT, direction: OrderDirection.DESC };
 
 /** Queries, mutations and fields of chat sessions. */
@@ -84,7 +92,8 @@ export class SessionResolver {
     const page = toKeysetPage(args, listKey);
     const column = sessionOrderColumn(order);
     const { rows, messageCounts, total } = await listSessionPage(tenant, args.filter, order, page, {
-      messageCounts: selectsField(info, ['edges', 'node', 'messageCount']) || selectsField(info, ['nodes', 'messageCount']),
+      messageCounts:
+        prefetches(context) && (selectsField(info, ['edges', 'node', 'messageCount']) || selectsField(info, ['nodes', 'messageCount'])),
       total: selectsField(info, ['totalCount']),
     });
     for (const [key, count] of messageCounts ?? []) context.loaders.messageCountBySession.prime(key, count);
@@ -106,7 +115,7 @@ export class SessionResolver {
     @Info() info: GraphQLResolveInfo,
   ): Promise<Session | null> {
     const key = fromGlobalIdOf('Session', id);
-    if (!selectsField(info, ['trace'])) {
+    if (!prefetches(context) || !selectsField(info, ['trace'])) {
       const row = await context.loaders.sessionByKey.load(key);
       return row && Session.fromRow(row);
     }

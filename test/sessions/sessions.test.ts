@@ -347,6 +347,28 @@ describe('batching', () => {
     expect(aliased.data!.s.n).toBe(withPage.data!.sessions.totalCount);
   });
 
+  it("loads each messageCount and a traced session's messages on their own with batching switched off (DATALOADER_BATCHING=false)", async () => {
+    const unbatched = await startTestServer({ DATALOADER_BATCHING: 'false' });
+    try {
+      const sessionRows = await createSessions(unbatched.db, 4);
+      await createMessages(unbatched.db, sessionRows[0]!, [{ role: 'USER' }, { role: 'ASSISTANT' }]);
+      await unbatched.graphql('{ __typename }'); // warm the key lookup
+      const table = await unbatched.db.statements.record(() =>
+        unbatched.graphql<{ sessions: { nodes: { messageCount: number }[] } }>('{ sessions(first: 10) { nodes { messageCount } } }'),
+      );
+      expect(table.result.data!.sessions.nodes.map((node) => node.messageCount).sort()).toEqual([0, 0, 0, 2]);
+      expect(table.statements.filter((sql) => !/api_keys/.test(sql))).toHaveLength(1 + 4);
+      const detail = await unbatched.db.statements.record(() =>
+        unbatched.graphql(SessionDetailDocument, { id: sessionGid(sessionRows[0]!), first: 10 }),
+      );
+      expect(detail.result.errors).toBeUndefined();
+      // session, messages page, count, trace
+      expect(detail.statements.filter((sql) => !/api_keys/.test(sql))).toHaveLength(4);
+    } finally {
+      await unbatched.close();
+    }
+  });
+
   it('answers an empty page with its total', async () => {
     const { data } = await server.graphql<{ sessions: { totalCount: number; nodes: unknown[] } }>(
       'query { sessions(first: 5, filter: { sessionId: "no-such-session" }) { totalCount nodes { id messageCount } } }',
