@@ -10,7 +10,7 @@
 import type { Database } from '../db/client';
 
 /** Bytes of cached lists a server keeps (estimated heap: the raw bytes and their parse). */
-export const MESSAGES_CACHE_BYTES = 24 * 1024 * 1024;
+export const MESSAGES_CACHE_BYTES = 12 * 1024 * 1024;
 
 /** Heap an entry is counted for, per byte of its blob: the bytes themselves, and about 1.5 more for the parsed list. */
 const HEAP_PER_BYTE = 3;
