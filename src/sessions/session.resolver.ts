@@ -96,13 +96,12 @@ export class SessionResolver {
         prefetches(context) && (selectsField(info, ['edges', 'node', 'messageCount']) || selectsField(info, ['nodes', 'messageCount'])),
       total: selectsField(info, ['totalCount']),
     });
-    for (const [key, count] of messageCounts ?? []) context.loaders.messageCountBySession.prime(key, count);
     return toConnection(
       rows,
       page,
       listKey,
       (row) => ({ value: row[column].toISOString(), id: row.id }),
-      Session.fromRow,
+      (row) => Session.fromRow(row, messageCounts?.get(row.id)),
       () => (total !== null ? Promise.resolve(total) : countSessions(tenant, args.filter)),
     );
   }
@@ -124,8 +123,7 @@ export class SessionResolver {
     const found = await findSessionWithMessages(asTenantContext(context), key);
     if (!found) return null;
     context.loaders.messagesOfSession.prime(key, found.messages);
-    context.loaders.messageCountBySession.prime(key, found.messages.length);
-    const session = Session.fromRow(found.session);
+    const session = Session.fromRow(found.session, found.messages.length);
     session.messagesLoaded = true;
     return session;
   }
@@ -176,8 +174,8 @@ export class SessionResolver {
   }
 
   @FieldResolver(() => NonNegativeInt, { description: 'Number of messages in the session.' })
-  messageCount(@Root() session: Session, @Ctx() context: RequestContext): Promise<number> {
-    return context.loaders.messageCountBySession.load(session.key);
+  messageCount(@Root() session: Session, @Ctx() context: RequestContext): number | Promise<number> {
+    return session.knownMessageCount ?? context.loaders.messageCountBySession.load(session.key);
   }
 
   @FieldResolver(() => MessageConnection, { description: 'The messages of the session, oldest first.' })
@@ -199,7 +197,7 @@ export class SessionResolver {
     }
     const rows = await listMessages(tenant, session.key, args.role, page);
     return toConnection(rows, page, listKey, positionOf, Message.fromRow, () =>
-      args.role ? countMessages(tenant, session.key, args.role) : context.loaders.messageCountBySession.load(session.key),
+      args.role ? countMessages(tenant, session.key, args.role) : Promise.resolve(this.messageCount(session, context)),
     );
   }
 

@@ -27,6 +27,12 @@ export class Session extends Node {
   /** True when all its messages were loaded with it (into the request's `messagesOfSession` loader); not a GraphQL field. */
   messagesLoaded = false;
 
+  /**
+   * Its number of messages when the statement that loaded it counted them; otherwise the `messageCount` field asks the
+   * DataLoader. A plain number lets GraphQL complete the row without a promise per session and edge.
+   */
+  knownMessageCount: number | null = null;
+
   @Field({ description: "The bot's own session id, unique within the tenant." })
   sessionId!: string;
 
@@ -54,8 +60,9 @@ export class Session extends Node {
   metadata!: Record<string, unknown>;
 
   /** Maps a database row to its GraphQL object. */
-  static fromRow(row: SessionRow): Session {
+  static fromRow(row: SessionRow, messageCount: number | null = null): Session {
     const session = new Session();
+    session.knownMessageCount = messageCount;
     session.key = row.id;
     session.id = toGlobalId('Session', row.id);
     session.sessionId = row.externalId;
