@@ -183,9 +183,14 @@ export function toConnection<TRow, TNode>(
   };
 }
 
+/** Whether a page of a list in this order is read in descending order (a backward page reads the order reversed). */
+export function readsDescending(descending: boolean, page: KeysetPage): boolean {
+  return descending !== page.backward;
+}
+
 /** Prisma `orderBy` for a keyset over (field, id), read in the given direction. */
 export function keysetOrderBy<F extends string>(field: F, descending: boolean, page: KeysetPage) {
-  const direction = descending !== page.backward ? ('desc' as const) : ('asc' as const);
+  const direction = readsDescending(descending, page) ? ('desc' as const) : ('asc' as const);
   return [{ [field]: direction }, { id: direction }] as Array<Record<F | 'id', 'asc' | 'desc'>>;
 }
 
@@ -196,7 +201,7 @@ export function keysetOrderBy<F extends string>(field: F, descending: boolean, p
 export function keysetWhere<F extends string, V>(field: F, descending: boolean, page: KeysetPage, toValue: (value: string | number) => V) {
   if (!page.seek) return {};
   const value = toValue(page.seek.value);
-  const before = descending !== page.backward;
+  const before = readsDescending(descending, page);
   const strict = before ? 'lt' : 'gt';
   return {
     AND: [
@@ -211,10 +216,10 @@ export function keysetWhere<F extends string, V>(field: F, descending: boolean, 
  * express; `column` and `id` must be trusted identifiers (never user input).
  */
 export function keysetSql(column: Prisma.Sql, id: Prisma.Sql, descending: boolean, page: KeysetPage, value: unknown) {
-  const direction = Prisma.raw(descending !== page.backward ? 'DESC' : 'ASC');
+  const before = readsDescending(descending, page);
+  const direction = Prisma.raw(before ? 'DESC' : 'ASC');
   const orderBy = Prisma.sql`${column} ${direction}, ${id} ${direction}`;
   if (!page.seek) return { where: Prisma.sql`TRUE`, orderBy };
-  const before = descending !== page.backward;
   const [bound, strict] = before ? [Prisma.raw('<='), Prisma.raw('<')] : [Prisma.raw('>='), Prisma.raw('>')];
   return {
     where: Prisma.sql`${column} ${bound} ${value} AND (${column} ${strict} ${value} OR (${column} = ${value} AND ${id} ${strict} ${page.seek.id}::uuid))`,

@@ -1,20 +1,21 @@
 import { Prisma } from '../db/client';
 import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
-import { keysetOrderBy, keysetSql, keysetWhere, type KeysetPage } from '../graphql/connection';
+import { keysetOrderBy, keysetSql, keysetWhere, readsDescending, type KeysetPage } from '../graphql/connection';
 import type { TenantContext } from '../server/context';
 import type { MessageRole } from './message.type';
 import { OrderDirection } from '../graphql/order';
 import { SessionOrderField, type SessionFilter, type SessionOrder } from './session.inputs';
 import { SessionStatus } from './session.type';
 
+/** The column a session order sorts by, as Prisma and as SQL name it. */
 const ORDER_COLUMNS = {
-  [SessionOrderField.STARTED_AT]: 'startedAt',
-  [SessionOrderField.LAST_ACTIVITY_AT]: 'lastActivityAt',
+  [SessionOrderField.STARTED_AT]: { field: 'startedAt', sql: 'started_at' },
+  [SessionOrderField.LAST_ACTIVITY_AT]: { field: 'lastActivityAt', sql: 'last_activity_at' },
 } as const;
 
 /** The Prisma column a session order sorts by. */
 export function sessionOrderColumn(order: SessionOrder): 'startedAt' | 'lastActivityAt' {
-  return ORDER_COLUMNS[order.field];
+  return ORDER_COLUMNS[order.field].field;
 }
 
 function sessionWhere(context: TenantContext, filter: SessionFilter | null | undefined): Prisma.SessionWhereInput {
@@ -31,11 +32,6 @@ function sessionWhere(context: TenantContext, filter: SessionFilter | null | und
       : {}),
   };
 }
-
-const ORDER_COLUMN_NAMES = {
-  [SessionOrderField.STARTED_AT]: 'started_at',
-  [SessionOrderField.LAST_ACTIVITY_AT]: 'last_activity_at',
-} as const;
 
 /** What a sessions page statement adds to the page's rows. */
 export interface SessionPageExtras {
@@ -64,9 +60,9 @@ export async function listSessionPage(
   extras: SessionPageExtras,
 ): Promise<SessionPage> {
   const descending = order.direction === OrderDirection.DESC;
-  const column = ORDER_COLUMN_NAMES[order.field];
+  const column = ORDER_COLUMNS[order.field].sql;
   const keyset = keysetSql(Prisma.raw(`s.${column}`), Prisma.raw('s.id'), descending, page, page.seek && new Date(page.seek.value));
-  const pageOrder = keysetSql(Prisma.raw(`page.${column}`), Prisma.raw('page.id'), descending, { ...page, seek: null }, null).orderBy;
+  const direction = Prisma.raw(readsDescending(descending, page) ? 'DESC' : 'ASC');
   const where = Prisma.sql`s.tenant_id = ${context.viewer.tenantId} AND ${sessionFilterSql(filter)}`;
   const messageCount = extras.messageCounts
     ? Prisma.sql`(SELECT count(*)::int FROM messages m WHERE m.session_id = page.id AND m.tenant_id = page.tenant_id)`
@@ -83,7 +79,7 @@ export async function listSessionPage(
     )
     SELECT page.*, ${messageCount} AS message_count, ${extras.total ? Prisma.sql`total.n` : Prisma.sql`NULL::int`} AS total
     FROM ${from}
-    ORDER BY ${pageOrder}`;
+    ORDER BY page.${Prisma.raw(column)} ${direction}, page.id ${direction}`;
   const pageRows = rows.filter((row) => row.id !== null);
   return {
     rows: pageRows.map(fromRawSession),
@@ -186,9 +182,7 @@ export async function findSessionWithMessages(
       m.id AS message_id, m.tenant_id AS message_tenant_id, m.session_id AS message_session_id, m.role::text AS message_role,
       m.content AS message_content, m.created_at AS message_created_at, m.metadata AS message_metadata
     FROM sessions s
-    LEFT JOIN LATERAL (
-      SELECT * FROM messages WHERE messages.session_id = s.id AND messages.tenant_id = s.tenant_id
-    ) AS m ON TRUE
+    LEFT JOIN messages m ON m.session_id = s.id AND m.tenant_id = s.tenant_id
     WHERE s.id = ${key}::uuid AND s.tenant_id = ${context.viewer.tenantId}
     ORDER BY m.created_at, m.id`;
   const [first] = rows;

@@ -122,9 +122,8 @@ export class SessionResolver {
     // page and the count are then served from those rows.
     const found = await findSessionWithMessages(asTenantContext(context), key);
     if (!found) return null;
-    context.loaders.messagesOfSession.prime(key, found.messages);
     const session = Session.fromRow(found.session, found.messages.length);
-    session.messagesLoaded = true;
+    session.loadedMessages = found.messages;
     return session;
   }
 
@@ -184,9 +183,8 @@ export class SessionResolver {
     const listKey = 'Message:CREATED_AT';
     const page = toKeysetPage(args, listKey);
     const positionOf = (row: MessageRow) => ({ value: row.createdAt.toISOString(), id: row.id });
-    if (session.messagesLoaded) {
-      const all = await context.loaders.messagesOfSession.load(session.key);
-      const matching = args.role ? all.filter((row) => row.role === args.role) : all;
+    if (session.loadedMessages) {
+      const matching = args.role ? session.loadedMessages.filter((row) => row.role === args.role) : session.loadedMessages;
       const rows = keysetPageInMemory(
         matching,
         page,
@@ -209,6 +207,6 @@ export class SessionResolver {
 
   @FieldResolver(() => SessionTrace, { description: 'Retrieval hits, tool calls and errors recorded in the messages, oldest first.' })
   async trace(@Root() session: Session, @Ctx() context: RequestContext): Promise<SessionTrace> {
-    return buildTrace(await context.loaders.messagesOfSession.load(session.key));
+    return buildTrace(session.loadedMessages ?? (await context.loaders.messagesOfSession.load(session.key)));
   }
 }

@@ -4,7 +4,7 @@ import { toGlobalId } from '../graphql/global-id';
 import { Node } from '../graphql/node';
 import { DateTime, JSONObject, LocalDate, NonNegativeInt } from '../graphql/scalars';
 import { SessionStatus } from '../generated/prisma/enums';
-import type { Session as SessionRow } from '../generated/prisma/client';
+import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
 
 export { SessionStatus };
 registerEnumType(SessionStatus, {
@@ -24,8 +24,8 @@ export class Session extends Node {
   /** The database key, for loaders and repositories; not a GraphQL field. */
   key!: string;
 
-  /** True when all its messages were loaded with it (into the request's `messagesOfSession` loader); not a GraphQL field. */
-  messagesLoaded = false;
+  /** All its messages, oldest first, when the statement that loaded it brought them; not a GraphQL field. */
+  loadedMessages: MessageRow[] | null = null;
 
   /**
    * Its number of messages when the statement that loaded it counted them; otherwise the `messageCount` field asks the
