@@ -28,6 +28,12 @@ const postgresUrl = z.string().refine(
   { error: 'expected a URL like postgres://user:password@host:5432/database' },
 );
 
+/** Bytes of a size like `100kb` (a kilobyte is 1024 bytes, as Express counts). */
+function bytesOfSize(size: string): number {
+  const [, digits, unit] = /^(\d+)(b|kb|mb)$/i.exec(size)!;
+  return Number(digits) * { b: 1, kb: 1024, mb: 1024 * 1024 }[unit!.toLowerCase() as 'b' | 'kb' | 'mb'];
+}
+
 /** Price of one million tokens of a model, in USD. */
 const modelPrice = z.object({ input: z.number().nonnegative(), output: z.number().nonnegative() });
 
@@ -50,7 +56,8 @@ const environmentSchema = z.object({
   BODY_LIMIT: z
     .string()
     .regex(/^\d+(b|kb|mb)$/i, { error: 'expected a size like 100kb or 1mb' })
-    .default('100kb'),
+    .default('100kb')
+    .transform(bytesOfSize),
   SESSION_IDLE_TIMEOUT_MINUTES: integer(1, 525_600).default(30),
   SESSION_EXPIRY_INTERVAL_SECONDS: integer(0, 86_400).default(60),
   CONVERSATION_SYNC_INTERVAL_SECONDS: integer(0, 86_400).default(30),
@@ -84,7 +91,7 @@ const DEFAULT_MODEL_PRICES: Record<string, z.infer<typeof modelPrice>> = {
 /** convoql's whole configuration, validated and frozen. */
 export interface Config {
   readonly env: 'development' | 'production' | 'test';
-  readonly http: { readonly host: string; readonly port: number; readonly bodyLimit: string };
+  readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number };
   readonly database: {
     /** A PostgreSQL URL, or undefined for the embedded PGlite in dataDir. */
     readonly url: string | undefined;
@@ -148,7 +155,7 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
   const e = parsed.data;
   return deepFreeze({
     env: e.NODE_ENV,
-    http: { host: e.HOST, port: e.PORT, bodyLimit: e.BODY_LIMIT },
+    http: { host: e.HOST, port: e.PORT, bodyLimitBytes: e.BODY_LIMIT },
     database: {
       url: e.DATABASE_URL,
       dataDir: e.DATA_DIR,

@@ -5,7 +5,7 @@ describe('configuration', () => {
     const config = loadConfig({});
     expect(config.database.url).toBeUndefined();
     expect(config.database.dataDir).toBe('./.data');
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 4000, bodyLimit: '100kb' });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 4000, bodyLimitBytes: 102_400 });
     expect(config.env).toBe('production');
     expect(Object.isFrozen(config.graphql)).toBe(true);
   });

@@ -1,7 +1,6 @@
-import { expressMiddleware } from '@as-integrations/express5';
 import express, { type ErrorRequestHandler } from 'express';
 import type { GraphQLSchema } from 'graphql';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config';
 import type { Database } from '../db/client';
@@ -9,6 +8,7 @@ import { createApolloServer } from './apollo';
 import type { Authenticator } from './auth';
 import { createRequestContext, type RequestContext } from './context';
 import { graphiqlLandingPagePlugin, mountGraphiQL } from './graphiql';
+import { graphqlRequestHandler, HttpError, sendJsonError } from './graphql-http';
 import { readinessHandler } from './health';
 import { Metrics } from './metrics';
 import { isDatabaseUnavailable } from '../db/errors';
@@ -16,6 +16,8 @@ import { UsageCache } from '../analytics/usage.cache';
 import type { UsageFigures } from '../analytics/usage.repository';
 import { ServiceUnavailableError } from '../graphql/errors';
 import type { Logger } from './logger';
+
+const GRAPHQL_PATH = '/graphql';
 
 /** A listening convoql HTTP server. */
 export interface RunningServer {
@@ -44,7 +46,12 @@ export async function startServer(options: {
   const { config, logger, db, schema, authenticator, demoApiKey } = options;
   const app = express();
   app.disable('x-powered-by');
-  const httpServer = createServer(app);
+  // POST /graphql, the dashboards' traffic, skips Express (see graphqlRequestHandler); the rest is routed by it.
+  const httpServer = createServer((request, response) => {
+    if (request.method === 'POST' && (request.url === GRAPHQL_PATH || request.url?.startsWith(`${GRAPHQL_PATH}?`))) {
+      serveGraphQL(request, response);
+    } else app(request, response);
+  });
   // Keep idle connections open longer than clients and load balancers do (they usually close at
   // 4–60 s), so a client never reuses a socket the server is closing at that moment (ECONNRESET).
   httpServer.keepAliveTimeout = 65_000;
@@ -67,21 +74,23 @@ export async function startServer(options: {
   app.get('/metrics', async (_request, response) => {
     response.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  const handleGraphQL = graphqlRequestHandler(apollo, {
+    bodyLimitBytes: config.http.bodyLimitBytes,
+    context: async (request): Promise<RequestContext> => {
+      const header = request.headers['x-request-id'];
+      const requestId = (typeof header === 'string' && header.slice(0, 100)) || undefined;
+      const viewer = await authenticator.authenticate(request.headers).catch((error: unknown) => {
+        // The key lookup is the first statement of a request: a database outage surfaces here.
+        throw isDatabaseUnavailable(error) ? new ServiceUnavailableError() : error;
+      });
+      return createRequestContext({ db, config, logger, viewer, requestId, metrics, usageCache });
+    },
+  });
+  const serveGraphQL = (request: IncomingMessage, response: ServerResponse) => {
+    handleGraphQL(request, response).catch((error: unknown) => answerHttpError(response, error, logger));
+  };
   mountGraphiQL(app, { demoApiKey });
-  app.use(
-    '/graphql',
-    express.json({ limit: config.http.bodyLimit }),
-    expressMiddleware(apollo, {
-      context: async ({ req }): Promise<RequestContext> => {
-        const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 100)) || undefined;
-        const viewer = await authenticator.authenticate(req.headers).catch((error: unknown) => {
-          // The key lookup is the first statement of a request: a database outage surfaces here.
-          throw isDatabaseUnavailable(error) ? new ServiceUnavailableError() : error;
-        });
-        return createRequestContext({ db, config, logger, viewer, requestId, metrics, usageCache });
-      },
-    }),
-  );
+  app.use(GRAPHQL_PATH, serveGraphQL);
   app.use(jsonErrorHandler(logger));
 
   await new Promise<void>((resolve, reject) => {
@@ -107,18 +116,17 @@ export async function startServer(options: {
   };
 }
 
-/** Answers body-parser and other middleware errors as GraphQL-shaped JSON, never as an HTML stack trace. */
+/** Answers an error of HTTP handling as GraphQL-shaped JSON; an unexpected one is logged and answered 500. */
+function answerHttpError(response: ServerResponse, error: unknown, logger: Logger): void {
+  if (!(error instanceof HttpError)) logger.error({ err: error }, 'unexpected HTTP error');
+  if (response.headersSent) return void response.destroy();
+  sendJsonError(response, error instanceof HttpError ? error : new HttpError(500, 'INTERNAL_SERVER_ERROR', 'Internal server error'));
+}
+
+/** Express's last handler: errors of its routes answered as GraphQL-shaped JSON, never as an HTML stack trace. */
 function jsonErrorHandler(logger: Logger): ErrorRequestHandler {
-  return (error: { status?: number; type?: string; message?: string }, _request, response, _next) => {
+  return (error: { status?: number; message?: string }, _request, response, _next) => {
     const status = typeof error.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 500;
-    const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR';
-    if (status >= 500) logger.error({ err: error }, 'unexpected HTTP error');
-    const message =
-      status === 413
-        ? 'The request body is larger than the server accepts.'
-        : status < 500
-          ? (error.message ?? 'Bad request')
-          : 'Internal server error';
-    response.status(status).json({ errors: [{ message, extensions: { code } }] });
+    answerHttpError(response, status < 500 ? new HttpError(status, 'BAD_REQUEST', error.message ?? 'Bad request') : error, logger);
   };
 }

@@ -1,8 +1,7 @@
 import { ApolloServer, type BaseContext } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
-import express, { type Request } from 'express';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { graphqlRequestHandler, HttpError, sendJsonError } from '../../src/server/graphql-http';
 
 /** An Apollo Server listening on 127.0.0.1 at a free port, for one test file. */
 export interface ListeningGraphQLServer {
@@ -12,11 +11,11 @@ export interface ListeningGraphQLServer {
   close(): Promise<void>;
 }
 
-/** What every test GraphQL server does per request: build the context from the Express request. */
-export type ContextFromRequest<TContext extends BaseContext> = (request: Request) => TContext | Promise<TContext>;
+/** What every test GraphQL server does per request: build the context from the HTTP request. */
+export type ContextFromRequest<TContext extends BaseContext> = (request: IncomingMessage) => TContext | Promise<TContext>;
 
 /**
- * Serves `apollo` at /graphql on Express 5 (like src/server/http.ts), listening on 127.0.0.1 port 0.
+ * Serves `apollo` with convoql's own GraphQL request handler (as src/server/http.ts does), listening on 127.0.0.1 port 0.
  * Not `startStandaloneServer`: its HTTP server is hidden, so keep-alive sockets of the gateway's
  * fetcher could not be closed and Jest would wait for them.
  */
@@ -25,9 +24,13 @@ export async function listenGraphQL<TContext extends BaseContext>(
   contextFromRequest: ContextFromRequest<TContext>,
 ): Promise<ListeningGraphQLServer> {
   await apollo.start();
-  const app = express();
-  app.use('/graphql', express.json(), expressMiddleware(apollo, { context: async ({ req }) => contextFromRequest(req) }));
-  const httpServer = createServer(app);
+  const handle = graphqlRequestHandler(apollo, { bodyLimitBytes: 1024 * 1024, context: async (request) => contextFromRequest(request) });
+  const httpServer = createServer((request, response) => {
+    if (!request.url?.startsWith('/graphql')) return sendJsonError(response, new HttpError(404, 'NOT_FOUND', 'Not found'));
+    handle(request, response).catch((error: unknown) =>
+      sendJsonError(response, error instanceof HttpError ? error : new HttpError(500, 'INTERNAL_SERVER_ERROR', String(error))),
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(0, '127.0.0.1', resolve);

@@ -173,6 +173,61 @@ describe('HTTP surface', () => {
     });
   });
 
+  it('refuses a streamed body over the limit as soon as it passes it', async () => {
+    const chunk = `# ${'x'.repeat(16 * 1024)}\n`;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.enqueue(new TextEncoder().encode(chunk));
+      },
+    });
+    const response = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${server.apiKey}` },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe(
+      'PAYLOAD_TOO_LARGE',
+    );
+  });
+
+  it('answers a body that is not JSON with a coded JSON error', async () => {
+    const response = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${server.apiKey}` },
+      body: '{ "query": ',
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }],
+    });
+  });
+
+  it('leaves other content types to Apollo, which refuses them without running anything', async () => {
+    const response = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', authorization: `Bearer ${server.apiKey}` },
+      body: JSON.stringify({ query: '{ sessions { totalCount } }' }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.text()).toMatch(/CSRF/i);
+  });
+
+  it('answers GraphQL over GET with the preflight header, and on a query string after POST /graphql', async () => {
+    const query = encodeURIComponent('{ sessions { totalCount } }');
+    const viaGet = await fetch(`${server.url}?query=${query}`, {
+      headers: { authorization: `Bearer ${server.apiKey}`, 'apollo-require-preflight': 'true' },
+    });
+    expect(await viaGet.json()).toMatchObject({ data: { sessions: { totalCount: 0 } } });
+    const viaPost = await fetch(`${server.url}?ignored=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${server.apiKey}` },
+      body: JSON.stringify({ query: '{ sessions { totalCount } }' }),
+    });
+    expect(await viaPost.json()).toMatchObject({ data: { sessions: { totalCount: 0 } } });
+  });
+
   it('can switch introspection off', async () => {
     const body = (await (await send({ query: '{ __schema { types { name } } }' })).json()) as {
       errors: { extensions: { code: string } }[];
