@@ -1,7 +1,7 @@
 import { GraphQLScalarType, Kind } from 'graphql';
+import { DateTimeResolver } from 'graphql-scalars';
 
 export {
-  DateTimeResolver as DateTime,
   JSONResolver as JSON,
   JSONObjectResolver as JSONObject,
   NonNegativeIntResolver as NonNegativeInt,
@@ -9,6 +9,15 @@ export {
   LocalDateResolver as LocalDate,
   SafeIntResolver as SafeInt,
 } from 'graphql-scalars';
+
+/**
+ * graphql-scalars' DateTime, answering with the RFC 3339 string itself rather than a Date: JSON.stringify turns a Date
+ * into that string by calling back into JavaScript, which made a 50-row sessions page take it 3× as long.
+ */
+export const DateTime = new GraphQLScalarType<Date, string>({
+  ...DateTimeResolver.toConfig(),
+  serialize: (value) => (DateTimeResolver.serialize(value) as Date).toISOString(),
+});
 
 /** An exact decimal number, serialized as a string so no precision is lost (e.g. "0.01234500"). */
 export const Decimal = new GraphQLScalarType<string, string>({
