@@ -36,7 +36,9 @@ function filterSql(filter: SessionFilter | null | undefined, params: unknown[]):
     params.push(value);
     conditions.push(sql(`$${params.length}`));
   };
-  if (filter?.status?.length) add((p) => `status = ANY(${p}::session_status[])`, filter.status);
+  // One status with `=`, as convoql does, so that the page seeks the (tenant, status, started_at) index.
+  if (filter?.status?.length === 1) add((p) => `status = ${p}::session_status`, filter.status[0]);
+  else if (filter?.status?.length) add((p) => `status = ANY(${p}::session_status[])`, filter.status);
   if (filter?.channel?.length) add((p) => `channel = ANY(${p}::text[])`, filter.channel);
   if (filter?.sessionId != null) add((p) => `external_id = ${p}`, filter.sessionId);
   if (filter?.startedAfter) add((p) => `started_at >= ${p}::timestamptz`, filter.startedAfter);

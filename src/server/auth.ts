@@ -54,7 +54,9 @@ interface StoredKey {
 
 /**
  * Resolves API keys to viewers. Lookups are cached per process for `ttlMs`, so a request usually
- * issues no SQL for authentication; revocation therefore takes effect within `ttlMs`.
+ * issues no SQL for authentication; revocation therefore takes effect within `ttlMs`. The cache is
+ * keyed by the key as sent, so a cached request does not hash it again (the key is in this
+ * process's memory with every request anyway).
  */
 export class Authenticator {
   private readonly cache = new Map<string, { key: StoredKey | null; expiresAt: number }>();
@@ -69,7 +71,7 @@ export class Authenticator {
   async authenticate(headers: IncomingHttpHeaders): Promise<Viewer | null> {
     const key = apiKeyFromHeaders(headers);
     if (!key) return null;
-    const stored = await this.lookup(hashApiKey(key));
+    const stored = await this.lookup(key);
     if (!stored || stored.revoked) throw new UnauthenticatedError('The API key is unknown or revoked.');
     const tenantHeader = headers['x-tenant-id'];
     const requestedTenant = (Array.isArray(tenantHeader) ? tenantHeader[0] : tenantHeader)?.trim() || null;
@@ -90,18 +92,18 @@ export class Authenticator {
     this.cache.clear();
   }
 
-  private async lookup(keyHash: string): Promise<StoredKey | null> {
+  private async lookup(apiKey: string): Promise<StoredKey | null> {
     const now = Date.now();
-    const cached = this.cache.get(keyHash);
+    const cached = this.cache.get(apiKey);
     if (cached && cached.expiresAt > now) return cached.key;
     const row = await this.db.prisma.apiKey.findUnique({
-      where: { keyHash },
+      where: { keyHash: hashApiKey(apiKey) },
       select: { id: true, name: true, tenantId: true, scopes: true, revokedAt: true },
     });
     const key = row && { id: row.id, name: row.name, tenantId: row.tenantId, scopes: row.scopes, revoked: row.revokedAt !== null };
     if (this.ttlMs > 0) {
       if (this.cache.size > 10_000) this.cache.clear();
-      this.cache.set(keyHash, { key, expiresAt: now + this.ttlMs });
+      this.cache.set(apiKey, { key, expiresAt: now + this.ttlMs });
     }
     if (key && !key.revoked) {
       // Recorded at most once per cache period per key; a failure must not fail the request.

@@ -246,8 +246,11 @@ export async function sessionStatistics(context: TenantContext, filter: SessionF
 /** The same conditions as `sessionWhere`, over the alias `s`, for raw statements. */
 function sessionFilterSql(filter: SessionFilter | null | undefined): Prisma.Sql {
   const conditions: Prisma.Sql[] = [Prisma.sql`TRUE`];
-  // Compared as the enum, not as text, so the (tenant, status, …) indexes apply.
-  if (filter?.status?.length) conditions.push(Prisma.sql`s.status = ANY(${filter.status}::session_status[])`);
+  // Compared as the enum, not as text, so the (tenant, status, …) indexes apply. One status is compared with `=`:
+  // PostgreSQL before 17 reads an index in order only under equality, so with ANY a status-filtered page scans and
+  // filters the newest sessions of every status (4.4 ms for a CLOSED page of the benchmark) instead of seeking (0.3 ms).
+  if (filter?.status?.length === 1) conditions.push(Prisma.sql`s.status = ${filter.status[0]}::session_status`);
+  else if (filter?.status?.length) conditions.push(Prisma.sql`s.status = ANY(${filter.status}::session_status[])`);
   if (filter?.channel?.length) conditions.push(Prisma.sql`s.channel = ANY(${filter.channel})`);
   if (filter?.sessionId != null) conditions.push(Prisma.sql`s.external_id = ${filter.sessionId}`);
   if (filter?.startedAfter) conditions.push(Prisma.sql`s.started_at >= ${filter.startedAfter}`);
