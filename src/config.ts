@@ -77,7 +77,7 @@ const environmentSchema = z.object({
     .optional(),
   USAGE_CACHE_SECONDS: integer(0, 86_400).default(30),
   DATALOADER_BATCHING: booleanFromString.default(true),
-  HEAP_GROWING_PERCENT: integer(0, 1000).default(50),
+  HEAP_GROWING_PERCENT: integer(0, 1000).default(30),
 });
 
 /** Prices per million tokens used when MODEL_PRICES is not set. */

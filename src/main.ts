@@ -27,7 +27,7 @@ export interface App {
 export async function start(environment: Environment = process.env, argv: readonly string[] = []): Promise<App> {
   const config = loadConfig(environment, argv);
   // V8 lets the heap grow to up to 4× what survived a full GC, so under load a server whose live heap is ~40 MB sat
-  // at 250–300 MB of RSS; 1.5× holds it under 200 MB at the same throughput (see README, Operating). V8 reads this
+  // at 250–300 MB of RSS; 1.3× holds it under 200 MB at the same throughput (see README, Operating). V8 reads this
   // flag whenever it sets a new heap limit, so setting it at run time applies.
   if (config.runtime.heapGrowingPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.runtime.heapGrowingPercent}`);
   const logger = createLogger(config);

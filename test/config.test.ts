@@ -25,7 +25,7 @@ describe('configuration', () => {
     expect(config.database).toMatchObject({ url: 'postgres://user:secret@db.internal:5433/convoql', migrateOnStart: true });
     expect(config.http.port).toBe(8080);
     expect(config.runtime.heapGrowingPercent).toBe(0);
-    expect(loadConfig({}).runtime.heapGrowingPercent).toBe(50);
+    expect(loadConfig({}).runtime.heapGrowingPercent).toBe(30);
     expect(config.conversations.modelPrices).toEqual({ m: { input: 1, output: 2 } });
     expect(config.conversations.defaultTenant).toBe('acme');
     expect(config.graphql.dataLoaderBatching).toBe(false);
