@@ -1,10 +1,12 @@
-import { Arg, Args, ArgsType, Authorized, Ctx, Field, ID, Query, Resolver } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Args, ArgsType, Authorized, Ctx, Field, ID, Info, Query, Resolver } from 'type-graphql';
 import { ConnectionArgs, toConnection, toKeysetPage, type ConnectionValue } from '../graphql/connection';
 import { fromGlobalIdOf } from '../graphql/global-id';
+import { selectsField } from '../graphql/lookahead';
 import { OrderDirection } from '../graphql/order';
 import { asTenantContext, type RequestContext } from '../server/context';
 import { assertValidConversationFilter, ConversationFilter, ConversationOrder, ConversationOrderField } from './conversation.inputs';
-import { conversationOrderColumn, countConversations, findConversationByThreadId, listConversations } from './conversation.repository';
+import { conversationOrderColumn, countConversations, findConversationByThreadId, listConversationPage } from './conversation.repository';
 import { Conversation, ConversationConnection } from './conversation.type';
 
 @ArgsType()
@@ -23,21 +25,25 @@ const DEFAULT_ORDER: ConversationOrder = { field: ConversationOrderField.LAST_AC
 export class ConversationResolver {
   @Authorized('read')
   @Query(() => ConversationConnection, { description: "The tenant's agent conversations, filtered and ordered, as a Relay connection." })
-  async conversations(@Args() args: ConversationsArgs, @Ctx() context: RequestContext): Promise<ConnectionValue<Conversation>> {
+  async conversations(
+    @Args() args: ConversationsArgs,
+    @Ctx() context: RequestContext,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<ConnectionValue<Conversation>> {
     const tenant = asTenantContext(context);
     assertValidConversationFilter(args.filter);
     const order = args.orderBy ?? DEFAULT_ORDER;
     const listKey = `Conversation:${order.field}`;
     const page = toKeysetPage(args, listKey);
     const column = conversationOrderColumn(order);
-    const rows = await listConversations(tenant, args.filter, order, page);
+    const { rows, total } = await listConversationPage(tenant, args.filter, order, page, { total: selectsField(info, ['totalCount']) });
     return toConnection(
       rows,
       page,
       listKey,
       (row) => ({ value: row[column].toISOString(), id: row.id }),
       Conversation.fromRow,
-      () => countConversations(tenant, args.filter),
+      () => (total !== null ? Promise.resolve(total) : countConversations(tenant, args.filter)),
     );
   }
 

@@ -1,4 +1,5 @@
 import { Prisma } from '../db/client';
+import { dateOf, nullableDateOf, parseJsonRows, type JsonRow } from '../db/json-rows';
 import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
 import { keysetOrderBy, keysetSql, keysetWhere, readsDescending, type KeysetPage } from '../graphql/connection';
 import type { TenantContext } from '../server/context';
@@ -51,7 +52,7 @@ export interface SessionPage {
 /**
  * One page of the tenant's sessions in keyset order (`page.limit + 1` rows) with, when asked, their message
  * counts and the total, in ONE statement: the sessions table of a dashboard is a single round trip. The rows come
- * as one JSON array (see JsonRow).
+ * as one JSON value (see JsonRow).
  */
 export async function listSessionPage(
   context: TenantContext,
@@ -80,7 +81,7 @@ export async function listSessionPage(
     SELECT (
       SELECT coalesce(json_agg(counted ORDER BY counted.${Prisma.raw(column)} ${direction}, counted.id ${direction}), '[]')::text FROM counted
     ) AS page, ${total} AS total`;
-  const rows = JSON.parse(result!.page) as JsonRow<RawSession & { message_count: number | null }>[];
+  const rows = parseJsonRows<RawSession & { message_count: number | null }>(result!.page);
   return {
     rows: rows.map(fromRawSession),
     messageCounts: extras.messageCounts ? new Map(rows.map((row) => [row.id, row.message_count ?? 0])) : null,
@@ -187,7 +188,7 @@ export async function findSessionWithMessages(
     FROM sessions s
     WHERE s.id = ${key}::uuid AND s.tenant_id = ${context.viewer.tenantId}`;
   if (!found) return null;
-  return { session: fromRawSession(found), messages: (JSON.parse(found.messages) as JsonRow<RawMessage>[]).map(fromRawMessage) };
+  return { session: fromRawSession(found), messages: parseJsonRows<RawMessage>(found.messages).map(fromRawMessage) };
 }
 
 /** Result of a status change: the session after it, or why nothing changed. */
@@ -272,18 +273,6 @@ interface RawSession {
   metadata: Prisma.JsonValue;
 }
 
-/**
- * A row as PostgreSQL's json_agg writes it: timestamps become RFC 3339 strings. Aggregating a list into one JSON
- * value costs the database little and spares Prisma decoding each column of each row through its raw-query types:
- * a 50-row page statement costs the server 0.42 instead of 0.68 ms of CPU.
- */
-type JsonRow<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K] };
-
-/** A Date from a column of a raw row or of a JSON row. */
-function dateOf(value: Date | string): Date {
-  return typeof value === 'string' ? new Date(value) : value;
-}
-
 function fromRawSession(row: RawSession | JsonRow<RawSession>): SessionRow {
   return {
     id: row.id,
@@ -292,7 +281,7 @@ function fromRawSession(row: RawSession | JsonRow<RawSession>): SessionRow {
     channel: row.channel,
     status: row.status,
     startedAt: dateOf(row.started_at),
-    endedAt: row.ended_at === null ? null : dateOf(row.ended_at),
+    endedAt: nullableDateOf(row.ended_at),
     lastActivityAt: dateOf(row.last_activity_at),
     metadata: row.metadata,
   };

@@ -121,6 +121,12 @@ it('shows rollups: tokens, exact cost, pending interrupt and last error', async 
       lastError: null,
     },
   });
+  // The list reads its rows as JSON (cost as text, tokens as numbers): the same figures, to the last digit.
+  const listed = await server.graphql<{ conversations: { nodes: unknown[] } }>(
+    `{ conversations(first: 100) { nodes { threadId title status stepCount costUsd tokenUsage { input output total reasoning }
+       pendingInterrupts { interruptId value node checkpointId } lastError { name } } } }`,
+  );
+  expect(listed.data!.conversations.nodes).toContainEqual(response.data!.conversation);
 });
 
 it('finds a conversation by thread id within the tenant only, and hides other tenants', async () => {
@@ -161,10 +167,10 @@ it('rejects a session cursor and a session id', async () => {
   expect(wrongType.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
 });
 
-it('lists conversations in a constant number of statements', async () => {
+it('lists a page of conversations with its total in one statement, whatever the page size', async () => {
   await conversations({ first: 1 });
   for (const first of [1, 25]) {
     const { statements } = await server.db.statements.record(() => server.graphql(CONVERSATIONS, { first }));
-    expect(statements.filter((sql) => !/api_keys/.test(sql))).toHaveLength(2);
+    expect(statements.filter((sql) => !/api_keys/.test(sql))).toHaveLength(1);
   }
 });
