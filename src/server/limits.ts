@@ -78,6 +78,7 @@ export function measureOperation(
   document: DocumentNode,
   operation: OperationDefinitionNode,
   variables: Readonly<Record<string, unknown>> = {},
+  onVariableRead?: (name: string) => void,
 ): QueryMeasurement {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) {
@@ -88,6 +89,7 @@ export function measureOperation(
   const empty: QueryMeasurement = { depth: 0, aliases: 0, cost: 0 };
 
   const variableValue = (name: string): unknown => {
+    onVariableRead?.(name);
     if (variables[name] !== undefined) return variables[name];
     const defaultValue = operation.variableDefinitions?.find((definition) => definition.variable.name.value === name)?.defaultValue;
     return defaultValue ? literalValue(defaultValue) : undefined;
@@ -210,13 +212,14 @@ export function checkLimits(measured: QueryMeasurement, limits: QueryLimits): Qu
  * of every response. Pair it with `limitedParseOptions` as the server's `parseOptions`.
  */
 export function queryLimitsPlugin<TContext extends BaseContext>(limits: QueryLimits): ApolloServerPlugin<TContext> {
+  const measure = cachedMeasurements();
   return {
     async requestDidStart() {
       let requested: number | null = null;
       return {
         async didResolveOperation({ schema, document, operation, request }) {
           if (!operation) return;
-          const measured = measureOperation(schema, document, operation, request.variables ?? {});
+          const measured = measure(schema, document, operation, request.variables ?? {});
           requested = measured.cost;
           const exceeded = checkLimits(measured, limits);
           if (exceeded) throw exceeded;
@@ -240,6 +243,28 @@ export function queryLimitsPlugin<TContext extends BaseContext>(limits: QueryLim
         },
       };
     },
+  };
+}
+
+/**
+ * `measureOperation` remembered per parsed operation (Apollo keeps one parsed document per query text) and per value
+ * of the variables the measurement read, which are the page sizes: a dashboard's repeated query is measured once.
+ */
+function cachedMeasurements(): typeof measureOperation {
+  const byOperation = new WeakMap<OperationDefinitionNode, { variablesRead: string[]; byValues: Map<string, QueryMeasurement> }>();
+  return (schema, document, operation, variables = {}) => {
+    const known = byOperation.get(operation);
+    const key = known && JSON.stringify(known.variablesRead.map((name) => variables[name] ?? null));
+    const cached = key !== undefined ? known!.byValues.get(key) : undefined;
+    if (cached) return cached;
+    const variablesRead = new Set<string>();
+    const measured = measureOperation(schema, document, operation, variables, (name) => variablesRead.add(name));
+    const entry = known ?? { variablesRead: [...variablesRead], byValues: new Map<string, QueryMeasurement>() };
+    if (!known) byOperation.set(operation, entry);
+    // Page sizes take at most 101 values each (null and 1..100); clients rarely send more than a few.
+    if (entry.byValues.size >= 1000) entry.byValues.clear();
+    entry.byValues.set(key ?? JSON.stringify(entry.variablesRead.map((name) => variables[name] ?? null)), measured);
+    return measured;
   };
 }
 

@@ -3,6 +3,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Database } from '../db/client';
 import type { RequestContext } from './context';
 
+type RequestLabel = 'operation' | 'outcome';
+
 /** convoql's Prometheus metrics, on a registry of their own (one per server, so tests never share counters). */
 export class Metrics {
   readonly registry = new Registry();
@@ -55,15 +57,29 @@ export class Metrics {
           willSendResponse: async ({ operationName, errors, response }) => {
             const body = response.body.kind === 'single' ? response.body.singleResult : undefined;
             const first = (errors ?? body?.errors ?? [])[0];
-            const labels = {
-              operation: operationName ?? 'anonymous',
-              outcome: first ? String(first.extensions?.code ?? 'INTERNAL_SERVER_ERROR') : 'success',
-            };
-            this.requests.inc(labels);
-            this.requestDuration.observe(labels, (performance.now() - started) / 1000);
+            const series = this.requestSeries(
+              operationName ?? 'anonymous',
+              first ? String(first.extensions?.code ?? 'INTERNAL_SERVER_ERROR') : 'success',
+            );
+            series.count.inc();
+            series.duration.observe((performance.now() - started) / 1000);
           },
         };
       },
     };
+  }
+
+  private readonly seriesByLabels = new Map<string, { count: Counter.Internal; duration: Histogram.Internal<RequestLabel> }>();
+
+  /** The request counter and histogram of one operation and outcome, kept so a request does not hash its labels again. */
+  private requestSeries(operation: string, outcome: string) {
+    const key = `${operation}\u0000${outcome}`;
+    let series = this.seriesByLabels.get(key);
+    if (!series) {
+      if (this.seriesByLabels.size >= 1000) this.seriesByLabels.clear();
+      series = { count: this.requests.labels({ operation, outcome }), duration: this.requestDuration.labels({ operation, outcome }) };
+      this.seriesByLabels.set(key, series);
+    }
+    return series;
   }
 }

@@ -179,6 +179,10 @@ describe('cost', () => {
     expect((await expectAccepted(NESTED, {})).extensions?.cost).toMatchObject({ requested: nestedCost(20, 20) });
     const withDefault = NESTED.replace('$inner: Int', '$inner: Int = 100');
     await expectRejected(withDefault, { outer: 100 });
+    // Measurements are remembered per document and page sizes; other variables do not change them.
+    expect((await expectAccepted(NESTED, { outer: 100, inner: 10 })).extensions?.cost).toMatchObject({ requested: nestedCost(100, 10) });
+    await expectRejected(NESTED, { outer: 100, inner: 100 });
+    expect((await expectAccepted(withDefault, { outer: 1 })).extensions?.cost).toMatchObject({ requested: nestedCost(1, 100) });
   });
 
   it('follows named and inline fragments', async () => {
