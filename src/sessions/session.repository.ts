@@ -34,8 +34,10 @@ function sessionWhere(context: TenantContext, filter: SessionFilter | null | und
   };
 }
 
-/** What a sessions page statement adds to the page's rows. */
+/** What a sessions page statement reads beside the page's rows. */
 export interface SessionPageExtras {
+  /** Each session's metadata; without it, rows carry null metadata (for selections that do not show it). */
+  metadata: boolean;
   /** Each session's number of messages (a correlated count on the messages index). */
   messageCounts: boolean;
   /** The number of sessions matching the filter, whatever the page. */
@@ -72,7 +74,8 @@ export async function listSessionPage(
   const total = extras.total ? Prisma.sql`(SELECT count(*)::int FROM sessions s WHERE ${where})` : Prisma.sql`NULL::int`;
   const [result] = await context.db.prisma.$queryRaw<{ page: string; total: number | null }[]>`
     WITH page AS (
-      SELECT s.id, s.tenant_id, s.external_id, s.channel, s.status, s.started_at, s.ended_at, s.last_activity_at, s.metadata
+      SELECT s.id, s.tenant_id, s.external_id, s.channel, s.status, s.started_at, s.ended_at, s.last_activity_at,
+        ${extras.metadata ? Prisma.sql`s.metadata` : Prisma.sql`NULL::jsonb AS metadata`}
       FROM sessions s WHERE ${where} AND ${keyset.where}
       ORDER BY ${keyset.orderBy} LIMIT ${page.limit + 1}
     ), counted AS (

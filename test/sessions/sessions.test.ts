@@ -125,6 +125,25 @@ describe('sessions list', () => {
     expect(page.totalCount).toBe(wanted.length);
   });
 
+  it("reads each session's metadata when the selection shows it, through fragments too", async () => {
+    await server.db.prisma.session.update({ where: { id: acme[29]!.id }, data: { metadata: { locale: 'de-DE' } } });
+    try {
+      const response = await server.graphql<{ sessions: unknown }>(
+        `{ sessions(first: 2) { nodes { sessionId metadata } edges { node { ...Metadata } } } }
+         fragment Metadata on Session { metadata }`,
+      );
+      expect(response.data!.sessions).toEqual({
+        nodes: [
+          { sessionId: 'acme-29', metadata: { locale: 'de-DE' } },
+          { sessionId: 'acme-28', metadata: {} },
+        ],
+        edges: [{ node: { metadata: { locale: 'de-DE' } } }, { node: { metadata: {} } }],
+      });
+    } finally {
+      await server.db.prisma.session.update({ where: { id: acme[29]!.id }, data: { metadata: {} } });
+    }
+  });
+
   it('returns an empty page for a filter that matches nothing', async () => {
     const page = await sessions({ filter: { channel: ['fax'] } });
     expect(page).toEqual({
