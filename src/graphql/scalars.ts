@@ -22,8 +22,8 @@ export const DateTime = new GraphQLScalarType<Date, string>({
 const twoDigits = (n: number) => (n < 10 ? `0${n}` : `${n}`);
 
 /**
- * `date.toISOString()` for years 0–9999 (all others are passed to it), in about a third of its time: V8 formats
- * through its runtime, and a sessions page formats 200 instants.
+ * `date.toISOString()` in about a third of its time for years 1000–9999 (others are left to it): V8 formats through
+ * its runtime, and a sessions page formats 200 instants.
  */
 export function isoInstant(date: Date): string {
   const year = date.getUTCFullYear();
