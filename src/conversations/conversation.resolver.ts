@@ -3,7 +3,6 @@ import { Arg, Args, ArgsType, Authorized, Ctx, Field, ID, Info, Query, Resolver 
 import { ConnectionArgs, toConnection, toKeysetPage, type ConnectionValue } from '../graphql/connection';
 import { fromGlobalIdOf } from '../graphql/global-id';
 import { selectsField } from '../graphql/lookahead';
-import { isoInstant } from '../graphql/scalars';
 import { OrderDirection } from '../graphql/order';
 import { asTenantContext, type RequestContext } from '../server/context';
 import { assertValidConversationFilter, ConversationFilter, ConversationOrder, ConversationOrderField } from './conversation.inputs';
@@ -42,7 +41,7 @@ export class ConversationResolver {
       rows,
       page,
       listKey,
-      (row) => ({ value: isoInstant(row[column]), id: row.id }),
+      (row) => ({ value: row[column].toISOString(), id: row.id }),
       Conversation.fromRow,
       () => (total !== null ? Promise.resolve(total) : countConversations(tenant, args.filter)),
     );

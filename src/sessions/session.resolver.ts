@@ -19,7 +19,7 @@ import { ConnectionArgs, keysetPageInMemory, toConnection, toKeysetPage, type Co
 import { NotFoundError } from '../graphql/errors';
 import { fromGlobalIdOf } from '../graphql/global-id';
 import { selectsField } from '../graphql/lookahead';
-import { isoInstant, NonNegativeInt } from '../graphql/scalars';
+import { NonNegativeInt } from '../graphql/scalars';
 import { UserError, UserErrorCode } from '../graphql/user-error';
 import { asTenantContext, type RequestContext } from '../server/context';
 import { Message, MessageConnection, MessageRole } from './message.type';
@@ -102,7 +102,7 @@ export class SessionResolver {
       rows,
       page,
       listKey,
-      (row) => ({ value: isoInstant(row[column]), id: row.id }),
+      (row) => ({ value: row[column].toISOString(), id: row.id }),
       (row) => Session.fromRow(row, messageCounts?.get(row.id)),
       () => (total !== null ? Promise.resolve(total) : countSessions(tenant, args.filter)),
     );
@@ -184,7 +184,7 @@ export class SessionResolver {
     const tenant = asTenantContext(context);
     const listKey = 'Message:CREATED_AT';
     const page = toKeysetPage(args, listKey);
-    const positionOf = (row: MessageRow) => ({ value: isoInstant(row.createdAt), id: row.id });
+    const positionOf = (row: MessageRow) => ({ value: row.createdAt.toISOString(), id: row.id });
     if (session.loadedMessages) {
       const matching = args.role ? session.loadedMessages.filter((row) => row.role === args.role) : session.loadedMessages;
       const rows = keysetPageInMemory(
