@@ -1,7 +1,8 @@
 import { Prisma } from '../db/client';
-import { dateOf, parseJsonRows, type JsonRow } from '../db/json-rows';
+import { dateOf, type JsonRow } from '../db/json-rows';
+import { equalsAnyOf, selectPageAsJson } from '../db/sql';
 import type { Conversation as ConversationRow, ConversationStatus } from '../generated/prisma/client';
-import { keysetSql, readsDescending, type KeysetPage } from '../graphql/connection';
+import type { KeysetPage } from '../graphql/connection';
 import { OrderDirection } from '../graphql/order';
 import type { TenantContext } from '../server/context';
 import { ConversationOrderField, type ConversationFilter, type ConversationOrder } from './conversation.inputs';
@@ -47,24 +48,20 @@ export async function listConversationPage(
   page: KeysetPage,
   extras: { total: boolean },
 ): Promise<ConversationPage> {
-  const descending = order.direction === OrderDirection.DESC;
-  const column = ORDER_COLUMNS[order.field].sql;
-  const keyset = keysetSql(Prisma.raw(`c.${column}`), Prisma.raw('c.id'), descending, page, page.seek && new Date(page.seek.value));
-  const direction = Prisma.raw(readsDescending(descending, page) ? 'DESC' : 'ASC');
-  const where = Prisma.sql`c.tenant_id = ${context.viewer.tenantId} AND ${conversationFilterSql(filter)}`;
-  const total = extras.total ? Prisma.sql`(SELECT count(*)::int FROM conversations c WHERE ${where})` : Prisma.sql`NULL::int`;
-  // cost_usd as text: a JSON number would pass through floating point.
-  const [result] = await context.db.prisma.$queryRaw<{ page: string; total: number | null }[]>`
-    WITH page AS (
-      SELECT c.id, c.tenant_id, c.thread_id, c.title, c.status, c.created_at, c.last_activity_at, c.step_count, c.input_tokens,
-        c.output_tokens, c.reasoning_tokens, c.cost_usd::text AS cost_usd, c.pending_interrupt, c.last_error, c.last_checkpoint_id
-      FROM conversations c WHERE ${where} AND ${keyset.where}
-      ORDER BY ${keyset.orderBy} LIMIT ${page.limit + 1}
-    )
-    SELECT (
-      SELECT coalesce(json_agg(page ORDER BY page.${Prisma.raw(column)} ${direction}, page.id ${direction}), '[]')::text FROM page
-    ) AS page, ${total} AS total`;
-  return { rows: parseJsonRows<RawConversation>(result!.page).map(fromJsonConversation), total: result!.total };
+  const { rows, total } = await selectPageAsJson<RawConversation>(context.db.prisma, {
+    table: 'conversations',
+    alias: 'c',
+    // cost_usd as text: a JSON number would pass through floating point.
+    columns: Prisma.sql`c.id, c.tenant_id, c.thread_id, c.title, c.status, c.created_at, c.last_activity_at, c.step_count,
+      c.input_tokens, c.output_tokens, c.reasoning_tokens, c.cost_usd::text AS cost_usd, c.pending_interrupt, c.last_error,
+      c.last_checkpoint_id`,
+    where: Prisma.sql`c.tenant_id = ${context.viewer.tenantId} AND ${conversationFilterSql(filter)}`,
+    orderColumn: ORDER_COLUMNS[order.field].sql,
+    descending: order.direction === OrderDirection.DESC,
+    page,
+    total: extras.total,
+  });
+  return { rows: rows.map(fromJsonConversation), total };
 }
 
 /** Number of the tenant's conversations matching the filter. */
@@ -85,9 +82,7 @@ export function findConversationByThreadId(context: TenantContext, threadId: str
 /** The same conditions as `conversationWhere`, over the alias `c`, for raw statements. */
 function conversationFilterSql(filter: ConversationFilter | null | undefined): Prisma.Sql {
   const conditions: Prisma.Sql[] = [Prisma.sql`TRUE`];
-  // One status with `=`, so that the page seeks the (tenant, status, last_activity_at) index (see sessionFilterSql).
-  if (filter?.status?.length === 1) conditions.push(Prisma.sql`c.status = ${filter.status[0]}::conversation_status`);
-  else if (filter?.status?.length) conditions.push(Prisma.sql`c.status = ANY(${filter.status}::conversation_status[])`);
+  if (filter?.status?.length) conditions.push(equalsAnyOf('c.status', filter.status, 'conversation_status'));
   if (filter?.createdAfter) conditions.push(Prisma.sql`c.created_at >= ${filter.createdAfter}`);
   if (filter?.createdBefore) conditions.push(Prisma.sql`c.created_at < ${filter.createdBefore}`);
   if (filter?.lastActivityAfter) conditions.push(Prisma.sql`c.last_activity_at >= ${filter.lastActivityAfter}`);

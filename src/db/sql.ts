@@ -1,0 +1,67 @@
+import { Prisma, type DatabaseClient } from './client';
+import { parseJsonRows, type JsonRow } from './json-rows';
+import { keysetSql, readsDescending, type KeysetPage } from '../graphql/connection';
+
+/**
+ * `column` equal to one of `values` of a PostgreSQL enum type; `type` and `column` must be trusted identifiers.
+ * One value is compared with `=`: PostgreSQL before 17 reads an index in order only under equality, so with ANY a
+ * filtered page scans and filters the newest rows of every value (4.4 ms for a CLOSED sessions page of the
+ * benchmark) instead of seeking (0.3 ms).
+ */
+export function equalsAnyOf(column: string, values: readonly string[], type: string): Prisma.Sql {
+  return values.length === 1
+    ? Prisma.sql`${Prisma.raw(column)} = ${values[0]}::${Prisma.raw(type)}`
+    : Prisma.sql`${Prisma.raw(column)} = ANY(${values}::${Prisma.raw(`${type}[]`)})`;
+}
+
+/** What `selectPageAsJson` reads; every identifier must be trusted (never user input). */
+export interface JsonPageStatement {
+  /** The table and its alias, e.g. `sessions` and `s`. */
+  table: string;
+  alias: string;
+  /** The columns of each row, over the alias. */
+  columns: Prisma.Sql;
+  /** The rows of the list (tenant included), over the alias. */
+  where: Prisma.Sql;
+  /** The timestamp column the list is ordered by (then by id), and its direction. */
+  orderColumn: string;
+  descending: boolean;
+  page: KeysetPage;
+  /** More columns of each row of the page, over the alias `page`, e.g. a correlated count. */
+  perRow?: Prisma.Sql;
+  /** Whether to count every row of the list too. */
+  total: boolean;
+}
+
+/**
+ * One keyset page (`page.limit + 1` rows, in read order) and, when asked, the number of rows of the whole list, in
+ * ONE statement, with the rows as one JSON value (see JsonRow); `total` is null when not asked for.
+ */
+export async function selectPageAsJson<T>(
+  prisma: DatabaseClient,
+  statement: JsonPageStatement,
+): Promise<{ rows: JsonRow<T>[]; total: number | null }> {
+  const { table, alias, page, orderColumn } = statement;
+  const from = Prisma.raw(`${table} ${alias}`);
+  const keyset = keysetSql(
+    Prisma.raw(`${alias}.${orderColumn}`),
+    Prisma.raw(`${alias}.id`),
+    statement.descending,
+    page,
+    page.seek && new Date(page.seek.value),
+  );
+  const direction = Prisma.raw(readsDescending(statement.descending, page) ? 'DESC' : 'ASC');
+  const total = statement.total ? Prisma.sql`(SELECT count(*)::int FROM ${from} WHERE ${statement.where})` : Prisma.sql`NULL::int`;
+  const [result] = await prisma.$queryRaw<{ page: string; total: number | null }[]>`
+    WITH page AS (
+      SELECT ${statement.columns} FROM ${from} WHERE ${statement.where} AND ${keyset.where}
+      ORDER BY ${keyset.orderBy} LIMIT ${page.limit + 1}
+    ), page_rows AS (
+      SELECT page.*${statement.perRow ? Prisma.sql`, ${statement.perRow}` : Prisma.empty} FROM page
+    )
+    SELECT (
+      SELECT coalesce(json_agg(page_rows ORDER BY page_rows.${Prisma.raw(orderColumn)} ${direction}, page_rows.id ${direction}), '[]')::text
+      FROM page_rows
+    ) AS page, ${total} AS total`;
+  return { rows: parseJsonRows<T>(result!.page), total: result!.total };
+}
