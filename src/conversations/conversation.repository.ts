@@ -48,7 +48,7 @@ export async function listConversationPage(
   page: KeysetPage,
   extras: { total: boolean },
 ): Promise<ConversationPage> {
-  const { rows, total } = await selectPageAsJson<RawConversation>(context.db.prisma, {
+  const { rows, total } = await selectPageAsJson<RawConversation>(context.db, {
     table: 'conversations',
     alias: 'c',
     // cost_usd as text: a JSON number would pass through floating point.

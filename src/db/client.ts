@@ -1,8 +1,8 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Pool } from 'pg';
-import { PrismaClient } from '../generated/prisma/client';
+import { Prisma, PrismaClient } from '../generated/prisma/client';
 
-export { Prisma } from '../generated/prisma/client';
+export { Prisma };
 export type { PrismaClient };
 
 /** The Prisma client convoql uses, logging each SQL statement as an event for the recorder. */
@@ -36,6 +36,13 @@ export interface Database {
   /** The pg pool under Prisma, for pool metrics. */
   readonly pool: Pool;
   readonly statements: StatementRecorder;
+  /**
+   * Sends a hand-written statement straight to the pg pool under Prisma and returns its rows as node-postgres decodes
+   * them. For the hot dashboard reads only, whose SQL is ours anyway and whose rows come as one JSON value: Prisma's
+   * raw-query layer (request pipeline, plan interpreter, per-column decoding, query event) cost 0.13–0.2 ms of CPU per
+   * statement, a seventh of a session detail request. Recorded like Prisma's own statements.
+   */
+  queryRows<T>(statement: Prisma.Sql): Promise<T[]>;
   /** Closes the client and the pool; idempotent. */
   close(): Promise<void>;
 }
@@ -63,6 +70,10 @@ export function createDatabase(connectionString: string, options: { poolMax: num
     prisma,
     pool,
     statements,
+    queryRows: async <T>(statement: Prisma.Sql) => {
+      statements.notify(statement.text);
+      return (await pool.query(statement.text, statement.values)).rows as T[];
+    },
     close: () => (closing ??= prisma.$disconnect().then(() => pool.end())),
   };
 }

@@ -1,6 +1,6 @@
 /** Network-level failures that mean PostgreSQL cannot be reached (as opposed to a bad query). */
 const UNREACHABLE =
-  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE|Connection terminated|connection timeout|Can't reach database|server closed the connection|Server has closed the connection|the database system is (starting up|shutting down)|terminating connection/i;
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE|Connection terminated|connection timeout|Can't reach database|server closed the connection|Server has closed the connection|the database system is (starting up|shutting down)|terminating connection|timeout exceeded when trying to connect/i;
 const UNREACHABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1017', 'P2024']);
 
 /** True when an error (or its cause) says the database is down or unreachable. */

@@ -1,4 +1,4 @@
-import { Prisma, type DatabaseClient } from './client';
+import { Prisma, type Database } from './client';
 import { parseJsonRows, type JsonRow } from './json-rows';
 import { keysetSql, readsDescending, type KeysetPage } from '../graphql/connection';
 
@@ -38,7 +38,7 @@ export interface JsonPageStatement {
  * ONE statement, with the rows as one JSON value (see JsonRow); `total` is null when not asked for.
  */
 export async function selectPageAsJson<T>(
-  prisma: DatabaseClient,
+  db: Database,
   statement: JsonPageStatement,
 ): Promise<{ rows: JsonRow<T>[]; total: number | null }> {
   const { table, alias, page, orderColumn } = statement;
@@ -52,7 +52,7 @@ export async function selectPageAsJson<T>(
   );
   const direction = Prisma.raw(readsDescending(statement.descending, page) ? 'DESC' : 'ASC');
   const total = statement.total ? Prisma.sql`(SELECT count(*)::int FROM ${from} WHERE ${statement.where})` : Prisma.sql`NULL::int`;
-  const [result] = await prisma.$queryRaw<{ page: string; total: number | null }[]>`
+  const [result] = await db.queryRows<{ page: string; total: number | null }>(Prisma.sql`
     WITH page AS (
       SELECT ${statement.columns} FROM ${from} WHERE ${statement.where} AND ${keyset.where}
       ORDER BY ${keyset.orderBy} LIMIT ${page.limit + 1}
@@ -62,6 +62,6 @@ export async function selectPageAsJson<T>(
     SELECT (
       SELECT coalesce(json_agg(page_rows ORDER BY page_rows.${Prisma.raw(orderColumn)} ${direction}, page_rows.id ${direction}), '[]')::text
       FROM page_rows
-    ) AS page, ${total} AS total`;
+    ) AS page, ${total} AS total`);
   return { rows: parseJsonRows<T>(result!.page), total: result!.total };
 }

@@ -64,7 +64,7 @@ export async function listSessionPage(
   page: KeysetPage,
   extras: SessionPageExtras,
 ): Promise<SessionPage> {
-  const { rows, total } = await selectPageAsJson<RawSession & { message_count?: number }>(context.db.prisma, {
+  const { rows, total } = await selectPageAsJson<RawSession & { message_count?: number }>(context.db, {
     table: 'sessions',
     alias: 's',
     columns: Prisma.sql`s.id, s.tenant_id, s.external_id, s.channel, s.status, s.started_at, s.ended_at, s.last_activity_at,
@@ -174,7 +174,7 @@ export async function findSessionWithMessages(
   context: TenantContext,
   key: string,
 ): Promise<{ session: SessionRow; messages: MessageRow[] } | null> {
-  const [found] = await context.db.prisma.$queryRaw<(RawSession & { messages: string })[]>`
+  const [found] = await context.db.queryRows<RawSession & { messages: string }>(Prisma.sql`
     SELECT s.id, s.tenant_id, s.external_id, s.channel, s.status::text AS status, s.started_at, s.ended_at, s.last_activity_at, s.metadata,
       (
         SELECT coalesce(json_agg(m ORDER BY m.created_at, m.id), '[]')::text
@@ -182,7 +182,7 @@ export async function findSessionWithMessages(
               WHERE session_id = s.id AND tenant_id = s.tenant_id) m
       ) AS messages
     FROM sessions s
-    WHERE s.id = ${key}::uuid AND s.tenant_id = ${context.viewer.tenantId}`;
+    WHERE s.id = ${key}::uuid AND s.tenant_id = ${context.viewer.tenantId}`);
   if (!found) return null;
   return { session: fromRawSession(found), messages: parseJsonRows<RawMessage>(found.messages).map(fromRawMessage) };
 }
