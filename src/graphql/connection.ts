@@ -73,7 +73,9 @@ export function Connection<TNode extends object>(NodeClass: ClassType<TNode>, no
     @Field(() => PageInfo, { description: 'How to get the neighbouring pages.' })
     pageInfo!: PageInfo;
 
+    // Not simple: its value is a promise, which only a field with a resolver may hold under compiled execution.
     @Field(() => NonNegativeIntResolver, {
+      simple: false,
       description: 'Number of items in the whole list with the same filters (counted only when selected).',
     })
     totalCount!: Promise<number>;

@@ -8,6 +8,7 @@ import type { Config } from '../config';
 import { CLIENT_SAFE_CODES } from '../graphql/errors';
 import { isDatabaseUnavailable } from '../db/errors';
 import type { RequestContext } from './context';
+import { compiledExecutionGateway } from './compiled-execution';
 import { limitedParseOptions, queryLimitsPlugin } from './limits';
 import type { Logger } from './logger';
 
@@ -22,7 +23,7 @@ export function createApolloServer(options: {
   const { config, logger } = options;
   const development = config.env === 'development';
   return new ApolloServer<RequestContext>({
-    schema: options.schema,
+    gateway: compiledExecutionGateway(options.schema),
     logger,
     introspection: config.graphql.introspection,
     includeStacktraceInErrorResponses: development,
