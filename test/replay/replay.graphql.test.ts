@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { syncConversations } from '../../src/conversations/conversation.sync';
@@ -35,6 +36,28 @@ const REPLAY = /* GraphQL */ `
     }
   }
 `;
+
+/** Runs `work` and sums the bytes of the bytea values PostgreSQL sent meanwhile (to any client of this process). */
+async function bytesReceived<T>(work: () => Promise<T>): Promise<{ result: T; bytes: number }> {
+  const prototype = Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const query = prototype.query;
+  let bytes = 0;
+  const count = (value: unknown) => {
+    if (value instanceof Uint8Array) bytes += value.byteLength;
+    else if (Array.isArray(value)) value.forEach(count);
+    else if (value !== null && typeof value === 'object') Object.values(value).forEach(count);
+  };
+  prototype.query = function (this: Client, ...args: unknown[]) {
+    const answer = query.apply(this, args);
+    if (answer instanceof Promise) return answer.then((result: { rows?: unknown[] }) => (count(result?.rows), result));
+    return answer;
+  };
+  try {
+    return { result: await work(), bytes };
+  } finally {
+    prototype.query = query;
+  }
+}
 
 /** A replay step as the API returns it. */
 interface StepData {
@@ -480,6 +503,62 @@ describe('replay before the sync catches up', () => {
     expect(statements.filter((sql) => !/api_keys/.test(sql))).toHaveLength(6);
     await server.db.prisma.conversationStepIndex.deleteMany({ where: { threadId: threads.longThread } });
     expect(await replay({ id: ids.longThread, first: 30 })).toEqual(expected);
+  });
+
+  test("the index holds each list's length, digest and whether it extends the list before, as its bytes say", async () => {
+    // The index computes these facts in PostgreSQL, so that it need not read every list; here they are checked in JS.
+    const blobs = await server.db.prisma.langGraphCheckpointBlob.findMany({ where: { channel: 'messages', type: 'json' } });
+    const byFacts = new Map<string, Buffer>();
+    for (const { threadId, checkpointNs, blob } of blobs) {
+      const bytes = Buffer.from(blob!);
+      const digest = createHash('sha256')
+        .update(bytes.subarray(0, bytes.length - 1))
+        .digest('hex');
+      byFacts.set(`${threadId}|${checkpointNs}|${bytes.length}|${digest}`, bytes);
+    }
+    const extendsList = (shorter: Buffer, longer: Buffer) => {
+      const head = shorter.length - 1;
+      const boundary = head === 1 || longer[head] === 0x2c || shorter.length === longer.length;
+      return shorter.length <= longer.length && boundary && shorter.subarray(0, head).equals(longer.subarray(0, head));
+    };
+    const rows = await server.db.prisma.conversationStepIndex.findMany({
+      orderBy: [{ threadId: 'asc' }, { checkpointNs: 'asc' }, { stepsBefore: 'asc' }, { checkpointId: 'asc' }],
+    });
+    const seen = { extending: 0, notExtending: 0 };
+    let previous: { lineage: string; key: string | null; extendsParent: boolean | null } = { lineage: '', key: null, extendsParent: null };
+    for (const row of rows) {
+      const lineage = `${row.threadId}|${row.checkpointNs}`;
+      if (lineage !== previous.lineage) previous = { lineage, key: null, extendsParent: null };
+      if (row.messagesBytes === null) {
+        expect(row).toMatchObject({ messagesDigest: null, messagesCount: null, messagesExtendsParent: null });
+        continue;
+      }
+      const key = `${lineage}|${row.messagesBytes}|${row.messagesDigest}`;
+      const own = byFacts.get(key);
+      expect(own).toBeDefined();
+      const before = previous.key === null ? undefined : byFacts.get(previous.key);
+      // A checkpoint that left the list as it was carries the facts of the checkpoint that wrote it.
+      const expected = key === previous.key ? previous.extendsParent : before !== undefined && extendsList(before, own!);
+      expect({ checkpoint: row.checkpointId, extendsParent: row.messagesExtendsParent }).toEqual({
+        checkpoint: row.checkpointId,
+        extendsParent: expected,
+      });
+      if (key !== previous.key) seen[expected ? 'extending' : 'notExtending'] += 1;
+      previous = { lineage, key, extendsParent: row.messagesExtendsParent };
+    }
+    expect(seen.extending).toBeGreaterThan(LONG_THREAD_TURNS);
+    expect(seen.notExtending).toBeGreaterThan(0);
+  });
+
+  test('indexing a long thread reads only the newest list of each stretch of lists extending each other', async () => {
+    const expected = await replay({ id: ids.longThread, first: 10 });
+    await server.db.prisma.conversationStepIndex.deleteMany({ where: { threadId: threads.longThread } });
+    const lists = await server.db.prisma.langGraphCheckpointBlob.findMany({ where: { threadId: threads.longThread, channel: 'messages' } });
+    const allBytes = lists.reduce((sum, list) => sum + list.blob!.byteLength, 0);
+    const { result, bytes } = await bytesReceived(() => replay({ id: ids.longThread, first: 10 }));
+    expect(result).toEqual(expected);
+    // Reading every list (as the index build once did) receives more than all of them: 1.46 MB of 1.37 MB here.
+    expect(bytes).toBeLessThan(allBytes / 2);
   });
 
   test('a thread whose index is missing replays correctly', async () => {
