@@ -7,7 +7,7 @@ import { encodeCursor } from './baseline/encoding';
 import { withClient, type BenchDatabase, type Fixtures } from './dataset';
 import { requestOnce } from './load';
 import { loadDashboardDocuments, PAGE_SIZE, requestBody } from './operations';
-import { startServerProcess, type ServerProcess } from './processes';
+import { npmStartCommand, startServerProcess, type ServerProcess } from './processes';
 import { findReplayPages } from './replay-pages';
 import type { CapturedStatement } from './server-probe';
 
@@ -45,7 +45,7 @@ export async function runExplain(
   const documents = loadDashboardDocuments(projectRoot);
   const server = await startServerProcess(projectRoot, {
     name: 'convoql',
-    script: 'dist/src/main.js',
+    ...npmStartCommand(projectRoot),
     env: { ...convoqlEnv, BENCH_CAPTURE_STATEMENTS: '1' },
     readyPath: '/healthz',
     graphqlPath: '/graphql',

@@ -67,6 +67,21 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
+/**
+ * What `npm start` runs (package.json's `start`, `node [flags] <script>`), so that the benchmark measures the server
+ * with the Node flags it runs with in production.
+ */
+export function npmStartCommand(projectRoot: string): { nodeFlags: string[]; script: string } {
+  const start = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { scripts?: { start?: string } }).scripts
+    ?.start;
+  const words = (start ?? '').trim().split(/\s+/);
+  const script = words.at(-1) ?? '';
+  if (words[0] !== 'node' || words.length < 2 || !script.endsWith('.js')) {
+    throw new Error(`Expected package.json's start script to be "node [flags] <script>.js", found ${JSON.stringify(start)}`);
+  }
+  return { nodeFlags: words.slice(1, -1), script };
+}
+
 /** Starts a server with the server probe preloaded and waits until it answers `readyPath`. */
 export async function startServerProcess(projectRoot: string, spec: ServerSpec): Promise<ServerProcess> {
   const port = await freePort();

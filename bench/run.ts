@@ -6,7 +6,7 @@
  *   embedded PGlite running in a child process; a dataset is generated once per set of options (kept as the
  *   database's comment) and reused, then VACUUM ANALYZEd. Default size, per tenant of 2: 100,000 sessions,
  *   ~1,000,000 messages, 2,000 agent threads, plus one LangGraph thread of 1,000 checkpoints in the first tenant.
- * - Servers: convoql as `node dist/src/main.js` (production mode, LOG_LEVEL=warn, background jobs off so the data
+ * - Servers: convoql as `npm start` runs it (its Node flags and `dist/src/main.js`; production mode, LOG_LEVEL=warn, background jobs off so the data
  *   stays fixed) and the raw baseline (bench/baseline: node:http + pg, the same JSON `data`, the fewest statements,
  *   no GraphQL), each in its own process with the same pool size. Their answers are compared before any load.
  * - Load: autocannon in this process, keep-alive connections, at 1, 16 and 64 connections per operation, in segments
@@ -43,7 +43,7 @@ import { requestOnce, runSegment, type SegmentResult } from './load';
 import { buildOperations, loadDashboardDocuments, type BenchOperation } from './operations';
 import { parseBenchOptions, USAGE, UsageError, type BenchOptions } from './options';
 import { findReplayPages } from './replay-pages';
-import { startServerProcess, type ServerProcess } from './processes';
+import { npmStartCommand, startServerProcess, type ServerProcess } from './processes';
 import {
   combineSegments,
   formatTable,
@@ -111,7 +111,7 @@ function convoqlEnv(database: BenchDatabase, batching: boolean): Record<string, 
 function startConvoql(database: BenchDatabase, batching: boolean): Promise<ServerProcess> {
   return startServerProcess(PROJECT_ROOT, {
     name: batching ? 'convoql' : 'convoql (batching off)',
-    script: 'dist/src/main.js',
+    ...npmStartCommand(PROJECT_ROOT),
     env: convoqlEnv(database, batching),
     readyPath: '/healthz',
     graphqlPath: '/graphql',

@@ -1,4 +1,4 @@
-// `npm run bench -- --startup`: how long `node dist/src/main.js` (what `npm start` runs after its
+// `npm run bench -- --startup`: how long what `npm start` runs after its
 // build) takes on a fresh embedded data directory — PGlite initdb, migrations, demo data, API key —
 // until it answers the README's first query with the demo key. Three runs, each on a new directory.
 import { spawn } from 'node:child_process';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { freePort } from './processes';
+import { freePort, npmStartCommand } from './processes';
 
 const RUNS = 3;
 const TARGET_SECONDS = 15;
@@ -36,7 +36,8 @@ async function timeFreshStart(projectRoot: string): Promise<{ seconds: number; p
   const port = await freePort();
   const started = performance.now();
   const startedAtMs = Date.now();
-  const child = spawn(process.execPath, [path.join(projectRoot, 'dist', 'src', 'main.js')], {
+  const { nodeFlags, script } = npmStartCommand(projectRoot);
+  const child = spawn(process.execPath, [...nodeFlags, path.join(projectRoot, script)], {
     cwd: projectRoot,
     env: {
       PATH: process.env.PATH ?? '',
