@@ -76,7 +76,7 @@ export function npmStartCommand(projectRoot: string): { nodeFlags: string[]; scr
     ?.start;
   const words = (start ?? '').trim().split(/\s+/);
   const script = words.at(-1) ?? '';
-  if (words[0] !== 'node' || words.length < 2 || !script.endsWith('.js')) {
+  if (words[0] !== 'node' || !script.endsWith('.js')) {
     throw new Error(`Expected package.json's start script to be "node [flags] <script>.js", found ${JSON.stringify(start)}`);
   }
   return { nodeFlags: words.slice(1, -1), script };

@@ -6,9 +6,9 @@
  *   embedded PGlite running in a child process; a dataset is generated once per set of options (kept as the
  *   database's comment) and reused, then VACUUM ANALYZEd. Default size, per tenant of 2: 100,000 sessions,
  *   ~1,000,000 messages, 2,000 agent threads, plus one LangGraph thread of 1,000 checkpoints in the first tenant.
- * - Servers: convoql as `npm start` runs it (its Node flags and `dist/src/main.js`; production mode, LOG_LEVEL=warn, background jobs off so the data
- *   stays fixed) and the raw baseline (bench/baseline: node:http + pg, the same JSON `data`, the fewest statements,
- *   no GraphQL), each in its own process with the same pool size. Their answers are compared before any load.
+ * - Servers: convoql as `npm start` runs it (the start script's Node flags; production mode, LOG_LEVEL=warn,
+ *   background jobs off so the data stays fixed) and the raw baseline (bench/baseline: node:http + pg, the same
+ *   JSON `data`, the fewest statements, no GraphQL), each in its own process with the same pool size. Their answers are compared before any load.
  * - Load: autocannon in this process, keep-alive connections, at 1, 16 and 64 connections per operation, in segments
  *   alternating A (convoql) B (baseline) A B after a warm-up of each, so machine noise hits both alike; ratios are
  *   convoql / baseline. Latency percentiles come from every response inside the segments' windows; errors are

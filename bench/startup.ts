@@ -1,6 +1,6 @@
-// `npm run bench -- --startup`: how long what `npm start` runs after its
-// build) takes on a fresh embedded data directory — PGlite initdb, migrations, demo data, API key —
-// until it answers the README's first query with the demo key. Three runs, each on a new directory.
+// `npm run bench -- --startup`: how long what `npm start` runs (after its build) takes on a fresh
+// embedded data directory — PGlite initdb, migrations, demo data, API key — until it answers the
+// README's first query with the demo key. Three runs, each on a new directory.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -34,9 +34,9 @@ export async function runStartup(projectRoot: string, log: (line: string) => voi
 async function timeFreshStart(projectRoot: string): Promise<{ seconds: number; phases: [string, number][] }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'convoql-startup-'));
   const port = await freePort();
+  const { nodeFlags, script } = npmStartCommand(projectRoot);
   const started = performance.now();
   const startedAtMs = Date.now();
-  const { nodeFlags, script } = npmStartCommand(projectRoot);
   const child = spawn(process.execPath, [...nodeFlags, path.join(projectRoot, script)], {
     cwd: projectRoot,
     env: {
