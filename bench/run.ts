@@ -20,7 +20,7 @@
  *   the average under load. The same probe reports heap figures and takes CPU profiles (`--cpu-prof`).
  * - CPU and memory: each server's CPU time per request comes from /proc/<pid>/stat (user + system) over its
  *   segments; its RSS is sampled from /proc every 100 ms (peak RSS column).
- * - Also: the sessions table with DATALOADER_BATCHING=false (A B A B against batching on, 16 connections);
+ * - Also: the sessions table with LOAD_PER_FIELD=true (A B A B against batching on, 16 connections);
  *   `--explain` prints EXPLAIN ANALYZE of deep session pages in every order and direction; `--startup` times a
  *   fresh embedded start to its first answer; `--cpu-prof` profiles the convoql server.
  * Results: one table on stdout, the same as JSON in bench/results/<UTC time>.json. Timings never go into Jest.
@@ -104,7 +104,7 @@ function convoqlEnv(database: BenchDatabase, batching: boolean): Record<string, 
     // Session expiry and conversation sync would change the data between segments.
     SESSION_EXPIRY_INTERVAL_SECONDS: '0',
     CONVERSATION_SYNC_INTERVAL_SECONDS: '0',
-    DATALOADER_BATCHING: String(batching),
+    LOAD_PER_FIELD: String(!batching),
   };
 }
 
@@ -384,7 +384,7 @@ async function compareBatching(
   fixtures: Fixtures,
   options: BenchOptions,
 ) {
-  log('load: sessions table with DATALOADER_BATCHING=false');
+  log('load: sessions table with LOAD_PER_FIELD=true');
   const unbatched = await startConvoql(database, false);
   try {
     // Each server's first request may look up the API key (cached for 30 s); the second is counted.

@@ -76,7 +76,7 @@ const environmentSchema = z.object({
     .pipe(z.record(z.string(), modelPrice))
     .optional(),
   USAGE_CACHE_SECONDS: integer(0, 86_400).default(30),
-  DATALOADER_BATCHING: booleanFromString.default(true),
+  LOAD_PER_FIELD: booleanFromString.default(false),
   HEAP_GROWING_PERCENT: integer(0, 1000).default(30),
 });
 
@@ -110,8 +110,8 @@ export interface Config {
     readonly maxTokens: number;
     /** Highest cost of one operation (MAX_QUERY_COST): 1 per field, a connection's selection times its page size. */
     readonly maxCost: number;
-    /** Switchable only for the benchmark, which measures what batching buys. */
-    readonly dataLoaderBatching: boolean;
+    /** Benchmark only: every field loads on its own, without DataLoader batching or prefetch by root resolvers, to measure what they buy. */
+    readonly loadPerField: boolean;
   };
   readonly jobs: {
     readonly sessionIdleTimeoutMinutes: number;
@@ -169,7 +169,7 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
       maxAliases: e.MAX_QUERY_ALIASES,
       maxTokens: e.MAX_QUERY_TOKENS,
       maxCost: e.MAX_QUERY_COST,
-      dataLoaderBatching: e.DATALOADER_BATCHING,
+      loadPerField: e.LOAD_PER_FIELD,
     },
     jobs: {
       sessionIdleTimeoutMinutes: e.SESSION_IDLE_TIMEOUT_MINUTES,

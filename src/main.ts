@@ -1,15 +1,15 @@
 import 'reflect-metadata';
 import { setFlagsFromString } from 'node:v8';
 import { ConfigError, loadConfig, type Environment } from './config';
-import { ensureDemoApiKey, seedDemoDataIfEmpty, DEMO_TENANT } from './db/demo';
+import { ensureDemoApiKey, seedDemoDataIfEmpty, DEMO_TENANT } from './server/demo';
 import { openDatabase, StartupError } from './db/open';
-import { buildSchema } from './graphql/schema';
+import { buildSchema } from './server/schema';
 import { Authenticator } from './server/auth';
 import { ListenError, startServer } from './server/http';
-import { JobScheduler } from './server/jobs';
+import { JobScheduler } from './core/jobs';
 import { sessionExpiryJob } from './sessions/session-expiry.job';
 import { conversationSyncJob } from './conversations/conversation-sync.job';
-import { createLogger } from './server/logger';
+import { createLogger } from './logger';
 
 /** How long API key lookups are cached; revocation takes effect within this time. */
 const API_KEY_CACHE_MS = 30_000;

@@ -18,7 +18,7 @@ describe('configuration', () => {
       MIGRATE_ON_START: 'true',
       MODEL_PRICES: '{"m":{"input":1,"output":2}}',
       CONVERSATION_DEFAULT_TENANT: 'acme',
-      DATALOADER_BATCHING: 'false',
+      LOAD_PER_FIELD: 'true',
       USAGE_CACHE_SECONDS: '0',
       HEAP_GROWING_PERCENT: '0',
     });
@@ -28,7 +28,7 @@ describe('configuration', () => {
     expect(loadConfig({}).runtime.heapGrowingPercent).toBe(30);
     expect(config.conversations.modelPrices).toEqual({ m: { input: 1, output: 2 } });
     expect(config.conversations.defaultTenant).toBe('acme');
-    expect(config.graphql.dataLoaderBatching).toBe(false);
+    expect(config.graphql.loadPerField).toBe(true);
     expect(config.analytics.usageCacheSeconds).toBe(0);
     expect(loadConfig({}).analytics.usageCacheSeconds).toBe(30);
   });

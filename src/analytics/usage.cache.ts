@@ -1,4 +1,4 @@
-import type { TenantContext } from '../server/context';
+import type { TenantContext } from '../core/context';
 import type { UsageQuery } from './usage.repository';
 
 /**

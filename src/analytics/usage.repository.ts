@@ -1,5 +1,7 @@
 import { Prisma } from '../db/client';
-import type { TenantContext } from '../server/context';
+import type { TenantContext } from '../core/context';
+import { sessionListWhere } from '../sessions/session.list';
+import type { SessionStatus } from '../sessions/session.type';
 import { UsageGroupBy, type UsageBucket } from './usage.type';
 
 /** The resolved range and filters of a usage query. */
@@ -8,7 +10,7 @@ export interface UsageQuery {
   to: Date;
   groupBy: UsageGroupBy;
   channel: string[] | null;
-  status: string[] | null;
+  status: SessionStatus[] | null;
 }
 
 /** One bucket's figures as the repository computes them (the resolver adds `start`). */
@@ -78,14 +80,8 @@ export async function usageBuckets(context: TenantContext, query: UsageQuery): P
   const tenantId = context.viewer.tenantId;
   const keys = bucketKeys(query.groupBy);
   const filtered = Boolean(query.channel?.length || query.status?.length);
-  const sessionFilter = Prisma.join(
-    [
-      Prisma.sql`TRUE`,
-      ...(query.channel?.length ? [Prisma.sql`s.channel = ANY(${query.channel})`] : []),
-      ...(query.status?.length ? [Prisma.sql`s.status::text = ANY(${query.status})`] : []),
-    ],
-    ' AND ',
-  );
+  // The sessions list's own filter (see session.list.ts); messages are joined to sessions whenever it applies.
+  const sessionFilter = filtered ? sessionListWhere(context, { channel: query.channel, status: query.status }) : Prisma.sql`TRUE`;
   const messageSessions =
     filtered || query.groupBy === UsageGroupBy.CHANNEL || query.groupBy === UsageGroupBy.STATUS
       ? Prisma.sql`JOIN sessions s ON s.id = m.session_id AND s.tenant_id = m.tenant_id`

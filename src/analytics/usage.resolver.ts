@@ -1,7 +1,6 @@
 import { Arg, Authorized, Ctx, Query, Resolver } from 'type-graphql';
 import { BadUserInputError } from '../graphql/errors';
-import { asTenantContext, type RequestContext } from '../server/context';
-import { usageBuckets } from './usage.repository';
+import { asTenantContext, type RequestContext } from '../core/context';
 import { Usage, UsageFilter, UsageGroupBy } from './usage.type';
 
 const DAY_MS = 86_400_000;
@@ -39,7 +38,7 @@ export class UsageResolver {
     }
     const tenantContext = asTenantContext(context);
     const query = { from, to, groupBy, channel: filter?.channel ?? null, status: filter?.status ?? null };
-    const buckets = await context.usageCache.get(tenantContext, query, () => usageBuckets(tenantContext, query));
+    const buckets = await context.loaders.usage.load(tenantContext, query);
     const timed = groupBy === UsageGroupBy.DAY || groupBy === UsageGroupBy.WEEK;
     return {
       from,

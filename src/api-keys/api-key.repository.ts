@@ -1,6 +1,7 @@
 import type { Database } from '../db/client';
 import type { ApiKey as ApiKeyRow } from '../generated/prisma/client';
-import { generateApiKey, type Scope } from '../server/auth';
+import type { Scope } from '../core/context';
+import { generateApiKey } from './api-key.secret';
 
 /** Creates an API key and returns it with the plaintext key, which is never stored and shown only now. */
 export async function createApiKey(

@@ -3,8 +3,8 @@ import { parseArgs } from 'node:util';
 import { createApiKey, ensureTenant, listApiKeys, revokeApiKey } from '../api-keys/api-key.repository';
 import { ConfigError, loadConfig } from '../config';
 import { openDatabase, StartupError } from '../db/open';
-import { SCOPES, type Scope } from '../server/auth';
-import { createLogger } from '../server/logger';
+import { SCOPES, type Scope } from '../core/context';
+import { createLogger } from '../logger';
 
 const USAGE = `usage:
   npm run apikey -- create --tenant <slug> [--scopes read,write] [--name <name>] [--new-tenant <display name>]

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config';
 import { syncConversations, type ConversationSyncSummary } from '../conversations/conversation.sync';
 import { openDatabase, StartupError } from '../db/open';
-import { createLogger } from '../server/logger';
+import { createLogger } from '../logger';
 
 const USAGE = `usage:
   npm run conversations -- sync [--json]

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { printSubgraphSchema } from '@apollo/subgraph';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSchema } from '../graphql/schema';
+import { buildSchema } from '../server/schema';
 
 /** Where the committed subgraph SDL lives: the package root. */
 export const SCHEMA_FILE = path.resolve(

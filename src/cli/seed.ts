@@ -3,7 +3,7 @@ import { SEED_DEFAULTS, resolveSeedOptions, seedDatabase, type SeedOptions, type
 import { loadConfig } from '../config';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { applyMigrations } from '../db/migrations';
-import { syncSeededConversations } from '../db/demo';
+import { syncSeededConversations } from '../server/demo';
 
 // `npm run db:seed -- --tenants 3 --sessions 2000 --messages-per-session 10 --conversations 50
 // --long-thread-steps 1000 --seed 42 --reset`: migrates, then seeds DATABASE_URL, or the embedded

@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import type { Database } from '../db/client';
-import type { Job } from '../server/jobs';
+import type { Job } from '../core/jobs';
 import { syncConversations } from './conversation.sync';
 
 /**

@@ -1,35 +1,12 @@
 import { Prisma } from '../db/client';
 import { dateOf, type JsonRow } from '../db/json-rows';
-import { equalsAnyOf, selectPageAsJson } from '../db/sql';
+import { selectPageAsJson } from '../db/sql';
 import type { Conversation as ConversationRow, ConversationStatus } from '../generated/prisma/client';
 import type { KeysetPage } from '../graphql/connection';
 import { OrderDirection } from '../graphql/order';
-import type { TenantContext } from '../server/context';
-import { ConversationOrderField, type ConversationFilter, type ConversationOrder } from './conversation.inputs';
-
-/** The column a conversation order sorts by, as Prisma and as SQL name it. */
-const ORDER_COLUMNS = {
-  [ConversationOrderField.LAST_ACTIVITY_AT]: { field: 'lastActivityAt', sql: 'last_activity_at' },
-  [ConversationOrderField.CREATED_AT]: { field: 'createdAt', sql: 'created_at' },
-} as const;
-
-/** The Prisma column a conversation order sorts by. */
-export function conversationOrderColumn(order: ConversationOrder): 'lastActivityAt' | 'createdAt' {
-  return ORDER_COLUMNS[order.field].field;
-}
-
-function conversationWhere(context: TenantContext, filter: ConversationFilter | null | undefined): Prisma.ConversationWhereInput {
-  return {
-    tenantId: context.viewer.tenantId,
-    ...(filter?.status?.length ? { status: { in: filter.status } } : {}),
-    ...(filter?.createdAfter || filter?.createdBefore
-      ? { createdAt: { gte: filter.createdAfter ?? undefined, lt: filter.createdBefore ?? undefined } }
-      : {}),
-    ...(filter?.lastActivityAfter || filter?.lastActivityBefore
-      ? { lastActivityAt: { gte: filter.lastActivityAfter ?? undefined, lt: filter.lastActivityBefore ?? undefined } }
-      : {}),
-  };
-}
+import type { TenantContext } from '../core/context';
+import type { ConversationFilter, ConversationOrder } from './conversation.inputs';
+import { CONVERSATION_ORDER_COLUMNS, conversationListWhere } from './conversation.list';
 
 /** A page of conversations, with the total when asked for (else null). */
 export interface ConversationPage {
@@ -55,8 +32,8 @@ export async function listConversationPage(
     columns: Prisma.sql`c.id, c.tenant_id, c.thread_id, c.title, c.status, c.created_at, c.last_activity_at, c.step_count,
       c.input_tokens, c.output_tokens, c.reasoning_tokens, c.cost_usd::text AS cost_usd, c.pending_interrupt, c.last_error,
       c.last_checkpoint_id`,
-    where: Prisma.sql`c.tenant_id = ${context.viewer.tenantId} AND ${conversationFilterSql(filter)}`,
-    orderColumn: ORDER_COLUMNS[order.field].sql,
+    where: conversationListWhere(context, filter),
+    orderColumn: CONVERSATION_ORDER_COLUMNS[order.field].sql,
     descending: order.direction === OrderDirection.DESC,
     page,
     total: extras.total,
@@ -65,8 +42,11 @@ export async function listConversationPage(
 }
 
 /** Number of the tenant's conversations matching the filter. */
-export function countConversations(context: TenantContext, filter: ConversationFilter | null | undefined): Promise<number> {
-  return context.db.prisma.conversation.count({ where: conversationWhere(context, filter) });
+export async function countConversations(context: TenantContext, filter: ConversationFilter | null | undefined): Promise<number> {
+  const [row] = await context.db.prisma.$queryRaw<
+    { count: number }[]
+  >`SELECT count(*)::int AS count FROM conversations c WHERE ${conversationListWhere(context, filter)}`;
+  return row!.count;
 }
 
 /** The tenant's conversations with these database keys, in any order. */
@@ -77,17 +57,6 @@ export function findConversationsByKeys(context: TenantContext, keys: readonly s
 /** The tenant's conversation of this LangGraph thread, or null (also when the thread belongs to another tenant). */
 export function findConversationByThreadId(context: TenantContext, threadId: string): Promise<ConversationRow | null> {
   return context.db.prisma.conversation.findFirst({ where: { tenantId: context.viewer.tenantId, threadId } });
-}
-
-/** The same conditions as `conversationWhere`, over the alias `c`, for raw statements. */
-function conversationFilterSql(filter: ConversationFilter | null | undefined): Prisma.Sql {
-  const conditions: Prisma.Sql[] = [Prisma.sql`TRUE`];
-  if (filter?.status?.length) conditions.push(equalsAnyOf('c.status', filter.status, 'conversation_status'));
-  if (filter?.createdAfter) conditions.push(Prisma.sql`c.created_at >= ${filter.createdAfter}`);
-  if (filter?.createdBefore) conditions.push(Prisma.sql`c.created_at < ${filter.createdBefore}`);
-  if (filter?.lastActivityAfter) conditions.push(Prisma.sql`c.last_activity_at >= ${filter.lastActivityAfter}`);
-  if (filter?.lastActivityBefore) conditions.push(Prisma.sql`c.last_activity_at < ${filter.lastActivityBefore}`);
-  return Prisma.join(conditions, ' AND ');
 }
 
 interface RawConversation {

@@ -4,9 +4,10 @@ import { ConnectionArgs, toConnection, toKeysetPage, type ConnectionValue } from
 import { fromGlobalIdOf } from '../graphql/global-id';
 import { selectsField } from '../graphql/lookahead';
 import { OrderDirection } from '../graphql/order';
-import { asTenantContext, type RequestContext } from '../server/context';
+import { asTenantContext, type RequestContext } from '../core/context';
 import { assertValidConversationFilter, ConversationFilter, ConversationOrder, ConversationOrderField } from './conversation.inputs';
-import { conversationOrderColumn, countConversations, findConversationByThreadId, listConversationPage } from './conversation.repository';
+import { countConversations, findConversationByThreadId, listConversationPage } from './conversation.repository';
+import { conversationOrderColumn } from './conversation.list';
 import { Conversation, ConversationConnection } from './conversation.type';
 
 @ArgsType()

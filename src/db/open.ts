@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import type { Config } from '../config';
-import type { Logger } from '../server/logger';
+import type { Logger } from '../logger';
 import { createDatabase, type Database } from './client';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
 import { applyMigrations } from './migrations';

@@ -1,6 +1,41 @@
 import { Prisma, type Database } from './client';
 import { parseJsonRows, type JsonRow } from './json-rows';
-import { keysetSql, readsDescending, type KeysetPage } from '../graphql/connection';
+
+/** A position in a keyset order: the sort value and the id that breaks ties. */
+export interface KeysetPosition {
+  value: string | number;
+  id: string;
+}
+
+/** What a repository needs to fetch one page in keyset order. */
+export interface KeysetPage {
+  /** Rows wanted; fetch `limit + 1` to learn whether more follow. */
+  limit: number;
+  /** Whether to read the order backwards (for `last`/`before`); the caller's order flips. */
+  backward: boolean;
+  /** Start strictly after this position (in the read direction), or from the start. */
+  seek: KeysetPosition | null;
+}
+
+/** Whether a page of a list in this order is read in descending order (a backward page reads the order reversed). */
+export function readsDescending(descending: boolean, page: KeysetPage): boolean {
+  return descending !== page.backward;
+}
+
+/**
+ * The keyset seek over (column, id) read in the page's direction: `column` and `id` must be trusted identifiers (never user input).
+ */
+export function keysetSql(column: Prisma.Sql, id: Prisma.Sql, descending: boolean, page: KeysetPage, value: unknown) {
+  const before = readsDescending(descending, page);
+  const direction = Prisma.raw(before ? 'DESC' : 'ASC');
+  const orderBy = Prisma.sql`${column} ${direction}, ${id} ${direction}`;
+  if (!page.seek) return { where: Prisma.sql`TRUE`, orderBy };
+  const [bound, strict] = before ? [Prisma.raw('<='), Prisma.raw('<')] : [Prisma.raw('>='), Prisma.raw('>')];
+  return {
+    where: Prisma.sql`${column} ${bound} ${value} AND (${column} ${strict} ${value} OR (${column} = ${value} AND ${id} ${strict} ${page.seek.id}::uuid))`,
+    orderBy,
+  };
+}
 
 /**
  * `column` equal to one of `values` of a PostgreSQL enum type; `type` and `column` must be trusted identifiers.

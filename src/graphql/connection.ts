@@ -1,7 +1,7 @@
 import { ArgsType, Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import { NonNegativeIntResolver } from 'graphql-scalars';
 import { BadUserInputError } from './errors';
-import { Prisma } from '../db/client';
+import type { KeysetPage, KeysetPosition } from '../db/sql';
 
 /** Page size when neither `first` nor `last` is given. */
 export const DEFAULT_PAGE_SIZE = 20;
@@ -83,21 +83,7 @@ export function Connection<TNode extends object>(NodeClass: ClassType<TNode>, no
   return ConnectionBase;
 }
 
-/** A position in a keyset order: the sort value and the id that breaks ties. */
-export interface KeysetPosition {
-  value: string | number;
-  id: string;
-}
-
-/** What a repository needs to fetch one page in keyset order. */
-export interface KeysetPage {
-  /** Rows wanted; fetch `limit + 1` to learn whether more follow. */
-  limit: number;
-  /** Whether to read the order backwards (for `last`/`before`); the caller's order flips. */
-  backward: boolean;
-  /** Start strictly after this position (in the read direction), or from the start. */
-  seek: KeysetPosition | null;
-}
+export type { KeysetPage, KeysetPosition };
 
 /** Validates Relay arguments and decodes the cursor of a list whose cursors carry `listKey`. */
 export function toKeysetPage(args: ConnectionArgs, listKey: string): KeysetPage {
@@ -182,50 +168,6 @@ export function toConnection<TRow, TNode>(
     get totalCount() {
       return (counted ??= totalCount());
     },
-  };
-}
-
-/** Whether a page of a list in this order is read in descending order (a backward page reads the order reversed). */
-export function readsDescending(descending: boolean, page: KeysetPage): boolean {
-  return descending !== page.backward;
-}
-
-/** Prisma `orderBy` for a keyset over (field, id), read in the given direction. */
-export function keysetOrderBy<F extends string>(field: F, descending: boolean, page: KeysetPage) {
-  const direction = readsDescending(descending, page) ? ('desc' as const) : ('asc' as const);
-  return [{ [field]: direction }, { id: direction }] as Array<Record<F | 'id', 'asc' | 'desc'>>;
-}
-
-/**
- * Prisma `where` for rows strictly after the seek position over (field, id). The redundant bound on
- * `field` alone lets PostgreSQL turn it into an index condition, so deep pages seek instead of scanning.
- */
-export function keysetWhere<F extends string, V>(field: F, descending: boolean, page: KeysetPage, toValue: (value: string | number) => V) {
-  if (!page.seek) return {};
-  const value = toValue(page.seek.value);
-  const before = readsDescending(descending, page);
-  const strict = before ? 'lt' : 'gt';
-  return {
-    AND: [
-      { [field]: { [before ? 'lte' : 'gte']: value } },
-      { OR: [{ [field]: { [strict]: value } }, { [field]: value, id: { [strict]: page.seek.id } }] },
-    ],
-  };
-}
-
-/**
- * The raw-SQL forms of {@link keysetOrderBy} and {@link keysetWhere}, for statements Prisma's query API cannot
- * express; `column` and `id` must be trusted identifiers (never user input).
- */
-export function keysetSql(column: Prisma.Sql, id: Prisma.Sql, descending: boolean, page: KeysetPage, value: unknown) {
-  const before = readsDescending(descending, page);
-  const direction = Prisma.raw(before ? 'DESC' : 'ASC');
-  const orderBy = Prisma.sql`${column} ${direction}, ${id} ${direction}`;
-  if (!page.seek) return { where: Prisma.sql`TRUE`, orderBy };
-  const [bound, strict] = before ? [Prisma.raw('<='), Prisma.raw('<')] : [Prisma.raw('>='), Prisma.raw('>')];
-  return {
-    where: Prisma.sql`${column} ${bound} ${value} AND (${column} ${strict} ${value} OR (${column} = ${value} AND ${id} ${strict} ${page.seek.id}::uuid))`,
-    orderBy,
   };
 }
 

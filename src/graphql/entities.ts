@@ -1,5 +1,5 @@
-import { assertAuthorized } from '../server/auth';
-import type { RequestContext } from '../server/context';
+import { assertAuthorized } from '../core/auth';
+import type { RequestContext } from '../core/context';
 import { fromGlobalId, type NodeTypeName } from './global-id';
 
 /**

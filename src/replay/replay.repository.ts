@@ -25,7 +25,7 @@
 import { createHash } from 'node:crypto';
 import { Prisma, type DatabaseClient } from '../db/client';
 import type { ConversationStepIndex } from '../generated/prisma/client';
-import type { TenantContext } from '../server/context';
+import type { TenantContext } from '../core/context';
 import { decodeEncodedValue, type DecodedValue } from './checkpoint.decoder';
 import {
   CheckpointBlobStore,

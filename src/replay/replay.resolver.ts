@@ -1,9 +1,9 @@
-import { ConcurrencyLimit } from '../server/concurrency-limit';
+import { ConcurrencyLimit } from '../core/concurrency-limit';
 import { Args, Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
 import { Conversation } from '../conversations/conversation.type';
 import { toConnection, toKeysetPage, type ConnectionValue } from '../graphql/connection';
 import { BadUserInputError } from '../graphql/errors';
-import { asTenantContext, type RequestContext } from '../server/context';
+import { asTenantContext, type RequestContext } from '../core/context';
 import { countReplaySteps, readReplayPage } from './replay.repository';
 import { ReplayArgs, ReplayStep, ReplayStepConnection } from './replay.type';
 

@@ -7,10 +7,10 @@ import type { Server } from 'node:http';
 import type { Config } from '../config';
 import { CLIENT_SAFE_CODES } from '../graphql/errors';
 import { isDatabaseUnavailable } from '../db/errors';
-import type { RequestContext } from './context';
+import type { RequestContext } from '../core/context';
 import { compiledExecutionGateway } from './compiled-execution';
 import { limitedParseOptions, queryLimitsPlugin } from './limits';
-import type { Logger } from './logger';
+import type { Logger } from '../logger';
 
 /** Creates the Apollo Server with convoql's query limits, error masking and request logging. */
 export function createApolloServer(options: {

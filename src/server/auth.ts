@@ -1,36 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { AuthChecker } from 'type-graphql';
 import type { Database } from '../db/client';
 import { ForbiddenError, UnauthenticatedError } from '../graphql/errors';
-import type { RequestContext } from './context';
-import type { Logger } from './logger';
-
-/** What an API key may do: `read` queries, `write` mutations, `admin` everything including key management. */
-export type Scope = 'read' | 'write' | 'admin';
-export const SCOPES: readonly Scope[] = ['read', 'write', 'admin'];
-
-/** The authenticated caller of a request. */
-export interface Viewer {
-  readonly apiKeyId: string;
-  readonly apiKeyName: string;
-  readonly scopes: ReadonlySet<Scope>;
-  /** The tenant this request acts for: the key's own, or the one an admin key named in x-tenant-id. */
-  readonly tenantId: string | null;
-  /** True for a key that belongs to no tenant and may act for any. */
-  readonly isAdminKey: boolean;
-}
-
-/** Creates a new random API key and the values stored for it (only the hash and a display prefix). */
-export function generateApiKey(): { key: string; keyHash: string; prefix: string } {
-  const key = `cq_${randomBytes(24).toString('base64url')}`;
-  return { key, keyHash: hashApiKey(key), prefix: key.slice(0, 11) };
-}
-
-/** SHA-256 of a key, hex; keys are high-entropy random strings, so no slow hash is needed. */
-export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
-}
+import type { Scope, Viewer } from '../core/context';
+import { hashApiKey } from '../api-keys/api-key.secret';
+import type { Logger } from '../logger';
 
 /** Reads the API key of a request: `Authorization: Bearer <key>` or `x-api-key: <key>`. */
 export function apiKeyFromHeaders(headers: IncomingHttpHeaders): string | undefined {
@@ -114,25 +87,3 @@ export class Authenticator {
     return key;
   }
 }
-
-/** Throws unless the viewer holds every scope (admin holds all) and, for tenant data, acts for a tenant. */
-export function assertAuthorized(context: RequestContext, required: readonly Scope[]): void {
-  const viewer = context.viewer;
-  if (!viewer) throw new UnauthenticatedError();
-  for (const scope of required) {
-    if (!viewer.scopes.has(scope) && !viewer.scopes.has('admin')) {
-      throw new ForbiddenError(
-        `This needs an API key with the "${scope}" scope; this key has: ${[...viewer.scopes].join(', ') || 'none'}.`,
-      );
-    }
-  }
-  if (!required.includes('admin') && viewer.tenantId === null) {
-    throw new ForbiddenError('An admin API key must name the tenant to act for in the x-tenant-id header.');
-  }
-}
-
-/** type-graphql auth checker: `@Authorized('read' | 'write' | 'admin')`; tenant data needs a tenant. */
-export const authChecker: AuthChecker<RequestContext, Scope> = ({ context }, required) => {
-  assertAuthorized(context, required);
-  return true;
-};

@@ -6,7 +6,8 @@ import type { Config } from '../config';
 import type { Database } from '../db/client';
 import { createApolloServer } from './apollo';
 import type { Authenticator } from './auth';
-import { createRequestContext, type RequestContext } from './context';
+import type { RequestContext } from '../core/context';
+import { createRequestContext } from './context';
 import { graphiqlLandingPagePlugin, mountGraphiQL } from './graphiql';
 import { graphqlRequestHandler, HttpError, sendJsonError } from './graphql-http';
 import { readinessHandler } from './health';
@@ -15,7 +16,7 @@ import { isDatabaseUnavailable } from '../db/errors';
 import { UsageCache } from '../analytics/usage.cache';
 import type { UsageFigures } from '../analytics/usage.repository';
 import { ServiceUnavailableError } from '../graphql/errors';
-import type { Logger } from './logger';
+import type { Logger } from '../logger';
 
 const GRAPHQL_PATH = '/graphql';
 

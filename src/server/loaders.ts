@@ -1,25 +1,22 @@
+import type { UsageCache } from '../analytics/usage.cache';
+import { createUsageLoaders } from '../analytics/usage.loaders';
+import type { UsageFigures } from '../analytics/usage.repository';
 import { createConversationLoaders } from '../conversations/conversation.loaders';
-import { findNamespacesByConversationKeys } from '../replay/replay.repository';
+import type { Loaders, RequestScope } from '../core/context';
+import { createReplayLoaders } from '../replay/replay.loaders';
 import { createSessionLoaders } from '../sessions/session.loaders';
-import { asTenantContext, type RequestContext } from './context';
-import { byKey, createLoader } from './loader-utils';
 
-/** All DataLoaders of one request, by feature. */
-export type Loaders = ReturnType<typeof createLoaders>;
-
-/** Creates a fresh set of DataLoaders for one request (never shared between requests). */
-export function createLoaders(context: RequestContext) {
-  return { ...createSessionLoaders(context), ...createConversationLoaders(context), ...createReplayLoaders(context) };
+/** What loaders share between requests of one process. */
+export interface SharedLoaderState {
+  readonly usageCache: UsageCache<UsageFigures[]>;
 }
 
-/** The per-request DataLoaders of the replay feature; each batch is one SQL statement. */
-function createReplayLoaders(context: RequestContext) {
+/** Creates a fresh set of DataLoaders for one request (never shared between requests): every feature's. */
+export function createLoaders(context: RequestScope, shared: SharedLoaderState): Loaders {
   return {
-    /** Checkpoint namespaces per conversation key ([] for a conversation without checkpoints or of another tenant). */
-    namespacesByConversationKey: createLoader<string, string[]>(context, 'namespacesByConversationKey', async (keys) =>
-      byKey(keys, await findNamespacesByConversationKeys(asTenantContext(context), keys), (row) => row.key).map(
-        (row) => row?.namespaces ?? [],
-      ),
-    ),
+    ...createSessionLoaders(context),
+    ...createConversationLoaders(context),
+    ...createReplayLoaders(context),
+    ...createUsageLoaders(context, shared.usageCache),
   };
 }

@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Database } from '../db/client';
-import type { RequestContext } from './context';
+import type { RequestContext } from '../core/context';
 
 type RequestLabel = 'operation' | 'outcome';
 

@@ -1,5 +1,5 @@
 import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
-import type { RequestContext } from '../server/context';
+import type { RequestContext } from '../core/context';
 import { Message } from './message.type';
 import { Session } from './session.type';
 

@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import type { Database } from '../db/client';
-import type { Job } from '../server/jobs';
+import type { Job } from '../core/jobs';
 
 /** Rows expired per statement, so a backlog never holds many row locks at once. */
 const BATCH_SIZE = 1000;

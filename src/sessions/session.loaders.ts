@@ -1,6 +1,6 @@
 import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
-import { asTenantContext, type RequestContext } from '../server/context';
-import { byKey, createLoader } from '../server/loader-utils';
+import { asTenantContext, type RequestScope } from '../core/context';
+import { byKey, createLoader } from '../core/loader-utils';
 import {
   countMessagesBySession,
   findLastMessages,
@@ -10,7 +10,7 @@ import {
 } from './session.repository';
 
 /** The per-request DataLoaders of the sessions feature; each batch is one SQL statement. */
-export function createSessionLoaders(context: RequestContext) {
+export function createSessionLoaders(context: RequestScope) {
   return {
     sessionByKey: createLoader<string, SessionRow | null>(context, 'sessionByKey', async (keys) =>
       byKey(keys, await findSessionsByKeys(asTenantContext(context), keys), (row) => row.id),
@@ -32,4 +32,8 @@ export function createSessionLoaders(context: RequestContext) {
       return keys.map((key) => messages.get(key) ?? null);
     }),
   };
+}
+
+declare module '../core/context' {
+  interface Loaders extends ReturnType<typeof createSessionLoaders> {}
 }

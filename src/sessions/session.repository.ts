@@ -1,39 +1,15 @@
 import { Prisma } from '../db/client';
 import { dateOf, nullableDateOf, parseJsonRows, type JsonRow } from '../db/json-rows';
-import { equalsAnyOf, selectPageAsJson } from '../db/sql';
+import { selectPageAsJson } from '../db/sql';
 import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
-import { keysetOrderBy, keysetWhere, type KeysetPage } from '../graphql/connection';
-import type { TenantContext } from '../server/context';
+import { keysetPageInMemory, type KeysetPage } from '../graphql/connection';
+import type { TenantContext } from '../core/context';
 import type { MessageRole } from './message.type';
 import { OrderDirection } from '../graphql/order';
-import { SessionOrderField, type SessionFilter, type SessionOrder } from './session.inputs';
+import type { SessionFilter, SessionOrder } from './session.inputs';
+import { MESSAGE_ORDER_COLUMN, messageKeysetValue, messageListWhere } from './message.list';
+import { SESSION_ORDER_COLUMNS, sessionListWhere } from './session.list';
 import { SessionStatus } from './session.type';
-
-/** The column a session order sorts by, as Prisma and as SQL name it. */
-const ORDER_COLUMNS = {
-  [SessionOrderField.STARTED_AT]: { field: 'startedAt', sql: 'started_at' },
-  [SessionOrderField.LAST_ACTIVITY_AT]: { field: 'lastActivityAt', sql: 'last_activity_at' },
-} as const;
-
-/** The Prisma column a session order sorts by. */
-export function sessionOrderColumn(order: SessionOrder): 'startedAt' | 'lastActivityAt' {
-  return ORDER_COLUMNS[order.field].field;
-}
-
-function sessionWhere(context: TenantContext, filter: SessionFilter | null | undefined): Prisma.SessionWhereInput {
-  return {
-    tenantId: context.viewer.tenantId,
-    ...(filter?.status?.length ? { status: { in: filter.status } } : {}),
-    ...(filter?.channel?.length ? { channel: { in: filter.channel } } : {}),
-    ...(filter?.sessionId != null ? { externalId: filter.sessionId } : {}),
-    ...(filter?.startedAfter || filter?.startedBefore
-      ? { startedAt: { gte: filter.startedAfter ?? undefined, lt: filter.startedBefore ?? undefined } }
-      : {}),
-    ...(filter?.lastActivityAfter || filter?.lastActivityBefore
-      ? { lastActivityAt: { gte: filter.lastActivityAfter ?? undefined, lt: filter.lastActivityBefore ?? undefined } }
-      : {}),
-  };
-}
 
 /** What a sessions page statement reads beside the page's rows. */
 export interface SessionPageExtras {
@@ -69,8 +45,8 @@ export async function listSessionPage(
     alias: 's',
     columns: Prisma.sql`s.id, s.tenant_id, s.external_id, s.channel, s.status, s.started_at, s.ended_at, s.last_activity_at,
       ${extras.metadata ? Prisma.sql`s.metadata` : Prisma.sql`NULL::jsonb AS metadata`}`,
-    where: Prisma.sql`s.tenant_id = ${context.viewer.tenantId} AND ${sessionFilterSql(filter)}`,
-    orderColumn: ORDER_COLUMNS[order.field].sql,
+    where: sessionListWhere(context, filter),
+    orderColumn: SESSION_ORDER_COLUMNS[order.field].sql,
     descending: order.direction === OrderDirection.DESC,
     page,
     perRow: extras.messageCounts
@@ -86,8 +62,11 @@ export async function listSessionPage(
 }
 
 /** Number of the tenant's sessions matching the filter. */
-export function countSessions(context: TenantContext, filter: SessionFilter | null | undefined): Promise<number> {
-  return context.db.prisma.session.count({ where: sessionWhere(context, filter) });
+export async function countSessions(context: TenantContext, filter: SessionFilter | null | undefined): Promise<number> {
+  const [row] = await context.db.prisma.$queryRaw<
+    { count: number }[]
+  >`SELECT count(*)::int AS count FROM sessions s WHERE ${sessionListWhere(context, filter)}`;
+  return row!.count;
 }
 
 /** The tenant's sessions with these database keys, in any order. */
@@ -131,27 +110,48 @@ export function findMessagesByKeys(context: TenantContext, keys: readonly string
   return context.db.prisma.message.findMany({ where: { tenantId: context.viewer.tenantId, id: { in: [...keys] } } });
 }
 
-function messageWhere(context: TenantContext, sessionKey: string, role: MessageRole | null | undefined): Prisma.MessageWhereInput {
-  return { tenantId: context.viewer.tenantId, sessionId: sessionKey, ...(role ? { role } : {}) };
+/**
+ * One page of a session's messages of `role` (any when null), oldest first (`page.limit + 1` rows), and their number
+ * when it is known without a statement. Served from `prefetched` (all the session's messages, oldest first) when
+ * the session was loaded with them, else by one statement; both read the messages list's keyset (message.list.ts).
+ */
+export async function pageOfMessages(
+  context: TenantContext,
+  sessionKey: string,
+  prefetched: readonly MessageRow[] | undefined,
+  role: MessageRole | null | undefined,
+  page: KeysetPage,
+): Promise<{ rows: MessageRow[]; total: number | null }> {
+  if (!prefetched) return { rows: await listMessages(context, sessionKey, role, page), total: null };
+  const matching = role ? prefetched.filter((row) => row.role === role) : prefetched;
+  return { rows: keysetPageInMemory(matching, page, messageKeysetValue, (row) => row.id), total: matching.length };
 }
 
-/** One page of a session's messages, oldest first (`page.limit + 1` rows). */
-export function listMessages(
+async function listMessages(
   context: TenantContext,
   sessionKey: string,
   role: MessageRole | null | undefined,
   page: KeysetPage,
 ): Promise<MessageRow[]> {
-  return context.db.prisma.message.findMany({
-    where: { ...messageWhere(context, sessionKey, role), ...keysetWhere('createdAt', false, page, (value) => new Date(value)) },
-    orderBy: keysetOrderBy('createdAt', false, page),
-    take: page.limit + 1,
+  const { rows } = await selectPageAsJson<RawMessage>(context.db, {
+    table: 'messages',
+    alias: 'm',
+    columns: Prisma.sql`m.id, m.tenant_id, m.session_id, m.role, m.content, m.created_at, m.metadata`,
+    where: messageListWhere(context, sessionKey, role),
+    orderColumn: MESSAGE_ORDER_COLUMN,
+    descending: false,
+    page,
+    total: false,
   });
+  return rows.map(fromRawMessage);
 }
 
 /** Number of a session's messages with this role. */
-export function countMessages(context: TenantContext, sessionKey: string, role: MessageRole): Promise<number> {
-  return context.db.prisma.message.count({ where: messageWhere(context, sessionKey, role) });
+export async function countMessages(context: TenantContext, sessionKey: string, role: MessageRole): Promise<number> {
+  const [row] = await context.db.prisma.$queryRaw<
+    { count: number }[]
+  >`SELECT count(*)::int AS count FROM messages m WHERE ${messageListWhere(context, sessionKey, role)}`;
+  return row!.count;
 }
 
 /** All messages of each of these sessions, oldest first, in one statement. */
@@ -219,39 +219,25 @@ export async function changeSessionStatus(
 
 /** Sessions per status and per channel, and messages per UTC day, of the sessions matching the filter. */
 export async function sessionStatistics(context: TenantContext, filter: SessionFilter | null | undefined) {
-  const where = sessionWhere(context, filter);
+  const where = sessionListWhere(context, filter);
   const [byStatus, byChannel, perDay] = await Promise.all([
-    context.db.prisma.session.groupBy({ by: ['status'], where, _count: { _all: true }, orderBy: { status: 'asc' } }),
-    context.db.prisma.session.groupBy({ by: ['channel'], where, _count: { _all: true }, orderBy: { channel: 'asc' } }),
+    context.db.prisma.$queryRaw<{ status: SessionStatus; count: number }[]>`
+      SELECT s.status::text AS status, count(*)::int AS count FROM sessions s WHERE ${where} GROUP BY s.status ORDER BY s.status`,
+    context.db.prisma.$queryRaw<{ channel: string; count: number }[]>`
+      SELECT s.channel, count(*)::int AS count FROM sessions s WHERE ${where} GROUP BY s.channel`,
     context.db.prisma.$queryRaw<{ day: string; count: number }[]>`
       SELECT to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*)::int AS count
       FROM messages m
       JOIN sessions s ON s.id = m.session_id AND s.tenant_id = m.tenant_id
-      WHERE m.tenant_id = ${context.viewer.tenantId} AND ${sessionFilterSql(filter)}
+      WHERE m.tenant_id = ${context.viewer.tenantId} AND ${where}
       GROUP BY 1
       ORDER BY 1`,
   ]);
   return {
-    byStatus: byStatus.map((group) => ({ status: group.status, count: group._count._all })),
-    byChannel: byChannel
-      .map((group) => ({ channel: group.channel, count: group._count._all }))
-      .sort((a, b) => b.count - a.count || a.channel.localeCompare(b.channel)),
+    byStatus,
+    byChannel: byChannel.sort((a, b) => b.count - a.count || a.channel.localeCompare(b.channel)),
     messagesPerDay: perDay,
   };
-}
-
-/** The same conditions as `sessionWhere`, over the alias `s`, for raw statements. */
-function sessionFilterSql(filter: SessionFilter | null | undefined): Prisma.Sql {
-  const conditions: Prisma.Sql[] = [Prisma.sql`TRUE`];
-  // Compared as the enum, not as text, so the (tenant, status, …) indexes apply.
-  if (filter?.status?.length) conditions.push(equalsAnyOf('s.status', filter.status, 'session_status'));
-  if (filter?.channel?.length) conditions.push(Prisma.sql`s.channel = ANY(${filter.channel})`);
-  if (filter?.sessionId != null) conditions.push(Prisma.sql`s.external_id = ${filter.sessionId}`);
-  if (filter?.startedAfter) conditions.push(Prisma.sql`s.started_at >= ${filter.startedAfter}`);
-  if (filter?.startedBefore) conditions.push(Prisma.sql`s.started_at < ${filter.startedBefore}`);
-  if (filter?.lastActivityAfter) conditions.push(Prisma.sql`s.last_activity_at >= ${filter.lastActivityAfter}`);
-  if (filter?.lastActivityBefore) conditions.push(Prisma.sql`s.last_activity_at < ${filter.lastActivityBefore}`);
-  return Prisma.join(conditions, ' AND ');
 }
 
 interface RawSession {

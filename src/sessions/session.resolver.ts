@@ -15,13 +15,13 @@ import {
   Resolver,
   Root,
 } from 'type-graphql';
-import { ConnectionArgs, keysetPageInMemory, toConnection, toKeysetPage, type ConnectionValue } from '../graphql/connection';
+import { ConnectionArgs, toConnection, toKeysetPage, type ConnectionValue } from '../graphql/connection';
 import { NotFoundError } from '../graphql/errors';
 import { fromGlobalIdOf } from '../graphql/global-id';
 import { selectsField } from '../graphql/lookahead';
 import { NonNegativeInt } from '../graphql/scalars';
 import { UserError, UserErrorCode } from '../graphql/user-error';
-import { asTenantContext, type RequestContext } from '../server/context';
+import { asTenantContext, type RequestContext } from '../core/context';
 import { Message, MessageConnection, MessageRole } from './message.type';
 import { OrderDirection } from '../graphql/order';
 import { assertValidSessionFilter, SessionFilter, SessionOrder, SessionOrderField, UpdateSessionStatusInput } from './session.inputs';
@@ -31,13 +31,12 @@ import {
   countSessions,
   findSessionByExternalId,
   findSessionWithMessages,
-  listMessages,
+  pageOfMessages,
   listSessionPage,
-  sessionOrderColumn,
   sessionStatistics,
 } from './session.repository';
+import { sessionOrderColumn } from './session.list';
 import { Session, SessionConnection, SessionStats } from './session.type';
-import type { Message as MessageRow } from '../generated/prisma/client';
 import { buildTrace } from './trace.builder';
 import { SessionTrace } from './trace.type';
 
@@ -70,7 +69,7 @@ class UpdateSessionStatusPayload {
  * messages). Switched off with DataLoader batching, by the benchmark, to show what both buy together.
  */
 function prefetches(context: RequestContext): boolean {
-  return context.config.graphql.dataLoaderBatching;
+  return !context.config.graphql.loadPerField;
 }
 
 const DEFAULT_ORDER: SessionOrder = { field: SessionOrderField.STARTED_AT, direction: OrderDirection.DESC };
@@ -103,7 +102,7 @@ export class SessionResolver {
       page,
       listKey,
       (row) => ({ value: row[column].toISOString(), id: row.id }),
-      (row) => Session.fromRow(row, messageCounts?.get(row.id)),
+      (row) => Session.fromRow(row, messageCounts ? { messageCount: messageCounts.get(row.id) ?? 0 } : {}),
       () => (total !== null ? Promise.resolve(total) : countSessions(tenant, args.filter)),
     );
   }
@@ -123,10 +122,7 @@ export class SessionResolver {
     // The trace reads every message anyway: one statement brings the session with all of them, and the messages
     // page and the count are then served from those rows.
     const found = await findSessionWithMessages(asTenantContext(context), key);
-    if (!found) return null;
-    const session = Session.fromRow(found.session, found.messages.length);
-    session.loadedMessages = found.messages;
-    return session;
+    return found && Session.fromRow(found.session, { messages: found.messages });
   }
 
   @Authorized('read')
@@ -176,7 +172,7 @@ export class SessionResolver {
 
   @FieldResolver(() => NonNegativeInt, { description: 'Number of messages in the session.' })
   messageCount(@Root() session: Session, @Ctx() context: RequestContext): number | Promise<number> {
-    return session.knownMessageCount ?? context.loaders.messageCountBySession.load(session.key);
+    return session.prefetched.messageCount ?? context.loaders.messageCountBySession.load(session.key);
   }
 
   @FieldResolver(() => MessageConnection, { description: 'The messages of the session, oldest first.' })
@@ -184,20 +180,14 @@ export class SessionResolver {
     const tenant = asTenantContext(context);
     const listKey = 'Message:CREATED_AT';
     const page = toKeysetPage(args, listKey);
-    const positionOf = (row: MessageRow) => ({ value: row.createdAt.toISOString(), id: row.id });
-    if (session.loadedMessages) {
-      const matching = args.role ? session.loadedMessages.filter((row) => row.role === args.role) : session.loadedMessages;
-      const rows = keysetPageInMemory(
-        matching,
-        page,
-        (row) => row.createdAt.getTime(),
-        (row) => row.id,
-      );
-      return toConnection(rows, page, listKey, positionOf, Message.fromRow, () => Promise.resolve(matching.length));
-    }
-    const rows = await listMessages(tenant, session.key, args.role, page);
-    return toConnection(rows, page, listKey, positionOf, Message.fromRow, () =>
-      args.role ? countMessages(tenant, session.key, args.role) : Promise.resolve(this.messageCount(session, context)),
+    const { rows, total } = await pageOfMessages(tenant, session.key, session.prefetched.messages, args.role, page);
+    return toConnection(
+      rows,
+      page,
+      listKey,
+      (row) => ({ value: row.createdAt.toISOString(), id: row.id }),
+      Message.fromRow,
+      async () => total ?? (args.role ? countMessages(tenant, session.key, args.role) : this.messageCount(session, context)),
     );
   }
 
@@ -209,6 +199,6 @@ export class SessionResolver {
 
   @FieldResolver(() => SessionTrace, { description: 'Retrieval hits, tool calls and errors recorded in the messages, oldest first.' })
   async trace(@Root() session: Session, @Ctx() context: RequestContext): Promise<SessionTrace> {
-    return buildTrace(session.loadedMessages ?? (await context.loaders.messagesOfSession.load(session.key)));
+    return buildTrace(session.prefetched.messages ?? (await context.loaders.messagesOfSession.load(session.key)));
   }
 }

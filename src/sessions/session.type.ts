@@ -17,6 +17,20 @@ registerEnumType(SessionStatus, {
   },
 });
 
+/**
+ * What a root resolver fetched with a session beyond its row, handed down to its fields: they use it when it is there
+ * and load the rest through the per-request DataLoaders.
+ */
+export interface SessionPrefetch {
+  /**
+   * Its number of messages, when the statement counted them. A plain number lets GraphQL complete the row without a
+   * promise per session and edge.
+   */
+  readonly messageCount?: number;
+  /** All its messages, oldest first, when the statement brought them (for the trace); the count follows from them. */
+  readonly messages?: readonly MessageRow[];
+}
+
 /** A chat bot session as the API shows it. */
 @Directive('@key(fields: "id")')
 @ObjectType({ simpleResolvers: true, implements: Node, description: 'A customer-service chat session with its messages and trace.' })
@@ -24,14 +38,8 @@ export class Session extends Node {
   /** The database key, for loaders and repositories; not a GraphQL field. */
   key!: string;
 
-  /** All its messages, oldest first, when the statement that loaded it brought them; not a GraphQL field. */
-  loadedMessages: MessageRow[] | null = null;
-
-  /**
-   * Its number of messages when the statement that loaded it counted them; otherwise the `messageCount` field asks the
-   * DataLoader. A plain number lets GraphQL complete the row without a promise per session and edge.
-   */
-  knownMessageCount: number | null = null;
+  /** What the statement that loaded it brought beyond the row; set once, when the object is made. Not a GraphQL field. */
+  prefetched!: SessionPrefetch;
 
   @Field({ description: "The bot's own session id, unique within the tenant." })
   sessionId!: string;
@@ -60,9 +68,9 @@ export class Session extends Node {
   metadata!: Record<string, unknown>;
 
   /** Maps a database row to its GraphQL object. */
-  static fromRow(row: SessionRow, messageCount: number | null = null): Session {
+  static fromRow(row: SessionRow, prefetched: SessionPrefetch = {}): Session {
     const session = new Session();
-    session.knownMessageCount = messageCount;
+    session.prefetched = prefetched.messages ? { messages: prefetched.messages, messageCount: prefetched.messages.length } : prefetched;
     session.key = row.id;
     session.id = toGlobalId('Session', row.id);
     session.sessionId = row.externalId;

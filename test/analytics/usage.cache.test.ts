@@ -1,6 +1,6 @@
 import { UsageCache } from '../../src/analytics/usage.cache';
 import { UsageGroupBy } from '../../src/analytics/usage.type';
-import type { TenantContext } from '../../src/server/context';
+import type { TenantContext } from '../../src/core/context';
 import { at, createMessages, createSession } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { UsageTilesDocument, type UsageTilesQueryVariables } from '../generated/operations';

@@ -2,10 +2,11 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type GraphQLSchema } from 'graphql';
 import { createConfig, type Config, type Environment } from '../../src/config';
 import { createDatabase, type Database } from '../../src/db/client';
-import { buildSchema } from '../../src/graphql/schema';
-import { Authenticator, type Scope } from '../../src/server/auth';
+import { buildSchema } from '../../src/server/schema';
+import type { Scope } from '../../src/core/context';
+import { Authenticator } from '../../src/server/auth';
 import { startServer, type RunningServer } from '../../src/server/http';
-import { createLogger } from '../../src/server/logger';
+import { createLogger } from '../../src/logger';
 import { createApiKey, ensureTenant } from '../../src/api-keys/api-key.repository';
 import { createTestDatabase } from './database';
 

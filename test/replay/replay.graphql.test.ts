@@ -5,7 +5,7 @@ import { syncConversations } from '../../src/conversations/conversation.sync';
 import { messagesCacheOf } from '../../src/replay/replay.cache';
 import { toJsonValue, readReplayPage } from '../../src/replay/replay.repository';
 import type { ReplayStep as EngineStep } from '../../src/replay/replay.transformer';
-import type { TenantContext } from '../../src/server/context';
+import type { TenantContext } from '../../src/core/context';
 import {
   FIXTURE_NAMES,
   INTERRUPT_VALUE,

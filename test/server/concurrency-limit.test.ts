@@ -1,4 +1,4 @@
-import { ConcurrencyLimit } from '../../src/server/concurrency-limit';
+import { ConcurrencyLimit } from '../../src/core/concurrency-limit';
 
 describe('ConcurrencyLimit', () => {
   it('runs at most `limit` tasks at once, the others in arrival order, and frees the slot of a failed task', async () => {

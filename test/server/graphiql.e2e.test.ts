@@ -1,7 +1,7 @@
 import { getOperationAST, parse } from 'graphql';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { buildSchema } from '../../src/graphql/schema';
+import { buildSchema } from '../../src/server/schema';
 import { measureOperation } from '../../src/server/limits';
 import { createMessages, createSession } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';

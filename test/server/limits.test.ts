@@ -1,5 +1,5 @@
 import { getIntrospectionQuery, getOperationAST, parse } from 'graphql';
-import { buildSchema } from '../../src/graphql/schema';
+import { buildSchema } from '../../src/server/schema';
 import { countTokens, measureOperation } from '../../src/server/limits';
 import { createMessages, createSession } from '../helpers/factories';
 import { startTestServer, type GraphQLResponse, type TestServer } from '../helpers/server';

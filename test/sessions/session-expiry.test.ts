@@ -1,7 +1,7 @@
 import { createConfig } from '../../src/config';
 import { createDatabase, type Database } from '../../src/db/client';
-import { JobScheduler } from '../../src/server/jobs';
-import { createLogger } from '../../src/server/logger';
+import { JobScheduler } from '../../src/core/jobs';
+import { createLogger } from '../../src/logger';
 import { sessionExpiryJob } from '../../src/sessions/session-expiry.job';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { at, createSessions } from '../helpers/factories';

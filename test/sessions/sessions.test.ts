@@ -366,8 +366,8 @@ describe('batching', () => {
     expect(aliased.data!.s.n).toBe(withPage.data!.sessions.totalCount);
   });
 
-  it("loads each messageCount and a traced session's messages on their own with batching switched off (DATALOADER_BATCHING=false)", async () => {
-    const unbatched = await startTestServer({ DATALOADER_BATCHING: 'false' });
+  it("loads each messageCount and a traced session's messages on their own with LOAD_PER_FIELD=true (no batching, no prefetch)", async () => {
+    const unbatched = await startTestServer({ LOAD_PER_FIELD: 'true' });
     try {
       const sessionRows = await createSessions(unbatched.db, 4);
       await createMessages(unbatched.db, sessionRows[0]!, [{ role: 'USER' }, { role: 'ASSISTANT' }]);

@@ -3,10 +3,10 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { seedDatabase } from '../../prisma/seed';
 import { createApiKey } from '../api-keys/api-key.repository';
-import { hashApiKey } from '../server/auth';
-import type { Logger } from '../server/logger';
+import { hashApiKey } from '../api-keys/api-key.secret';
+import type { Logger } from '../logger';
 import { syncConversations, type ConversationSyncConfig, type ConversationSyncSummary } from '../conversations/conversation.sync';
-import { createDatabase, type Database } from './client';
+import { createDatabase, type Database } from '../db/client';
 
 /** The tenant the demo API key acts for. */
 export const DEMO_TENANT = 'acme';

@@ -1,12 +1,12 @@
 import { Arg, Authorized, Ctx, ID, Query, Resolver } from 'type-graphql';
-import type { RequestContext } from '../server/context';
+import type { RequestContext } from '../core/context';
 import { Conversation } from '../conversations/conversation.type';
 import { Message } from '../sessions/message.type';
 import { Session } from '../sessions/session.type';
-import { fromGlobalId } from './global-id';
-import { MAX_PAGE_SIZE } from './connection';
-import { BadUserInputError } from './errors';
-import { Node } from './node';
+import { fromGlobalId } from '../graphql/global-id';
+import { MAX_PAGE_SIZE } from '../graphql/connection';
+import { BadUserInputError } from '../graphql/errors';
+import { Node } from '../graphql/node';
 
 /** Relay's `node` and `nodes`: refetch any object by global ID, through the per-request loaders. */
 @Resolver()

@@ -1,4 +1,4 @@
-import type { Logger } from './logger';
+import type { Logger } from '../logger';
 
 /** A background job the server runs on an interval. */
 export interface Job {

@@ -2,7 +2,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { parse, type GraphQLSchema } from 'graphql';
 import { buildSchema as buildTypeGraphQLSchema, createResolversMap, type NonEmptyArray } from 'type-graphql';
-import { authChecker } from '../server/auth';
+import { authChecker } from '../core/auth';
 import { NodeResolver } from './node.resolver';
 import { SessionResolver } from '../sessions/session.resolver';
 import { MessageResolver } from '../sessions/message.resolver';

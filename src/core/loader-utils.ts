@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { RequestContext } from './context';
+import type { RequestScope } from './context';
 
 /** Orders rows to match DataLoader keys: one result per key, null for a miss. */
 export function byKey<K, R>(keys: readonly K[], rows: readonly R[], keyOf: (row: R) => K): (R | null)[] {
@@ -12,7 +12,7 @@ export function byKey<K, R>(keys: readonly K[], rows: readonly R[], keyOf: (row:
  * configuration (switched off only by the benchmark, to measure what it buys).
  */
 export function createLoader<K, V>(
-  context: Pick<RequestContext, 'config' | 'metrics'>,
+  context: Pick<RequestScope, 'config' | 'metrics'>,
   name: string,
   batch: (keys: readonly K[]) => Promise<readonly V[]>,
 ): DataLoader<K, V> {
@@ -21,6 +21,6 @@ export function createLoader<K, V>(
       context.metrics?.dataLoaderBatchSize.observe({ loader: name }, keys.length);
       return batch(keys);
     },
-    { batch: context.config.graphql.dataLoaderBatching, maxBatchSize: 500 },
+    { batch: !context.config.graphql.loadPerField, maxBatchSize: 500 },
   );
 }
