@@ -18,7 +18,8 @@ const MAX_ORDINAL = 2_147_483_647;
 /** Replay cursors hold a step's ordinal, as the sort value and as the id. */
 const ORDINAL: CursorShape = {
   description: 'a step ordinal',
-  isValid: ({ value, id }) => typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_ORDINAL && id === String(value),
+  isValid: ({ value, id }) =>
+    typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_ORDINAL && id === String(value),
 };
 
 /** The replay of a conversation: its steps, page by page, and the namespaces that have steps. */

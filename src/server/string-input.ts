@@ -49,9 +49,7 @@ function unsafeVariable(variables: Readonly<Record<string, unknown>>): GraphQLEr
 }
 
 function unsafeStringInput(where: string): GraphQLError {
-  return new BadUserInputError(
-    `Strings must be Unicode text without NUL characters (U+0000) or unpaired surrogates; received ${where}.`,
-  );
+  return new BadUserInputError(`Strings must be Unicode text without NUL characters (U+0000) or unpaired surrogates; received ${where}.`);
 }
 
 function shorten(value: string): string {

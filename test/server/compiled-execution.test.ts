@@ -133,9 +133,12 @@ describe('variables', () => {
       c: 'web',
     });
     expect(response.errors).toBeUndefined();
-    await answeredAlike('query ($id: ID!, $ns: String) { conversation(id: $id) { replay(first: 2, namespace: $ns) { nodes { ordinal } } } }', {
-      id: ids.conversation,
-    });
+    await answeredAlike(
+      'query ($id: ID!, $ns: String) { conversation(id: $id) { replay(first: 2, namespace: $ns) { nodes { ordinal } } } }',
+      {
+        id: ids.conversation,
+      },
+    );
   });
 });
 
