@@ -85,8 +85,25 @@ export function Connection<TNode extends object>(NodeClass: ClassType<TNode>, no
 
 export type { KeysetPage, KeysetPosition };
 
-/** Validates Relay arguments and decodes the cursor of a list whose cursors carry `listKey`. */
-export function toKeysetPage(args: ConnectionArgs, listKey: string): KeysetPage {
+/** What the positions of a list's cursors hold; checked when a cursor is decoded, so a forged one never reaches SQL. */
+export interface CursorShape {
+  /** What the sort value is, for messages: "a timestamp". */
+  readonly description: string;
+  isValid(position: KeysetPosition): boolean;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** Cursors of lists ordered by a timestamp (as `Date.toISOString()` writes it) with a UUID breaking ties. */
+export const TIMESTAMP_AND_UUID: CursorShape = {
+  description: 'a timestamp and a UUID',
+  isValid: ({ value, id }) =>
+    typeof value === 'string' && ISO_TIMESTAMP.test(value) && new Date(value).toISOString() === value && UUID.test(id),
+};
+
+/** Validates Relay arguments and decodes the cursor of a list whose cursors carry `listKey` and positions of `shape`. */
+export function toKeysetPage(args: ConnectionArgs, listKey: string, shape: CursorShape = TIMESTAMP_AND_UUID): KeysetPage {
   const { first, last, after, before } = args;
   if (first != null && last != null) {
     throw new BadUserInputError('Pass either `first` or `last`, not both.', 'first');
@@ -113,7 +130,7 @@ export function toKeysetPage(args: ConnectionArgs, listKey: string): KeysetPage 
   return {
     limit: first ?? last ?? DEFAULT_PAGE_SIZE,
     backward,
-    seek: cursor == null ? null : decodeCursor(cursor, listKey, backward ? 'before' : 'after'),
+    seek: cursor == null ? null : decodeCursor(cursor, listKey, shape, backward ? 'before' : 'after'),
   };
 }
 
@@ -122,7 +139,7 @@ export function encodeCursor(listKey: string, position: KeysetPosition): string 
   return Buffer.from(JSON.stringify([listKey, position.value, position.id]), 'utf8').toString('base64url');
 }
 
-function decodeCursor(cursor: string, listKey: string, argument: string): KeysetPosition {
+function decodeCursor(cursor: string, listKey: string, shape: CursorShape, argument: string): KeysetPosition {
   let parsed: unknown;
   try {
     parsed = /^[A-Za-z0-9_-]{1,500}$/.test(cursor) ? JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) : undefined;
@@ -138,7 +155,14 @@ function decodeCursor(cursor: string, listKey: string, argument: string): Keyset
       argument,
     );
   }
-  return { value: parsed[1] as string | number, id: parsed[2] };
+  const position = { value: parsed[1] as string | number, id: parsed[2] };
+  if (!shape.isValid(position)) {
+    throw new BadUserInputError(
+      `\`${argument}\` is not a valid cursor of this list (its position must hold ${shape.description}); pass a cursor returned by this list.`,
+      argument,
+    );
+  }
+  return position;
 }
 
 /** Turns the `limit + 1` rows fetched for a page into a connection value. */

@@ -740,16 +740,17 @@ async function readWindowRows(
         ) x WHERE x.through - x.counted < ${request.want}
       )`;
   } else {
-    // Steps before ordinal B = cursor (or after the last), walking down from the row holding B - 1.
+    // Steps before ordinal B = cursor (or after the last), walking down from the row holding B - 1. B is clamped to one
+    // past the last step: a window sized from a bound beyond the end would start too late and miss steps.
     const bound = Prisma.sql`(SELECT b FROM bound)`;
     const counted = typed
       ? Prisma.sql`CASE WHEN i.steps_before + i.step_count > ${bound} - 1 THEN 0 ELSE ${matching} END`
       : Prisma.sql`LEAST(i.step_count, ${bound} - 1 - i.steps_before)`;
     window = Prisma.sql`
       bound AS (
-        SELECT COALESCE(${request.cursor}::int, (
+        SELECT LEAST(COALESCE(${request.cursor}::int, 2147483647), COALESCE((
           SELECT i.steps_before + i.step_count FROM conversation_step_index i WHERE ${own}
-           ORDER BY i.steps_before DESC, i.checkpoint_id DESC LIMIT 1) + 1, 1) AS b
+           ORDER BY i.steps_before DESC, i.checkpoint_id DESC LIMIT 1) + 1, 1)) AS b
       ),
       win AS (
         SELECT * FROM (

@@ -1,8 +1,7 @@
 import { ConcurrencyLimit } from '../core/concurrency-limit';
 import { Args, Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
 import { Conversation } from '../conversations/conversation.type';
-import { toConnection, toKeysetPage, type ConnectionValue } from '../graphql/connection';
-import { BadUserInputError } from '../graphql/errors';
+import { toConnection, toKeysetPage, type ConnectionValue, type CursorShape } from '../graphql/connection';
 import { asTenantContext, type RequestContext } from '../core/context';
 import { countReplaySteps, readReplayPage } from './replay.repository';
 import { ReplayArgs, ReplayStep, ReplayStepConnection } from './replay.type';
@@ -15,6 +14,13 @@ const replayPagesAtOnce = new ConcurrencyLimit(4);
 
 /** Largest ordinal a cursor may carry (ordinals are PostgreSQL integers in the step index). */
 const MAX_ORDINAL = 2_147_483_647;
+
+/** Replay cursors hold a step's ordinal, as the sort value and as the id. */
+const ORDINAL: CursorShape = {
+  description: 'a step ordinal',
+  isValid: ({ value, id }) =>
+    typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_ORDINAL && id === String(value),
+};
 
 /** The replay of a conversation: its steps, page by page, and the namespaces that have steps. */
 @Resolver(() => Conversation)
@@ -31,15 +37,10 @@ export class ReplayResolver {
   ): Promise<ConnectionValue<ReplayStep>> {
     const tenant = asTenantContext(context);
     const namespace = args.namespace ?? '';
-    const listKey = `ReplayStep:${namespace}`;
-    const page = toKeysetPage(args, listKey);
-    const cursor = page.seek === null ? null : page.seek.value;
-    if (cursor !== null && !(typeof cursor === 'number' && Number.isInteger(cursor) && cursor >= 1 && cursor <= MAX_ORDINAL)) {
-      throw new BadUserInputError(
-        `\`${page.backward ? 'before' : 'after'}\` is not a replay cursor; pass a cursor returned by this list.`,
-        page.backward ? 'before' : 'after',
-      );
-    }
+    // Bound to the conversation: positions are only meaningful within the thread they were read from.
+    const listKey = `ReplayStep:${conversation.key}:${namespace}`;
+    const page = toKeysetPage(args, listKey, ORDINAL);
+    const cursor = page.seek === null ? null : (page.seek.value as number);
     const types = args.types ?? null;
     const steps = await replayPagesAtOnce.run(() =>
       readReplayPage(tenant, conversation, namespace, { want: page.limit + 1, backward: page.backward, cursor, types }),

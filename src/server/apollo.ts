@@ -2,7 +2,7 @@ import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import type { Server } from 'node:http';
 import type { Config } from '../config';
 import { CLIENT_SAFE_CODES } from '../graphql/errors';
@@ -10,6 +10,7 @@ import { isDatabaseUnavailable } from '../db/errors';
 import type { RequestContext } from '../core/context';
 import { compiledExecutionGateway } from './compiled-execution';
 import { limitedParseOptions, queryLimitsPlugin } from './limits';
+import { knownOperationTypesRule } from './validation';
 import type { Logger } from '../logger';
 
 /** Creates the Apollo Server with convoql's query limits, error masking and request logging. */
@@ -29,6 +30,7 @@ export function createApolloServer(options: {
     includeStacktraceInErrorResponses: development,
     csrfPrevention: true,
     parseOptions: limitedParseOptions(config.graphql),
+    validationRules: [knownOperationTypesRule],
     formatError: (formatted, error) => maskError(formatted, error, development),
     // Apollo indents responses by default: a third of the bytes and a measurable share of CPU per request.
     stringifyResult: (result) => JSON.stringify(result),
@@ -54,6 +56,9 @@ export function createApolloServer(options: {
 export function maskError(formatted: GraphQLFormattedError, error: unknown, development: boolean): GraphQLFormattedError {
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && CLIENT_SAFE_CODES.has(code)) return formatted;
+  // Apollo's own request errors without a code (a persisted query whose hash does not match its text, an unknown
+  // persisted query version) carry a 4xx status: the request is wrong, not the server.
+  if (isCodelessRequestError(error)) return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_REQUEST' } };
   const cause = unwrapResolverError(error);
   if (isDatabaseUnavailable(cause)) {
     return { ...formatted, message: 'The database is unavailable; try again shortly.', extensions: { code: 'SERVICE_UNAVAILABLE' } };
@@ -65,6 +70,12 @@ export function maskError(formatted: GraphQLFormattedError, error: unknown, deve
     path: formatted.path,
     extensions: { code: 'INTERNAL_SERVER_ERROR' },
   };
+}
+
+function isCodelessRequestError(error: unknown): boolean {
+  if (!(error instanceof GraphQLError) || error.extensions.code !== undefined || error.originalError) return false;
+  const status = (error.extensions.http as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }
 
 /**

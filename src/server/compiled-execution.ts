@@ -3,13 +3,19 @@ import {
   execute,
   getVariableValues,
   GraphQLError,
+  GraphQLScalarType,
   GraphQLSchema,
+  Kind,
+  visit,
+  BREAK,
   type DocumentNode,
   type ExecutionResult,
+  type OperationDefinitionNode,
   type SourceLocation,
 } from 'graphql';
 import { mapSchema } from '@graphql-tools/utils';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { unsafeStringError } from './string-input';
 
 /**
  * Runs operations as graphql-jit compiles them: a JavaScript function per operation, generated once from the
@@ -22,6 +28,14 @@ import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
  * operation whose federated trace (ftv1) the router asks for runs on graphql-js, through which Apollo records it.
  * Tracing makes Apollo wrap every field of its schema in a resolver; operations are compiled against a copy of the
  * schema (same resolvers, types and extensions), so that fields without a resolver stay plain property reads.
+ *
+ * Variables are coerced by graphql-js (getVariableValues, as its `execute` does: defaults of variables and of input
+ * fields, custom scalars, its error messages); the compiled operation receives them as they are. graphql-jit's own
+ * coercion differs (it skips input-field defaults, serializes defaults through JSON), so each operation is compiled
+ * with its variables retyped as a pass-through scalar. Operations graphql-jit would treat differently from graphql-js
+ * run on graphql-js: a variable inside an object or list literal (graphql-jit sets a missing one to null instead of
+ * applying the input field's default), an operation it cannot compile, and one Apollo could not resolve. So do
+ * introspection operations (GraphiQL's, rare), which must not see the pass-through scalar.
  */
 export function compiledExecutionGateway(schema: GraphQLSchema): GatewayInterface {
   const executor = compiledExecutor(schema);
@@ -35,33 +49,82 @@ export function compiledExecutionGateway(schema: GraphQLSchema): GatewayInterfac
   };
 }
 
+/** The scalar the compiled copy of an operation declares its variables as: graphql-js has coerced them already. */
+const COERCED_VARIABLE = new GraphQLScalarType({
+  name: 'ConvoqlCoercedVariable',
+  description: 'A variable value graphql-js has coerced; graphql-jit passes it through.',
+  parseValue: (value) => value,
+});
+
 /** The executor of {@link compiledExecutionGateway}. */
 export function compiledExecutor(schema: GraphQLSchema): GatewayExecutor {
   const copy = mapSchema(schema, {});
   // In the original's type order, which introspection shows.
-  const types = Object.keys(schema.getTypeMap()).map((name) => copy.getType(name)!);
+  const types = [...Object.keys(schema.getTypeMap()).map((name) => copy.getType(name)!), COERCED_VARIABLE];
   const compiledSchema = new GraphQLSchema({ ...copy.toConfig(), types });
-  // Apollo keeps one parsed document per query text, so a document's compiled operations live as long as it does.
-  const compiledByDocument = new WeakMap<DocumentNode, Map<string, CompiledQuery | ExecutionResult>>();
-  return async ({ document, operation: definition, operationName, request, context }) => {
-    if (request.http?.headers.get('apollo-federation-include-trace') === 'ftv1') {
-      return execute({ schema, document, operationName, variableValues: request.variables, contextValue: context });
-    }
-    let compiled = compiledByDocument.get(document);
-    if (!compiled) compiledByDocument.set(document, (compiled = new Map()));
-    const key = operationName ?? '';
-    let operation = compiled.get(key);
-    if (!operation) compiled.set(key, (operation = compileQuery(compiledSchema, document, operationName ?? undefined)));
-    if (!isCompiledQuery(operation)) return operation;
-    const result = await operation.query(undefined, context, request.variables ?? {});
-    if (!('data' in result)) {
-      // Refused variables: graphql-js says which value failed and why (graphql-jit names the input field as if it
-      // were a variable and drops the scalar's reason), and Apollo codes its errors BAD_USER_INPUT.
-      const coerced = getVariableValues(schema, definition.variableDefinitions ?? [], request.variables ?? {});
-      if (coerced.errors) return { errors: coerced.errors };
-    }
+  // Apollo keeps one parsed document per query text, so an operation's compiled form lives as long as its document.
+  const compiledByOperation = new WeakMap<OperationDefinitionNode, CompiledQuery | null>();
+  return async ({ document, operation: definition, request, context }) => {
+    const variables = request.variables ?? {};
+    const unsafe = unsafeStringError(document, variables);
+    if (unsafe) return { errors: [unsafe] };
+    const runOnGraphQLJs = () =>
+      execute({ schema, document, operationName: request.operationName, variableValues: variables, contextValue: context });
+    // No operation: Apollo answers OPERATION_RESOLUTION_FAILURE with the error graphql-js gives.
+    if (!definition || request.http?.headers.get('apollo-federation-include-trace') === 'ftv1') return runOnGraphQLJs();
+    let operation = compiledByOperation.get(definition);
+    if (operation === undefined) compiledByOperation.set(definition, (operation = compileOperation(compiledSchema, document, definition)));
+    if (operation === null) return runOnGraphQLJs();
+    const coerced = getVariableValues(schema, definition.variableDefinitions ?? [], variables);
+    if (coerced.errors) return { errors: coerced.errors };
+    const result: ExecutionResult = await operation.query(undefined, context, coerced.coerced);
     return result.errors ? { ...result, errors: result.errors.map((error) => asGraphQLJsError(error, document)) } : result;
   };
+}
+
+/** The operation compiled with pass-through variables, or null when it must run on graphql-js. */
+function compileOperation(schema: GraphQLSchema, document: DocumentNode, definition: OperationDefinitionNode): CompiledQuery | null {
+  if (needsGraphQLJs(document, definition)) return null;
+  const operation: OperationDefinitionNode = {
+    ...definition,
+    variableDefinitions: definition.variableDefinitions?.map((variable) => ({
+      ...variable,
+      type: { kind: Kind.NAMED_TYPE, name: { kind: Kind.NAME, value: COERCED_VARIABLE.name } },
+      defaultValue: undefined,
+    })),
+  };
+  const fragments = document.definitions.filter((node) => node.kind === Kind.FRAGMENT_DEFINITION);
+  try {
+    const compiled = compileQuery(schema, { kind: Kind.DOCUMENT, definitions: [operation, ...fragments] });
+    return isCompiledQuery(compiled) ? compiled : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the operation or a fragment uses a variable inside an object or list value, or introspects the schema. */
+function needsGraphQLJs(document: DocumentNode, definition: OperationDefinitionNode): boolean {
+  let found = false;
+  const nodes = [definition, ...document.definitions.filter((node) => node.kind === Kind.FRAGMENT_DEFINITION)];
+  for (const node of nodes) {
+    visit(node, {
+      VariableDefinition: () => false,
+      Field(field) {
+        if (field.name.value !== '__schema' && field.name.value !== '__type') return undefined;
+        found = true;
+        return BREAK;
+      },
+      Variable(_node, _key, _parent, _path, ancestors) {
+        if (ancestors.some((ancestor) => 'kind' in ancestor && (ancestor.kind === Kind.OBJECT || ancestor.kind === Kind.LIST))) {
+          found = true;
+          return BREAK;
+        }
+        return undefined;
+      },
+    });
+    if (found) return true;
+  }
+  return false;
 }
 
 /**

@@ -4,6 +4,7 @@ import { parse, type GraphQLSchema } from 'graphql';
 import { buildSchema as buildTypeGraphQLSchema, createResolversMap, type NonEmptyArray } from 'type-graphql';
 import { authChecker } from '../core/auth';
 import { NodeResolver } from './node.resolver';
+import { checkEntityRepresentations } from '../graphql/entities';
 import { SessionResolver } from '../sessions/session.resolver';
 import { MessageResolver } from '../sessions/message.resolver';
 import { sessionEntityResolvers } from '../sessions/session.entities';
@@ -39,9 +40,12 @@ export async function buildSchema(): Promise<GraphQLSchema> {
   });
   const typeDefs = parse(`${FEDERATION_LINK}\n${printSchemaWithDirectives(schema)}`);
   const resolverMap = createResolversMap(schema) as Record<string, object>;
-  for (const [typeName, entity] of Object.entries({ ...sessionEntityResolvers, ...conversationEntityResolvers })) {
+  const entityResolvers = { ...sessionEntityResolvers, ...conversationEntityResolvers };
+  for (const [typeName, entity] of Object.entries(entityResolvers)) {
     resolverMap[typeName] = { ...resolverMap[typeName], ...entity };
   }
   // The resolver map's types are graphql-tools' loose shape; buildSubgraphSchema checks them at run time.
-  return buildSubgraphSchema([{ typeDefs, resolvers: resolverMap as never }]);
+  const subgraph = buildSubgraphSchema([{ typeDefs, resolvers: resolverMap as never }]);
+  checkEntityRepresentations(subgraph, new Set(Object.keys(entityResolvers)));
+  return subgraph;
 }

@@ -102,13 +102,14 @@ describe('_service', () => {
   });
 });
 
+const acmeIndexes = (count: number) => Array.from({ length: count }, (_, index) => index);
+
 describe('_entities', () => {
   it("resolves the caller's tenant's sessions and messages, and null for another tenant's or a malformed id", async () => {
     const representations: Representation[] = [
       sessionRepresentation(acmeSessions[1]!),
       sessionRepresentation(globexSession),
       { __typename: 'Session', id: 'not-a-convoql-id' },
-      { __typename: 'Session', id: 42 },
       // A well-formed global ID of another type is not a Session either.
       { __typename: 'Session', id: toGlobalId('Message', acmeMessages[0]!.id) },
       messageRepresentation(acmeMessages[2]!),
@@ -118,7 +119,6 @@ describe('_entities', () => {
     expect(response.errors).toBeUndefined();
     expect(response.data!._entities).toEqual([
       { __typename: 'Session', id: sessionGid(acmeSessions[1]!), sessionId: 'fed-001' },
-      null,
       null,
       null,
       null,
@@ -148,19 +148,35 @@ describe('_entities', () => {
     expect(response.errors?.map((error) => [error.path, error.extensions?.code])).toEqual([[['_entities', 0], 'UNAUTHENTICATED']]);
   });
 
-  it('resolves 100 sessions and 100 messages with one SQL statement per type', async () => {
-    const representations = acmeSessions.flatMap((session, index) => [
-      sessionRepresentation(session),
-      messageRepresentation(acmeMessages[index]!),
-    ]);
+  it('resolves 50 sessions and 50 messages with one SQL statement per type', async () => {
+    const representations = acmeSessions
+      .slice(0, 50)
+      .flatMap((session, index) => [sessionRepresentation(session), messageRepresentation(acmeMessages[index]!)]);
     const { result, statements } = await server.db.statements.record(() => server.graphql<EntitiesData>(ENTITIES, { representations }));
     expect(result.errors).toBeUndefined();
-    expect(result.data!._entities).toHaveLength(200);
+    expect(result.data!._entities).toHaveLength(100);
     expect(result.data!._entities.map((entity) => entity?.id)).toEqual(representations.map((representation) => representation.id));
     const dataStatements = statements.filter((sql) => !/api_keys/.test(sql));
     expect(dataStatements).toHaveLength(2);
     expect(dataStatements.filter((sql) => /FROM "public"\."sessions"/.test(sql))).toHaveLength(1);
     expect(dataStatements.filter((sql) => /FROM "public"\."messages"/.test(sql))).toHaveLength(1);
+  });
+
+  it.each<[string, unknown[]]>([
+    ['101 representations', [...acmeIndexes(101)].map(() => ({ __typename: 'Session', id: 'U2Vzc2lvbg' }))],
+    ['a string', ['x']],
+    ['a number', [42.5]],
+    ['null', [null]],
+    ['a list', [[]]],
+    ['an unknown type', [{ __typename: 'Nope', id: '1' }]],
+    ['a type that is no entity', [{ __typename: 'PageInfo', id: '1' }]],
+    ['no __typename', [{ id: '1' }]],
+    ['no id', [{ __typename: 'Session' }]],
+    ['a number id', [{ __typename: 'Session', id: 42 }]],
+  ])('rejects %s with BAD_USER_INPUT before any SQL', async (_case, representations) => {
+    const { result, statements } = await server.db.statements.record(() => server.graphql<EntitiesData>(ENTITIES, { representations }));
+    expect(result.errors?.map((error) => error.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+    expect(statements.filter((sql) => !/api_keys/.test(sql))).toEqual([]);
   });
 });
 

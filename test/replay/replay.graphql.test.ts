@@ -195,6 +195,11 @@ function asApiStep(step: EngineStep): StepData {
   ) as StepData;
 }
 
+/** The database key inside a conversation's global ID. */
+const conversationKey = (id: string) => Buffer.from(id, 'base64url').toString('utf8').split(':')[1]!;
+/** A replay cursor of the root namespace at `ordinal`, built as the API builds them. */
+const replayCursor = (id: string, ordinal: number) =>
+  Buffer.from(JSON.stringify([`ReplayStep:${conversationKey(id)}:`, ordinal, String(ordinal)])).toString('base64url');
 const kinds = (steps: readonly StepData[]) => steps.map((step) => `${step.type}:${step.node ?? '-'}`);
 
 describe('Conversation.replay over real LangGraph threads', () => {
@@ -385,6 +390,21 @@ describe('paging the long thread', () => {
     expect(before.pageInfo.hasPreviousPage).toBe(false);
   });
 
+  test('a `before` past the end of the thread is clamped to its end', async () => {
+    const ordinals = (page: { edges: { node: { ordinal: number } }[] }) => page.edges.map((edge) => edge.node.ordinal);
+    const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index);
+    for (const beyond of [211, 212, 300, 100_000]) {
+      const page = await replay({ id: ids.longThread, last: 100, before: replayCursor(ids.longThread, beyond) });
+      expect(ordinals(page)).toEqual(range(111, 210));
+      expect(page.pageInfo.hasPreviousPage).toBe(true);
+    }
+    const short = await replay({ id: ids.plainChat, last: 100 });
+    expect(short.pageInfo.hasPreviousPage).toBe(false);
+    const beyondShort = await replay({ id: ids.plainChat, last: 5, before: replayCursor(ids.plainChat, 151) });
+    expect(ordinals(beyondShort)).toEqual(ordinals(short).slice(-5));
+    expect(beyondShort.pageInfo.hasPreviousPage).toBe(ordinals(short).length > 5);
+  });
+
   test('a page costs the same statements wherever it sits, and about the same time', async () => {
     const statementsOf = async (variables: ReplayVariables) => {
       const { statements } = await server.db.statements.record(() => replay(variables));
@@ -435,6 +455,21 @@ describe('errors and isolation', () => {
       expect(response.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     },
   );
+
+  test('a cursor of another conversation, or a forged position, is BAD_USER_INPUT', async () => {
+    const other = (await replay({ id: ids.longThread, first: 3 })).pageInfo.endCursor;
+    for (const variables of [
+      { first: 2, after: other },
+      { last: 2, before: other },
+      { first: 2, after: replayCursor(ids.plainChat, 0) },
+      { first: 2, after: replayCursor(ids.plainChat, 2_147_483_648) },
+      { first: 2, after: replayCursor(ids.plainChat, 1.5) },
+      { first: 2, after: Buffer.from(JSON.stringify([`ReplayStep:${conversationKey(ids.plainChat)}:`, 2, 'x'])).toString('base64url') },
+    ]) {
+      const response = await server.graphql(REPLAY, { id: ids.plainChat, ...variables });
+      expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+    }
+  });
 
   test('a cursor of another list is BAD_USER_INPUT', async () => {
     const list = await server.graphql<{ conversations: { pageInfo: { endCursor: string } } }>(

@@ -91,6 +91,57 @@ describe('the dashboard operations', () => {
   });
 });
 
+describe('variables', () => {
+  const sessionsOrdered = 'query ($o: SessionOrder) { sessions(orderBy: $o, first: 4) { nodes { id startedAt lastActivityAt } } }';
+
+  it.each([
+    ['an omitted field', { o: { direction: 'ASC' } }],
+    ['the other omitted field', { o: { field: 'LAST_ACTIVITY_AT' } }],
+    ['every field omitted', { o: {} }],
+    ['null', { o: null }],
+    ['no value', {}],
+  ])('an input object with %s takes the input fields’ defaults', async (_case, variables) => {
+    const response = await answeredAlike(sessionsOrdered, variables);
+    expect(response.errors).toBeUndefined();
+  });
+
+  it('ConversationOrder with only its field', async () => {
+    const response = await answeredAlike('query ($o: ConversationOrder) { conversations(orderBy: $o, first: 3) { nodes { id } } }', {
+      o: { field: 'CREATED_AT' },
+    });
+    expect(response.errors).toBeUndefined();
+  });
+
+  it('defaults of variables, with input objects, dates and enums', async () => {
+    const response = await answeredAlike(
+      `query ($o: SessionOrder = { direction: ASC }, $f: SessionFilter = { startedAfter: "2026-11-01T00:00:00Z", status: ACTIVE }) {
+        sessions(orderBy: $o, filter: $f, first: 5) { nodes { id status } totalCount }
+      }`,
+    );
+    expect(response.errors).toBeUndefined();
+  });
+
+  it('variables inside object and list literals, given and omitted', async () => {
+    const query = `query ($d: OrderDirection, $c: String, $s: [SessionStatus!]) {
+      sessions(first: 3, orderBy: { direction: $d }, filter: { channel: [$c], status: $s }) { nodes { id channel } }
+    }`;
+    for (const variables of [{}, { d: 'ASC' }, { c: 'web', s: 'ACTIVE' }, { d: null }, { c: null }]) await answeredAlike(query, variables);
+  });
+
+  it('a single value where a list is expected, and a replay namespace left to its default', async () => {
+    const response = await answeredAlike('query ($c: [String!]) { sessions(filter: { channel: $c }, first: 2) { totalCount } }', {
+      c: 'web',
+    });
+    expect(response.errors).toBeUndefined();
+    await answeredAlike(
+      'query ($id: ID!, $ns: String) { conversation(id: $id) { replay(first: 2, namespace: $ns) { nodes { ordinal } } } }',
+      {
+        id: ids.conversation,
+      },
+    );
+  });
+});
+
 describe('GraphQL features', () => {
   it('node and nodes across types, with fragments, __typename, aliases, @skip and @include', async () => {
     await answeredAlike(print(NodesDocument), { ids: [ids.session, ids.conversation, ids.message] });
