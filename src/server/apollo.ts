@@ -70,9 +70,9 @@ export function maskError(formatted: GraphQLFormattedError, error: unknown, deve
 /**
  * An operation that reached execution answers HTTP 200 even when a resolver threw an error carrying an
  * HTTP status (401/403/503): the errors travel in the body next to partial data, as GraphQL over HTTP
- * specifies for application/json and as a federation gateway needs (it discards non-2xx subgraph
- * responses, with their paths and codes). Errors before execution (an unknown key, parse, validation,
- * limits) keep their status.
+ * specifies for both media types (a response with `data` is 2xx). For application/json, errors before
+ * execution answer 200 as well (see graphql-http.ts); for application/graphql-response+json they keep
+ * Apollo's status.
  */
 function executedOperationStatusPlugin(): ApolloServerPlugin<RequestContext> {
   return {
