@@ -78,6 +78,10 @@ const environmentSchema = z.object({
   USAGE_CACHE_SECONDS: integer(0, 86_400).default(30),
   LOAD_PER_FIELD: booleanFromString.default(false),
   HEAP_GROWING_PERCENT: integer(0, 1000).default(30),
+  METRICS_TOKEN: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
+  METRICS_HOST: z.string().min(1).optional(),
+  METRICS_PORT: integer(0, 65535).optional(),
+  METRICS_MAX_OPERATIONS: integer(1, 10_000).default(100),
 });
 
 /** Prices per million tokens used when MODEL_PRICES is not set. */
@@ -133,6 +137,14 @@ export interface Config {
     /** How long a finished usage result is reused for the same tenant and arguments; 0 disables reuse (not sharing in flight). */
     readonly usageCacheSeconds: number;
   };
+  readonly metrics: {
+    /** Bearer token a scrape of /metrics must send (METRICS_TOKEN); undefined serves /metrics to anyone who reaches it. */
+    readonly token: string | undefined;
+    /** A listen address of its own for /metrics (METRICS_HOST, METRICS_PORT); undefined serves it on the API's port. */
+    readonly listen: { readonly host: string; readonly port: number } | undefined;
+    /** Operation names counted under their own label (METRICS_MAX_OPERATIONS); later names count as `other`. */
+    readonly maxOperations: number;
+  };
 }
 
 /** Environment variables as data; tests pass their own instead of touching process.env. */
@@ -149,10 +161,15 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
     const received = present[variable];
     throw new ConfigError(
       `Invalid configuration: ${variable} ${issue.message}` +
-        (received !== undefined && !/URL|PRICES/.test(variable) ? `, received "${received}"` : ''),
+        (received !== undefined && !/URL|PRICES|TOKEN/.test(variable) ? `, received "${received}"` : ''),
     );
   }
   const e = parsed.data;
+  if (e.METRICS_HOST !== undefined && e.METRICS_PORT === undefined) {
+    throw new ConfigError(
+      `Invalid configuration: METRICS_HOST needs METRICS_PORT, the port /metrics listens on; received only METRICS_HOST`,
+    );
+  }
   return deepFreeze({
     env: e.NODE_ENV,
     http: { host: e.HOST, port: e.PORT, bodyLimitBytes: e.BODY_LIMIT },
@@ -183,6 +200,11 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
     },
     analytics: { usageCacheSeconds: e.USAGE_CACHE_SECONDS },
     runtime: { heapGrowingPercent: e.HEAP_GROWING_PERCENT },
+    metrics: {
+      token: e.METRICS_TOKEN,
+      listen: e.METRICS_PORT === undefined ? undefined : { host: e.METRICS_HOST ?? e.HOST, port: e.METRICS_PORT },
+      maxOperations: e.METRICS_MAX_OPERATIONS,
+    },
   });
 }
 

@@ -1,12 +1,15 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config';
 
 export type { Logger };
 
-/** Creates the process logger: JSON by default, pretty on a terminal; credentials are redacted. */
-export function createLogger(config: Pick<Config, 'log'>): Logger {
-  const pretty = config.log.format === 'pretty' || (config.log.format === 'auto' && process.stdout.isTTY === true);
-  return pino({
+/**
+ * Creates the process logger: JSON by default, pretty on a terminal; credentials are redacted. A destination
+ * (tests read the lines they cause) receives JSON lines instead of stdout.
+ */
+export function createLogger(config: Pick<Config, 'log'>, destination?: DestinationStream): Logger {
+  const pretty = !destination && (config.log.format === 'pretty' || (config.log.format === 'auto' && process.stdout.isTTY === true));
+  const options: pino.LoggerOptions = {
     level: config.log.level,
     base: { service: 'convoql' },
     redact: {
@@ -16,5 +19,6 @@ export function createLogger(config: Pick<Config, 'log'>): Logger {
     ...(pretty
       ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' } } }
       : {}),
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

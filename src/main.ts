@@ -41,7 +41,7 @@ export async function start(environment: Environment = process.env, argv: readon
     const server = await startServer({ config, logger, db: database.db, schema, authenticator, demoApiKey });
     const jobs = new JobScheduler([sessionExpiryJob(database.db, config), conversationSyncJob(database.db, config)], logger);
     jobs.start();
-    logger.info({ url: server.url }, 'convoql is serving GraphQL');
+    logger.info({ url: server.url, metricsUrl: server.metricsUrl }, 'convoql is serving GraphQL');
     // Printed for the person who just ran `npm start`, never logged: logs keep no API key.
     if (demoApiKey)
       process.stdout.write(

@@ -65,4 +65,24 @@ describe('configuration', () => {
   it('never echoes a database password in an error', () => {
     expect(() => loadConfig({ DATABASE_URL: 'postgres://u:hunter2@' })).toThrow(/^(?!.*hunter2)/);
   });
+
+  it('reads how /metrics is protected and how many operation names it labels', () => {
+    expect(loadConfig({}).metrics).toEqual({ token: undefined, listen: undefined, maxOperations: 100 });
+    expect(
+      loadConfig({ HOST: '0.0.0.0', METRICS_PORT: '9464', METRICS_TOKEN: 'a'.repeat(16), METRICS_MAX_OPERATIONS: '20' }).metrics,
+    ).toEqual({
+      token: 'a'.repeat(16),
+      listen: { host: '0.0.0.0', port: 9464 },
+      maxOperations: 20,
+    });
+    expect(loadConfig({ METRICS_PORT: '9464', METRICS_HOST: '10.0.0.5' }).metrics.listen).toEqual({ host: '10.0.0.5', port: 9464 });
+    expect(() => loadConfig({ METRICS_HOST: '10.0.0.5' })).toThrow('Invalid configuration: METRICS_HOST needs METRICS_PORT');
+    expect(() => loadConfig({ METRICS_MAX_OPERATIONS: '0' })).toThrow(
+      'Invalid configuration: METRICS_MAX_OPERATIONS expected an integer >= 1, received "0"',
+    );
+    // A short token is refused, and not repeated in the message.
+    expect(() => loadConfig({ METRICS_TOKEN: 'short-secret' })).toThrow(
+      /^Invalid configuration: METRICS_TOKEN expected a token of at least 16 characters$/,
+    );
+  });
 });

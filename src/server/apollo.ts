@@ -7,6 +7,7 @@ import type { Server } from 'node:http';
 import type { Config } from '../config';
 import { CLIENT_SAFE_CODES } from '../graphql/errors';
 import { isDatabaseUnavailable } from '../db/errors';
+import { clientErrorCode, isCodedError } from './error-codes';
 import type { RequestContext } from '../core/context';
 import { compiledExecutionGateway } from './compiled-execution';
 import { limitedParseOptions, queryLimitsPlugin } from './limits';
@@ -81,9 +82,9 @@ function isCodelessRequestError(error: unknown): boolean {
 /**
  * An operation that reached execution answers HTTP 200 even when a resolver threw an error carrying an
  * HTTP status (401/403/503): the errors travel in the body next to partial data, as GraphQL over HTTP
- * specifies for application/json and as a federation gateway needs (it discards non-2xx subgraph
- * responses, with their paths and codes). Errors before execution (an unknown key, parse, validation,
- * limits) keep their status.
+ * specifies for both media types (a response with `data` is 2xx). For application/json, errors before
+ * execution answer 200 as well (see graphql-http.ts); for application/graphql-response+json they keep
+ * Apollo's status.
  */
 function executedOperationStatusPlugin(): ApolloServerPlugin<RequestContext> {
   return {
@@ -97,30 +98,52 @@ function executedOperationStatusPlugin(): ApolloServerPlugin<RequestContext> {
   };
 }
 
-/** Logs one line per operation: request id, operation, tenant, duration, outcome; unexpected errors in full. */
+/** Most unexpected errors one request's log line describes in full (message, path, stack); the rest are only counted. */
+const LOGGED_ERROR_DETAILS = 3;
+
+/**
+ * Logs exactly one line per request, however many fields failed: request id, operation, tenant, duration,
+ * outcome, the number of errors by the code the client received, and the first few unexpected errors in full.
+ * The line is `error` when a bug answered INTERNAL_SERVER_ERROR, `warn` when the database was unreachable
+ * (a pool timeout included), `info` otherwise. A request refused while its context was built (an unknown
+ * key) never starts Apollo's pipeline and is logged from contextCreationDidFail.
+ */
 function requestLoggingPlugin(logger: Logger): ApolloServerPlugin<RequestContext> {
   return {
+    async contextCreationDidFail({ error }) {
+      const code = clientErrorCode(error);
+      logger[levelOf([code])]({ operationName: null, outcome: code, errorCounts: { [code]: 1 } }, 'graphql request refused');
+    },
     async requestDidStart({ contextValue }) {
       const started = performance.now();
       const log = contextValue.logger ?? logger;
       return {
-        async didEncounterErrors({ errors }) {
-          for (const error of errors) {
-            const code = error.extensions?.code;
-            if (typeof code === 'string' && CLIENT_SAFE_CODES.has(code)) continue;
-            log.error({ err: unwrapResolverError(error), path: error.path }, 'unexpected error while resolving');
-          }
-        },
         async willSendResponse({ response, operationName, errors }) {
           const body = response.body.kind === 'single' ? response.body.singleResult : undefined;
-          const codes = [
-            ...new Set((errors ?? body?.errors ?? []).map((error) => String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR'))),
-          ];
-          log.info(
+          const all: readonly unknown[] = errors ?? body?.errors ?? [];
+          const errorCounts: Record<string, number> = {};
+          const unexpected: Record<string, unknown>[] = [];
+          for (const error of all) {
+            const code = clientErrorCode(error);
+            errorCounts[code] = (errorCounts[code] ?? 0) + 1;
+            if (isCodedError(error) || unexpected.length >= LOGGED_ERROR_DETAILS) continue;
+            const cause = unwrapResolverError(error);
+            unexpected.push({
+              code,
+              message: cause instanceof Error ? cause.message : String(cause),
+              path: (error as { path?: unknown }).path,
+              // An unreachable database is an outage, not a bug: its message says which, a stack adds nothing.
+              ...(code === 'INTERNAL_SERVER_ERROR' && cause instanceof Error ? { type: cause.name, stack: cause.stack } : {}),
+            });
+          }
+          const codes = Object.keys(errorCounts);
+          log[levelOf(codes)](
             {
               operationName: operationName ?? null,
               durationMs: Math.round((performance.now() - started) * 10) / 10,
               outcome: codes.length === 0 ? 'success' : codes.join(','),
+              ...(codes.length > 0 ? { errorCounts } : {}),
+              ...(unexpected.length > 0 ? { unexpectedErrors: unexpected } : {}),
             },
             'graphql request',
           );
@@ -128,4 +151,9 @@ function requestLoggingPlugin(logger: Logger): ApolloServerPlugin<RequestContext
       };
     },
   };
+}
+
+function levelOf(codes: readonly string[]): 'error' | 'warn' | 'info' {
+  if (codes.includes('INTERNAL_SERVER_ERROR')) return 'error';
+  return codes.includes('SERVICE_UNAVAILABLE') ? 'warn' : 'info';
 }

@@ -31,7 +31,8 @@ export function sendJsonError(response: ServerResponse, error: HttpError): void 
  * without Express's router, body parser and `res.send` (which hashes every response for an ETag no POST needs):
  * together they took 0.2 ms of CPU per request, a fifth of what a session detail costs. The body is read up to
  * `bodyLimitBytes` (413 PAYLOAD_TOO_LARGE beyond) and parsed when it is JSON (400 BAD_REQUEST when it is not
- * valid); Apollo checks the rest (method, content type, CSRF headers, the operation).
+ * valid); Apollo checks the rest (method, content type, CSRF headers, the operation). The status follows the
+ * negotiated media type (see statusForMediaType).
  */
 export function graphqlRequestHandler<TContext extends BaseContext>(
   apollo: ApolloServer<TContext>,
@@ -59,7 +60,7 @@ export function graphqlRequestHandler<TContext extends BaseContext>(
 
 async function writeResponse(response: ServerResponse, graphqlResponse: HTTPGraphQLResponse): Promise<void> {
   for (const [name, value] of graphqlResponse.headers) response.setHeader(name, value);
-  response.statusCode = graphqlResponse.status ?? 200;
+  response.statusCode = statusForMediaType(graphqlResponse);
   if (graphqlResponse.body.kind === 'complete') {
     response.setHeader('content-length', Buffer.byteLength(graphqlResponse.body.string));
     response.end(graphqlResponse.body.string);
@@ -67,6 +68,31 @@ async function writeResponse(response: ServerResponse, graphqlResponse: HTTPGrap
   }
   for await (const chunk of graphqlResponse.body.asyncIterator) response.write(chunk);
   response.end();
+}
+
+/**
+ * The HTTP status of a response, as the GraphQL-over-HTTP specification asks: a GraphQL response sent as
+ * `application/json` (the client accepts it, any type, or sends no Accept) answers 200 whatever its errors
+ * (unknown key, limits, parse and validation failures), so a federation gateway or any GraphQL client reads
+ * the coded errors instead of an HTTP failure. Apollo's statuses stand when the client prefers
+ * `application/graphql-response+json`, and for requests that are not GraphQL at all (Apollo's
+ * `BAD_REQUEST`: wrong method, missing query, CSRF, unacceptable Accept). Headers such as Retry-After stay.
+ */
+function statusForMediaType(graphqlResponse: HTTPGraphQLResponse): number {
+  const status = graphqlResponse.status ?? 200;
+  if (status < 300 || graphqlResponse.body.kind !== 'complete') return status;
+  if (!graphqlResponse.headers.get('content-type')?.startsWith('application/json')) return status;
+  // Only error answers get here, a few hundred bytes each; a successful response is never parsed again.
+  let body: unknown;
+  try {
+    body = JSON.parse(graphqlResponse.body.string);
+  } catch {
+    return status;
+  }
+  const errors = (body as { errors?: unknown } | null)?.errors;
+  if (!Array.isArray(errors) || errors.length === 0) return status;
+  const notGraphQL = errors.some((error: { extensions?: { code?: unknown } } | null) => error?.extensions?.code === 'BAD_REQUEST');
+  return notGraphQL ? status : 200;
 }
 
 /** The request body: parsed when its content type is JSON, else as text for Apollo to refuse; undefined when empty. */

@@ -11,7 +11,7 @@ import { createRequestContext } from './context';
 import { graphiqlLandingPagePlugin, mountGraphiQL } from './graphiql';
 import { graphqlRequestHandler, HttpError, sendJsonError } from './graphql-http';
 import { readinessHandler } from './health';
-import { Metrics } from './metrics';
+import { Metrics, metricsHandler } from './metrics';
 import { isDatabaseUnavailable } from '../db/errors';
 import { UsageCache } from '../analytics/usage.cache';
 import type { UsageFigures } from '../analytics/usage.repository';
@@ -23,6 +23,8 @@ const GRAPHQL_PATH = '/graphql';
 /** A listening convoql HTTP server. */
 export interface RunningServer {
   readonly url: string;
+  /** Where /metrics is served: on the API's port, or on METRICS_HOST:METRICS_PORT when configured. */
+  readonly metricsUrl: string;
   readonly httpServer: Server;
   readonly metrics: Metrics;
   /** Stops accepting connections, finishes in-flight requests, then stops Apollo; idempotent. */
@@ -57,7 +59,7 @@ export async function startServer(options: {
   // 4–60 s), so a client never reuses a socket the server is closing at that moment (ECONNRESET).
   httpServer.keepAliveTimeout = 65_000;
   httpServer.headersTimeout = 66_000;
-  const metrics = new Metrics(db);
+  const metrics = new Metrics(db, { maxOperations: config.metrics.maxOperations });
   const usageCache = new UsageCache<UsageFigures[]>({ ttlMs: config.analytics.usageCacheSeconds * 1000 });
   const apollo = createApolloServer({
     schema,
@@ -72,9 +74,9 @@ export async function startServer(options: {
     response.json({ status: 'ok' });
   });
   app.get('/readyz', readinessHandler(db));
-  app.get('/metrics', async (_request, response) => {
-    response.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  const serveMetrics = metricsHandler(metrics, config.metrics.token);
+  // With an address of its own (a port only the scraper reaches), /metrics is not on the API's port at all.
+  if (!config.metrics.listen) app.get('/metrics', (request, response, next) => void serveMetrics(request, response).catch(next));
   const handleGraphQL = graphqlRequestHandler(apollo, {
     bodyLimitBytes: config.http.bodyLimitBytes,
     context: async (request): Promise<RequestContext> => {
@@ -94,26 +96,68 @@ export async function startServer(options: {
   app.use(GRAPHQL_PATH, serveGraphQL);
   app.use(jsonErrorHandler(logger));
 
+  const address = await listen(httpServer, config.http.host, config.http.port, 'PORT');
+  let metricsServer: Server | undefined;
+  let metricsAddress = address;
+  if (config.metrics.listen) {
+    metricsServer = createServer(metricsOnlyListener(serveMetrics, logger));
+    metricsAddress = await listen(metricsServer, config.metrics.listen.host, config.metrics.listen.port, 'METRICS_PORT').catch(
+      async (error: unknown) => {
+        await apollo.stop();
+        throw error;
+      },
+    );
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    url: `${origin(address)}/graphql`,
+    metricsUrl: `${origin(metricsAddress)}/metrics`,
+    httpServer,
+    metrics,
+    close: () =>
+      (closing ??= (async () => {
+        const server = metricsServer;
+        if (server) {
+          server.closeAllConnections();
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+        }
+        await apollo.stop();
+      })()),
+  };
+}
+
+/** Listens on host:port; a failure is a ListenError naming the variable to change. */
+async function listen(server: Server, host: string, port: number, variable: string): Promise<AddressInfo> {
   await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', (error: NodeJS.ErrnoException) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
       reject(
         new ListenError(
           error.code === 'EADDRINUSE'
-            ? `Port ${config.http.port} on ${config.http.host} is already in use; set PORT to a free port.`
-            : `Cannot listen on ${config.http.host}:${config.http.port}: ${error.message}`,
+            ? `Port ${port} on ${host} is already in use; set ${variable} to a free port.`
+            : `Cannot listen on ${host}:${port}: ${error.message}`,
         ),
       );
     });
-    httpServer.listen(config.http.port, config.http.host, resolve);
+    server.listen(port, host, resolve);
   });
-  const address = httpServer.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  let closing: Promise<void> | undefined;
-  return {
-    url: `http://${host}:${address.port}/graphql`,
-    httpServer,
-    metrics,
-    close: () => (closing ??= apollo.stop()),
+  return server.address() as AddressInfo;
+}
+
+function origin(address: AddressInfo): string {
+  return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+}
+
+/** The listener of METRICS_PORT: GET /metrics, and a JSON 404 for anything else. */
+function metricsOnlyListener(
+  serveMetrics: (request: IncomingMessage, response: ServerResponse) => Promise<void>,
+  logger: Logger,
+): (request: IncomingMessage, response: ServerResponse) => void {
+  return (request, response) => {
+    const path = request.url?.split('?', 1)[0];
+    if (path !== '/metrics') return sendJsonError(response, new HttpError(404, 'NOT_FOUND', `Only /metrics is served here, not ${path}.`));
+    if (request.method !== 'GET')
+      return sendJsonError(response, new HttpError(405, 'BAD_REQUEST', `/metrics answers GET, not ${request.method}.`));
+    serveMetrics(request, response).catch((error: unknown) => answerHttpError(response, error, logger));
   };
 }
 

@@ -1,9 +1,24 @@
 import type { ApolloServerPlugin } from '@apollo/server';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Database } from '../db/client';
 import type { RequestContext } from '../core/context';
+import { clientErrorCode } from './error-codes';
+import { HttpError, sendJsonError } from './graphql-http';
 
 type RequestLabel = 'operation' | 'outcome';
+
+/**
+ * The `operation` label of requests that must not create a series of their own: without an API key (or with
+ * an unknown one), refused before execution (parse, validation, limits, a forbidden tenant), or named after
+ * the first `maxOperations` names. Anyone can send a new operation name with every request; these keep the
+ * number of series, and the memory and scrape time they cost, bounded.
+ */
+export const OPERATION_LABELS = { unauthenticated: 'unauthenticated', rejected: 'rejected', other: 'other' } as const;
+
+/** Longer operation names are counted as `other`: a name is a single token, and may be as long as a body allows. */
+const MAX_OPERATION_NAME_LENGTH = 100;
 
 /** convoql's Prometheus metrics, on a registry of their own (one per server, so tests never share counters). */
 export class Metrics {
@@ -11,7 +26,7 @@ export class Metrics {
 
   readonly requests = new Counter({
     name: 'convoql_graphql_requests_total',
-    help: 'GraphQL operations by operation name and outcome (success or the first error code).',
+    help: 'GraphQL operations by operation name (or unauthenticated, rejected, other) and outcome (success or the first error code).',
     labelNames: ['operation', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -32,7 +47,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(db: Database) {
+  /** Operation names with a series of their own, first come first served, at most `maxOperations`. */
+  private readonly operations = new Set<string>();
+  private readonly maxOperations: number;
+
+  constructor(db: Database, options: { maxOperations: number }) {
+    this.maxOperations = options.maxOperations;
     collectDefaultMetrics({ register: this.registry, prefix: 'convoql_' });
     const pool = db.pool;
     new Gauge({
@@ -48,25 +68,46 @@ export class Metrics {
     });
   }
 
-  /** An Apollo plugin counting operations and their latency. */
+  /**
+   * An Apollo plugin counting operations and their latency. The outcome is `success` or the code the client
+   * received for the first error (so a pool timeout counts as SERVICE_UNAVAILABLE, and no other value appears).
+   */
   plugin(): ApolloServerPlugin<RequestContext> {
     return {
-      requestDidStart: async () => {
+      // An unknown key (or the database down at the key lookup) fails before Apollo's pipeline starts.
+      contextCreationDidFail: async ({ error }) => {
+        const outcome = clientErrorCode(error);
+        const operation = outcome === 'UNAUTHENTICATED' ? OPERATION_LABELS.unauthenticated : OPERATION_LABELS.rejected;
+        this.requests.inc({ operation, outcome });
+      },
+      requestDidStart: async ({ contextValue }) => {
         const started = performance.now();
         return {
           willSendResponse: async ({ operationName, errors, response }) => {
             const body = response.body.kind === 'single' ? response.body.singleResult : undefined;
             const first = (errors ?? body?.errors ?? [])[0];
-            const series = this.requestSeries(
-              operationName ?? 'anonymous',
-              first ? String(first.extensions?.code ?? 'INTERNAL_SERVER_ERROR') : 'success',
-            );
+            // A single result without `data` was refused before execution; an incremental one was executed.
+            const executed = body === undefined || 'data' in body;
+            const operation = !contextValue.viewer
+              ? OPERATION_LABELS.unauthenticated
+              : executed
+                ? this.operationLabel(operationName ?? 'anonymous')
+                : OPERATION_LABELS.rejected;
+            const series = this.requestSeries(operation, first ? clientErrorCode(first) : 'success');
             series.count.inc();
             series.duration.observe((performance.now() - started) / 1000);
           },
         };
       },
     };
+  }
+
+  /** The operation's own name while fewer than `maxOperations` names have a series, or a known one; else `other`. */
+  private operationLabel(name: string): string {
+    if (this.operations.has(name)) return name;
+    if (this.operations.size >= this.maxOperations || name.length > MAX_OPERATION_NAME_LENGTH) return OPERATION_LABELS.other;
+    this.operations.add(name);
+    return name;
   }
 
   private readonly seriesByLabels = new Map<string, { count: Counter.Internal; duration: Histogram.Internal<RequestLabel> }>();
@@ -82,4 +123,38 @@ export class Metrics {
     }
     return series;
   }
+}
+
+/**
+ * Serves the registry in Prometheus' text format. With a token, a scrape must send `Authorization: Bearer <token>`
+ * (compared in constant time); without one it answers 401 UNAUTHENTICATED and reveals nothing.
+ */
+export function metricsHandler(
+  metrics: Metrics,
+  token: string | undefined,
+): (request: IncomingMessage, response: ServerResponse) => Promise<void> {
+  const expected = token === undefined ? undefined : digest(token);
+  return async (request, response) => {
+    if (expected) {
+      const sent = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
+      if (!sent || !timingSafeEqual(digest(sent), expected)) {
+        response.setHeader('www-authenticate', 'Bearer realm="metrics"');
+        return sendJsonError(
+          response,
+          new HttpError(
+            401,
+            'UNAUTHENTICATED',
+            'The metrics endpoint needs "Authorization: Bearer <METRICS_TOKEN>"; none or another token was sent.',
+          ),
+        );
+      }
+    }
+    const text = await metrics.registry.metrics();
+    response.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
+    response.end(text);
+  };
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
 }

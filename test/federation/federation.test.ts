@@ -296,4 +296,68 @@ describe('gateway over convoql and feedback', () => {
     expect(response.data).toBeNull();
     expect(response.errors?.map((error) => error.extensions?.code)).toEqual(['UNAUTHENTICATED']);
   });
+
+  /**
+   * convoql's coded errors as the gateway's client receives them: convoql answers every GraphQL response
+   * to the gateway (which accepts application/json) with HTTP 200, so the gateway passes each error on with
+   * its message, code and path, instead of "401: Unauthorized" or INTERNAL_SERVER_ERROR for a non-2xx fetch.
+   * A new code is one more row: a request that provokes it and what the client must see.
+   */
+  const CODED_ERRORS: {
+    name: string;
+    query: string;
+    headers: () => Record<string, string>;
+    error: { message: string | RegExp; code: string; path?: string[] };
+  }[] = [
+    {
+      name: 'an unknown API key',
+      query: SESSIONS_WITH_SCORES,
+      headers: () => ({ authorization: 'Bearer cq_unknown' }),
+      error: { message: 'The API key is unknown or revoked.', code: 'UNAUTHENTICATED' },
+    },
+    {
+      name: "a key naming another tenant's x-tenant-id",
+      query: SESSIONS_WITH_SCORES,
+      headers: () => ({ authorization: `Bearer ${server.apiKey}`, 'x-tenant-id': 'globex' }),
+      error: { message: 'This API key belongs to another tenant than the one named in x-tenant-id.', code: 'FORBIDDEN' },
+    },
+    {
+      name: 'a key without the read scope',
+      query: SESSIONS_WITH_SCORES,
+      headers: () => ({ authorization: `Bearer ${writeOnlyKey}` }),
+      error: { message: /needs an API key with the "read" scope/, code: 'FORBIDDEN', path: ['sessions'] },
+    },
+    {
+      name: 'a query over the cost limit',
+      query: '{ sessions(first: 100) { nodes { messages(last: 100) { nodes { id content } } } } }',
+      headers: () => ({ authorization: `Bearer ${server.apiKey}` }),
+      error: { message: /^Query cost \d+ exceeds the limit of \d+\./, code: 'QUERY_TOO_COMPLEX' },
+    },
+    {
+      name: 'a page size over 100',
+      query: '{ sessions(first: 500) { totalCount } }',
+      headers: () => ({ authorization: `Bearer ${server.apiKey}` }),
+      error: { message: /first/, code: 'BAD_USER_INPUT', path: ['sessions'] },
+    },
+  ];
+
+  let writeOnlyKey: string;
+  beforeAll(async () => {
+    writeOnlyKey = await server.createKey('acme', ['write']);
+  });
+
+  it.each(CODED_ERRORS)(
+    "passes convoql's error for $name to the client with its message, code and path",
+    async ({ query, headers, error }) => {
+      const response = await postGraphQL(gateway.url, query, {}, headers());
+      expect(response.status).toBe(200);
+      expect(response.errors).toHaveLength(1);
+      const [received] = response.errors!;
+      expect(received!.message).toEqual(typeof error.message === 'string' ? error.message : expect.stringMatching(error.message));
+      expect(received!.extensions).toMatchObject({ code: error.code, serviceName: 'convoql' });
+      // The gateway copies a failed fetch's URL and body into `extensions.response`; a passed-on error has none.
+      expect(received!.extensions).not.toHaveProperty('response');
+      if (error.path) expect(received!.path).toEqual(error.path);
+    },
+  );
 });

@@ -1,5 +1,6 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type GraphQLSchema } from 'graphql';
+import type { DestinationStream } from 'pino';
 import { createConfig, type Config, type Environment } from '../../src/config';
 import { createDatabase, type Database } from '../../src/db/client';
 import { buildSchema } from '../../src/server/schema';
@@ -28,6 +29,8 @@ export interface RequestOptions {
 /** A real convoql HTTP server on its own fresh database, for one test file. */
 export interface TestServer {
   readonly url: string;
+  /** Where the server serves /metrics. */
+  readonly metricsUrl: string;
   readonly db: Database;
   readonly config: Config;
   /** A read+write key of tenant "acme", sent by default. */
@@ -45,15 +48,22 @@ export interface TestServer {
 
 let schemaPromise: Promise<GraphQLSchema> | undefined;
 
+/** How a test server runs beyond its environment variables. */
+export interface TestServerOptions {
+  /** Receives the server's log as JSON lines (set LOG_LEVEL in the environment; tests default to silent). */
+  logDestination?: DestinationStream;
+  /** How long a looked-up API key is reused; 0 (the default) so a revocation is visible to the next request. */
+  apiKeyCacheMs?: number;
+}
+
 /** Starts a server on a fresh migrated database with tenants acme and globex. */
-export async function startTestServer(environment: Environment = {}): Promise<TestServer> {
+export async function startTestServer(environment: Environment = {}, options: TestServerOptions = {}): Promise<TestServer> {
   const database = await createTestDatabase();
   const config = createConfig({ DATABASE_URL: database.url, PORT: '0', ...environment });
   const db = createDatabase(database.url, { poolMax: process.env.TEST_DATABASE_URL ? 4 : 1 });
-  const logger = createLogger(config);
+  const logger = createLogger(config, options.logDestination);
   const schema = await (schemaPromise ??= buildSchema());
-  // No key cache in tests, so a revocation is visible to the next request.
-  const authenticator = new Authenticator(db, logger, 0);
+  const authenticator = new Authenticator(db, logger, options.apiKeyCacheMs ?? 0);
   const server: RunningServer = await startServer({ config, logger, db, schema, authenticator });
   await ensureTenant(db, 'acme', 'Acme Inc.');
   await ensureTenant(db, 'globex', 'Globex Corporation');
@@ -64,6 +74,7 @@ export async function startTestServer(environment: Environment = {}): Promise<Te
   const apiKey = await createKey('acme');
   return {
     url: server.url,
+    metricsUrl: server.metricsUrl,
     db,
     config,
     apiKey,
