@@ -9,6 +9,7 @@ import { CLIENT_SAFE_CODES } from '../graphql/errors';
 import { isDatabaseUnavailable } from '../db/errors';
 import type { RequestContext } from './context';
 import { compiledExecutionGateway } from './compiled-execution';
+import { fairnessPlugin } from './fairness';
 import { limitedParseOptions, queryLimitsPlugin } from './limits';
 import type { Logger } from './logger';
 
@@ -39,6 +40,7 @@ export function createApolloServer(options: {
         ? [ApolloServerPluginDrainHttpServer({ httpServer: options.httpServer }) as ApolloServerPlugin<BaseContext>]
         : []),
       queryLimitsPlugin(config.graphql),
+      fairnessPlugin(config),
       executedOperationStatusPlugin(),
       requestLoggingPlugin(logger),
       ...(options.plugins ?? []),

@@ -340,8 +340,13 @@ function replaceErrors(response: GraphQLResponse, errors: GraphQLFormattedError[
   if (response.body.kind === 'single') response.body.singleResult = { ...response.body.singleResult, errors };
 }
 
-function addExtension(response: GraphQLResponse, name: string, value: unknown): void {
+/** Sets `extensions[name]`, merged into what another plugin already put there (the fairness plugin adds to `cost`). */
+export function addExtension(response: GraphQLResponse, name: string, value: object): void {
   const body = response.body;
-  if (body.kind === 'single') body.singleResult = { ...body.singleResult, extensions: { ...body.singleResult.extensions, [name]: value } };
-  else body.initialResult = { ...body.initialResult, extensions: { ...body.initialResult.extensions, [name]: value } };
+  const merge = (extensions: Record<string, unknown> | undefined) => ({
+    ...extensions,
+    [name]: { ...(extensions?.[name] as Record<string, unknown> | undefined), ...value },
+  });
+  if (body.kind === 'single') body.singleResult = { ...body.singleResult, extensions: merge(body.singleResult.extensions) };
+  else body.initialResult = { ...body.initialResult, extensions: merge(body.initialResult.extensions) };
 }

@@ -44,15 +44,15 @@ export interface TestServer {
 
 let schemaPromise: Promise<GraphQLSchema> | undefined;
 
-/** Starts a server on a fresh migrated database with tenants acme and globex. */
-export async function startTestServer(environment: Environment = {}): Promise<TestServer> {
+/** Starts a server on a fresh migrated database with tenants acme and globex; `authCacheMs` keeps key lookups (default none). */
+export async function startTestServer(environment: Environment = {}, options: { authCacheMs?: number } = {}): Promise<TestServer> {
   const database = await createTestDatabase();
   const config = createConfig({ DATABASE_URL: database.url, PORT: '0', ...environment });
   const db = createDatabase(database.url, { poolMax: process.env.TEST_DATABASE_URL ? 4 : 1 });
   const logger = createLogger(config);
   const schema = await (schemaPromise ??= buildSchema());
-  // No key cache in tests, so a revocation is visible to the next request.
-  const authenticator = new Authenticator(db, logger, 0);
+  // No key cache by default, so a revocation is visible to the next request.
+  const authenticator = new Authenticator(db, logger, options.authCacheMs ?? 0);
   const server: RunningServer = await startServer({ config, logger, db, schema, authenticator });
   await ensureTenant(db, 'acme', 'Acme Inc.');
   await ensureTenant(db, 'globex', 'Globex Corporation');

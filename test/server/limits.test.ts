@@ -133,7 +133,7 @@ describe('tokens', () => {
       message: `Query token count ${limits.maxTokens + 500} exceeds the limit of ${limits.maxTokens}.`,
       extensions: { code: 'QUERY_TOO_COMPLEX', tokens: limits.maxTokens + 500, maxTokens: limits.maxTokens },
     });
-    expect(response.extensions?.cost).toEqual({ requested: null, limit: limits.maxCost });
+    expect(response.extensions?.cost).toMatchObject({ requested: null, limit: limits.maxCost });
   });
 
   it('still reports a plain syntax error as one', async () => {
@@ -163,13 +163,13 @@ describe('cost', () => {
 
   it('multiplies the selection of a connection by literal page sizes', async () => {
     const accepted = await expectAccepted('{ sessions(first: 100) { nodes { messages(first: 10) { nodes { id content } } } } }');
-    expect(accepted.extensions?.cost).toEqual({ requested: nestedCost(100, 10), limit: limits.maxCost });
+    expect(accepted.extensions?.cost).toMatchObject({ requested: nestedCost(100, 10), limit: limits.maxCost });
     const rejected = await expectRejected('{ sessions(first: 100) { nodes { messages(last: 100) { nodes { id content } } } } }');
     expect(rejected.errors![0]!.message).toMatch(
       new RegExp(`^Query cost ${nestedCost(100, 100)} exceeds the limit of ${limits.maxCost}\\. `),
     );
     expect(rejected.errors![0]!.extensions).toMatchObject({ cost: nestedCost(100, 100), maxCost: limits.maxCost });
-    expect(rejected.extensions?.cost).toEqual({ requested: nestedCost(100, 100), limit: limits.maxCost });
+    expect(rejected.extensions?.cost).toMatchObject({ requested: nestedCost(100, 100), limit: limits.maxCost });
   });
 
   it('uses variable values, variable defaults and the default page of 20', async () => {
@@ -208,7 +208,7 @@ describe('cost', () => {
   it('lets the connection helper reject page sizes over the maximum, costing them as the maximum', async () => {
     const response = await server.graphql('{ sessions(first: 1000) { nodes { id } } }');
     expect(response.errors![0]!.extensions?.code).toBe('BAD_USER_INPUT');
-    expect(response.extensions?.cost).toEqual({ requested: 1 + 100 * 2, limit: limits.maxCost });
+    expect(response.extensions?.cost).toMatchObject({ requested: 1 + 100 * 2, limit: limits.maxCost });
   });
 });
 
@@ -239,7 +239,7 @@ describe('extensions.cost', () => {
     ['a syntax error', '{ sessions {', {}, null],
   ])('is reported on %s', async (_name, query, options, requested) => {
     const response = await server.graphql(query, {}, options);
-    expect(response.extensions?.cost).toEqual({ requested, limit: limits.maxCost });
+    expect(response.extensions?.cost).toMatchObject({ requested, limit: limits.maxCost });
   });
 });
 
