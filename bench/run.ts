@@ -40,6 +40,7 @@ import {
 import { summarizeCpuProfile } from './cpu-profile';
 import { runExplain } from './explain';
 import { requestOnce, runSegment, type SegmentResult } from './load';
+import { NOISY_NEIGHBOUR_KEY, noisyNeighbourTargets, runNoisyNeighbour } from './noisy-neighbour';
 import { buildOperations, loadDashboardDocuments, type BenchOperation } from './operations';
 import { parseBenchOptions, USAGE, UsageError, type BenchOptions } from './options';
 import { findReplayPages } from './replay-pages';
@@ -87,7 +88,11 @@ async function main(): Promise<void> {
     await prepareDataset(database, options.dataset, options.reseed, log);
     const fixtures = await loadFixtures(database, options.dataset);
     if (options.mode === 'explain') await runExplain(PROJECT_ROOT, database, fixtures, convoqlEnv(database, true), log);
-    else await runLoad(options, database, fixtures);
+    else {
+      if (!options.only.every((key) => key === NOISY_NEIGHBOUR_KEY) || options.only.length === 0)
+        await runLoad(options, database, fixtures);
+      if (options.only.length === 0 || options.only.includes(NOISY_NEIGHBOUR_KEY)) await runNoisyNeighbours(options, database, fixtures);
+    }
   } finally {
     await database.stop();
   }
@@ -108,11 +113,11 @@ function convoqlEnv(database: BenchDatabase, batching: boolean): Record<string, 
   };
 }
 
-function startConvoql(database: BenchDatabase, batching: boolean): Promise<ServerProcess> {
+function startConvoql(database: BenchDatabase, batching: boolean, env: Record<string, string> = {}): Promise<ServerProcess> {
   return startServerProcess(PROJECT_ROOT, {
     name: batching ? 'convoql' : 'convoql (batching off)',
     ...npmStartCommand(PROJECT_ROOT),
-    env: convoqlEnv(database, batching),
+    env: { ...convoqlEnv(database, batching), ...env },
     readyPath: '/healthz',
     graphqlPath: '/graphql',
   });
@@ -253,6 +258,49 @@ async function runLoad(options: BenchOptions, database: BenchDatabase, fixtures:
   } finally {
     for (const server of servers) await server.stop();
   }
+}
+
+/**
+ * The noisy-neighbour scenario, with the default limits and again without the cost budget (so that only the cap on
+ * a tenant's operations in flight holds A back; B at machine speed also spends more than a dashboard's budget).
+ */
+async function runNoisyNeighbours(options: BenchOptions, database: BenchDatabase, fixtures: Fixtures): Promise<void> {
+  const started = performance.now();
+  const documents = loadDashboardDocuments(PROJECT_ROOT);
+  const sessionsTable = buildOperations(documents, fixtures, []).operations.find((operation) => operation.key === 'sessions-table')!;
+  const configurations: [string, Record<string, string>][] = [
+    ['default limits', {}],
+    ['no cost budget', { COST_BUDGET_MAX: '0' }],
+  ];
+  const results = [];
+  for (const [configuration, env] of configurations) {
+    results.push(
+      await runNoisyNeighbour({
+        database,
+        fixtures,
+        sessionsTable,
+        configuration,
+        env,
+        start: (extra) => startConvoql(database, true, extra),
+        seconds: Math.max(options.segmentSeconds, options.quick ? 3 : 5),
+        log,
+      }),
+    );
+    await finishLeftoverWork(database);
+  }
+  const targets = results.flatMap(noisyNeighbourTargets);
+  console.log('');
+  console.log(`noisy neighbour on ${database.kind === 'postgresql' ? 'PostgreSQL' : 'embedded PGlite'}: ${describeSize(options.dataset)}`);
+  console.log(formatTargets(targets));
+  const file = writeResults(PROJECT_ROOT, {
+    scenario: NOISY_NEIGHBOUR_KEY,
+    startedAt: new Date(Date.now() - (performance.now() - started)).toISOString(),
+    database: database.kind,
+    dataset: options.dataset,
+    results,
+    targets,
+  });
+  console.log(`wrote ${path.relative(PROJECT_ROOT, file)} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
 /** One segment, then the end of what the server still works on for it (see finishLeftoverWork). */

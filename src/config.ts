@@ -53,6 +53,10 @@ const environmentSchema = z.object({
   MAX_QUERY_ALIASES: integer(1, 1000).default(30),
   MAX_QUERY_TOKENS: integer(10, 100_000).default(3000),
   MAX_QUERY_COST: integer(1, 10_000_000).default(20_000),
+  COST_BUDGET_MAX: integer(0, 1_000_000_000).default(100_000),
+  COST_BUDGET_RESTORE_RATE: integer(1, 1_000_000_000).default(10_000),
+  MAX_TENANT_CONCURRENCY: integer(0, 1000).optional(),
+  TENANT_QUEUE_LENGTH: integer(0, 10_000).optional(),
   BODY_LIMIT: z
     .string()
     .regex(/^\d+(b|kb|mb)$/i, { error: 'expected a size like 100kb or 1mb' })
@@ -117,6 +121,16 @@ export interface Config {
     /** Benchmark only: every field loads on its own, without DataLoader batching or prefetch by root resolvers, to measure what they buy. */
     readonly loadPerField: boolean;
   };
+  readonly fairness: {
+    /** Cost points an API key's bucket holds when full (COST_BUDGET_MAX); 0 disables the budget. */
+    readonly budgetMaximum: number;
+    /** Cost points restored to each bucket per second (COST_BUDGET_RESTORE_RATE). */
+    readonly budgetRestoreRate: number;
+    /** Operations of one tenant in flight at once (MAX_TENANT_CONCURRENCY); 0 disables the cap. */
+    readonly tenantConcurrency: number;
+    /** Operations of one tenant that wait for a slot, at most 5 s, before THROTTLED (TENANT_QUEUE_LENGTH). */
+    readonly tenantQueueLength: number;
+  };
   readonly jobs: {
     readonly sessionIdleTimeoutMinutes: number;
     /** 0 disables the job. */
@@ -170,6 +184,14 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
       `Invalid configuration: METRICS_HOST needs METRICS_PORT, the port /metrics listens on; received only METRICS_HOST`,
     );
   }
+  if (e.COST_BUDGET_MAX > 0 && e.COST_BUDGET_MAX < e.MAX_QUERY_COST) {
+    throw new ConfigError(
+      `Invalid configuration: COST_BUDGET_MAX expected 0 (no budget) or at least MAX_QUERY_COST (${e.MAX_QUERY_COST}), ` +
+        `so that every admitted operation fits a full budget, received "${e.COST_BUDGET_MAX}"`,
+    );
+  }
+  // Half the pool: one tenant's slow operations leave the other half to everyone else.
+  const tenantConcurrency = e.MAX_TENANT_CONCURRENCY ?? Math.max(1, Math.floor(e.DB_POOL_MAX / 2));
   return deepFreeze({
     env: e.NODE_ENV,
     http: { host: e.HOST, port: e.PORT, bodyLimitBytes: e.BODY_LIMIT },
@@ -187,6 +209,12 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
       maxTokens: e.MAX_QUERY_TOKENS,
       maxCost: e.MAX_QUERY_COST,
       loadPerField: e.LOAD_PER_FIELD,
+    },
+    fairness: {
+      budgetMaximum: e.COST_BUDGET_MAX,
+      budgetRestoreRate: e.COST_BUDGET_RESTORE_RATE,
+      tenantConcurrency,
+      tenantQueueLength: e.TENANT_QUEUE_LENGTH ?? tenantConcurrency,
     },
     jobs: {
       sessionIdleTimeoutMinutes: e.SESSION_IDLE_TIMEOUT_MINUTES,

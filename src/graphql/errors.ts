@@ -2,7 +2,14 @@ import { GraphQLError } from 'graphql';
 
 /** The `extensions.code` values convoql's own errors carry; clients may rely on them. */
 export type ErrorCode =
-  'UNAUTHENTICATED' | 'FORBIDDEN' | 'NOT_FOUND' | 'BAD_USER_INPUT' | 'QUERY_TOO_COMPLEX' | 'SERVICE_UNAVAILABLE' | 'INTERNAL_SERVER_ERROR';
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'BAD_USER_INPUT'
+  | 'QUERY_TOO_COMPLEX'
+  | 'THROTTLED'
+  | 'SERVICE_UNAVAILABLE'
+  | 'INTERNAL_SERVER_ERROR';
 
 /** Codes whose messages are safe to show a client as they are (ours and Apollo's request errors). */
 export const CLIENT_SAFE_CODES: ReadonlySet<string> = new Set([
@@ -11,6 +18,7 @@ export const CLIENT_SAFE_CODES: ReadonlySet<string> = new Set([
   'NOT_FOUND',
   'BAD_USER_INPUT',
   'QUERY_TOO_COMPLEX',
+  'THROTTLED',
   'SERVICE_UNAVAILABLE',
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
@@ -60,6 +68,13 @@ export class BadUserInputError extends CodedError {
 export class QueryTooComplexError extends CodedError {
   constructor(message: string, limits: Record<string, number>) {
     super(message, 'QUERY_TOO_COMPLEX', 400, limits);
+  }
+}
+
+/** The API key's cost budget or its tenant's operations in flight are used up; retry after `retryAfterMs`. Nothing ran. */
+export class ThrottledError extends CodedError {
+  constructor(message: string, details: { readonly retryAfterMs: number } & Record<string, unknown>) {
+    super(message, 'THROTTLED', 429, { ...details, retryAfterSeconds: Math.ceil(details.retryAfterMs / 1000) });
   }
 }
 

@@ -10,6 +10,7 @@ import { isDatabaseUnavailable } from '../db/errors';
 import { clientErrorCode, isCodedError } from './error-codes';
 import type { RequestContext } from '../core/context';
 import { compiledExecutionGateway } from './compiled-execution';
+import { fairnessPlugin } from './fairness';
 import { limitedParseOptions, queryLimitsPlugin } from './limits';
 import { knownOperationTypesRule } from './validation';
 import type { Logger } from '../logger';
@@ -42,6 +43,7 @@ export function createApolloServer(options: {
         ? [ApolloServerPluginDrainHttpServer({ httpServer: options.httpServer }) as ApolloServerPlugin<BaseContext>]
         : []),
       queryLimitsPlugin(config.graphql),
+      fairnessPlugin(config),
       executedOperationStatusPlugin(),
       requestLoggingPlugin(logger),
       ...(options.plugins ?? []),

@@ -1,7 +1,9 @@
 import type { ApolloServerPlugin, BaseContext, GraphQLResponse } from '@apollo/server';
 import {
   getNamedType,
+  getNullableType,
   isInterfaceType,
+  isListType,
   isObjectType,
   Kind,
   Lexer,
@@ -39,7 +41,10 @@ export interface QueryMeasurement {
   readonly depth: number;
   /** Aliased fields. */
   readonly aliases: number;
-  /** Each field costs 1; a connection field multiplies the cost of its selection by its page size. */
+  /**
+   * Each field costs 1; a connection field multiplies the cost of its selection by its page size, and a list field
+   * that takes a list of keys (`nodes(ids:)`, `_entities(representations:)`) by the number of keys.
+   */
   readonly cost: number;
 }
 
@@ -66,19 +71,26 @@ export function countTokens(source: string): number {
   return count;
 }
 
+/** How a measurement read a variable: its value (a page size) or only its length (a list of keys). */
+export type VariableUse = 'value' | 'length';
+
+/** The number of keys an unknown list of keys is costed as: the most `nodes` and `_entities` accept. */
+const MAX_LIST_KEYS = MAX_PAGE_SIZE;
+
 /**
  * Measures an operation's depth, aliases and cost. A fragment is measured once and its figures are
  * used at every spread, so a document that spreads fragments exponentially is still measured in
  * linear time; a fragment spread inside itself counts as empty (validation rejects such cycles).
  * Selections on different types of an abstract field are added up, and @skip/@include are ignored,
- * so the figures are upper bounds.
+ * so the figures are upper bounds. Costs multiply down the tree: a connection inside `nodes(ids:)`
+ * costs its page size times the number of ids times its own selection.
  */
 export function measureOperation(
   schema: GraphQLSchema,
   document: DocumentNode,
   operation: OperationDefinitionNode,
   variables: Readonly<Record<string, unknown>> = {},
-  onVariableRead?: (name: string) => void,
+  onVariableRead?: (name: string, use: VariableUse) => void,
 ): QueryMeasurement {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) {
@@ -88,10 +100,12 @@ export function measureOperation(
   const measuring = new Set<string>();
   const empty: QueryMeasurement = { depth: 0, aliases: 0, cost: 0 };
 
+  const variableDefault = (name: string): ValueNode | undefined =>
+    operation.variableDefinitions?.find((definition) => definition.variable.name.value === name)?.defaultValue;
   const variableValue = (name: string): unknown => {
-    onVariableRead?.(name);
+    onVariableRead?.(name, 'value');
     if (variables[name] !== undefined) return variables[name];
-    const defaultValue = operation.variableDefinitions?.find((definition) => definition.variable.name.value === name)?.defaultValue;
+    const defaultValue = variableDefault(name);
     return defaultValue ? literalValue(defaultValue) : undefined;
   };
   const literalValue = (value: ValueNode): unknown => {
@@ -104,9 +118,38 @@ export function measureOperation(
         return undefined;
     }
   };
-  /** The page size a connection field will fetch at most; 1 for other fields. */
+  /** How many items a list argument holds; a single value is coerced to a list of one, and an unknown list counts as the maximum. */
+  const listLength = (value: ValueNode | undefined): number => {
+    switch (value?.kind) {
+      case undefined:
+      case Kind.NULL:
+        return 0;
+      case Kind.LIST:
+        return value.values.length;
+      case Kind.VARIABLE: {
+        const name = value.name.value;
+        onVariableRead?.(name, 'length');
+        const given = variables[name];
+        if (given === undefined) return variableDefault(name) ? listLength(variableDefault(name)) : MAX_LIST_KEYS;
+        return Array.isArray(given) ? given.length : given === null ? 0 : 1;
+      }
+      default:
+        return 1;
+    }
+  };
+  /** How many times a field resolves its selection: the number of keys it is given, its page size, or 1. */
   const multiplier = (definition: GraphQLField<unknown, unknown> | undefined, field: FieldNode): number => {
-    if (!definition?.args.some((argument) => argument.name === 'first' || argument.name === 'last')) return 1;
+    if (!definition) return 1;
+    if (isListType(getNullableType(definition.type))) {
+      // A list field that takes a list (`nodes(ids:)`, `_entities(representations:)`) returns an object per item.
+      const keyArguments = definition.args.filter((argument) => isListType(getNullableType(argument.type)));
+      if (keyArguments.length > 0) {
+        return Math.max(
+          ...keyArguments.map((argument) => listLength(field.arguments?.find((given) => given.name.value === argument.name)?.value)),
+        );
+      }
+    }
+    if (!definition.args.some((argument) => argument.name === 'first' || argument.name === 'last')) return 1;
     const sizes = (field.arguments ?? [])
       .filter((argument) => argument.name.value === 'first' || argument.name.value === 'last')
       .map((argument) => literalValue(argument.value))
@@ -198,8 +241,9 @@ export function checkLimits(measured: QueryMeasurement, limits: QueryLimits): Qu
   }
   if (measured.cost > limits.maxCost) {
     return new QueryTooComplexError(
-      `Query cost ${measured.cost} exceeds the limit of ${limits.maxCost}. Each field costs 1 and a connection multiplies ` +
-        `the cost of its selection by its page size (\`first\` or \`last\`, default ${DEFAULT_PAGE_SIZE}); ask for smaller pages or fewer nested fields.`,
+      `Query cost ${measured.cost} exceeds the limit of ${limits.maxCost}. Each field costs 1, a connection multiplies ` +
+        `the cost of its selection by its page size (\`first\` or \`last\`, default ${DEFAULT_PAGE_SIZE}) and \`nodes\` or ` +
+        `\`_entities\` by the number of ids or representations; ask for smaller pages, fewer ids or fewer nested fields.`,
       { cost: measured.cost, maxCost: limits.maxCost },
     );
   }
@@ -212,7 +256,7 @@ export function checkLimits(measured: QueryMeasurement, limits: QueryLimits): Qu
  * of every response. Pair it with `limitedParseOptions` as the server's `parseOptions`.
  */
 export function queryLimitsPlugin<TContext extends BaseContext>(limits: QueryLimits): ApolloServerPlugin<TContext> {
-  const measure = cachedMeasurements();
+  const measure = measureOperationCached;
   return {
     async requestDidStart() {
       let requested: number | null = null;
@@ -248,25 +292,43 @@ export function queryLimitsPlugin<TContext extends BaseContext>(limits: QueryLim
 
 /**
  * `measureOperation` remembered per parsed operation (Apollo keeps one parsed document per query text) and per value
- * of the variables the measurement read, which are the page sizes: a dashboard's repeated query is measured once.
+ * of the variables the measurement read, which are page sizes and the lengths of lists of keys: a dashboard's repeated
+ * query is measured once.
  */
 function cachedMeasurements(): typeof measureOperation {
-  const byOperation = new WeakMap<OperationDefinitionNode, { variablesRead: string[]; byValues: Map<string, QueryMeasurement> }>();
+  const byOperation = new WeakMap<
+    OperationDefinitionNode,
+    { variablesRead: Map<string, VariableUse>; byValues: Map<string, QueryMeasurement> }
+  >();
+  // A list of keys is keyed by its length only; an unset variable (its default applies) differs from null.
+  const keyOf = (variablesRead: Map<string, VariableUse>, variables: Readonly<Record<string, unknown>>) =>
+    JSON.stringify(
+      [...variablesRead].map(([name, use]) => {
+        const value = variables[name];
+        if (value === undefined) return '(unset)';
+        return use === 'length' && Array.isArray(value) ? { length: value.length } : value;
+      }),
+    );
   return (schema, document, operation, variables = {}) => {
     const known = byOperation.get(operation);
-    const key = known && JSON.stringify(known.variablesRead.map((name) => variables[name] ?? null));
-    const cached = key !== undefined ? known!.byValues.get(key) : undefined;
+    const cached = known?.byValues.get(keyOf(known.variablesRead, variables));
     if (cached) return cached;
-    const variablesRead = new Set<string>();
-    const measured = measureOperation(schema, document, operation, variables, (name) => variablesRead.add(name));
-    const entry = known ?? { variablesRead: [...variablesRead], byValues: new Map<string, QueryMeasurement>() };
+    const variablesRead = new Map<string, VariableUse>();
+    const measured = measureOperation(schema, document, operation, variables, (name, use) => {
+      // A variable read as a value is keyed by its value even if it is also read as a list.
+      if (variablesRead.get(name) !== 'value') variablesRead.set(name, use);
+    });
+    const entry = known ?? { variablesRead, byValues: new Map<string, QueryMeasurement>() };
     if (!known) byOperation.set(operation, entry);
     // Page sizes take at most 101 values each (null and 1..100); clients rarely send more than a few.
     if (entry.byValues.size >= 1000) entry.byValues.clear();
-    entry.byValues.set(key ?? JSON.stringify(entry.variablesRead.map((name) => variables[name] ?? null)), measured);
+    entry.byValues.set(keyOf(entry.variablesRead, variables), measured);
     return measured;
   };
 }
+
+/** The measurements of every server in this process; entries go with their parsed operations. */
+export const measureOperationCached = cachedMeasurements();
 
 /** The error as Apollo would send it: message and extensions without the HTTP status, which only sets the response status. */
 function toFormattedError(error: QueryTooComplexError): GraphQLFormattedError {
@@ -278,8 +340,13 @@ function replaceErrors(response: GraphQLResponse, errors: GraphQLFormattedError[
   if (response.body.kind === 'single') response.body.singleResult = { ...response.body.singleResult, errors };
 }
 
-function addExtension(response: GraphQLResponse, name: string, value: unknown): void {
+/** Sets `extensions[name]`, merged into what another plugin already put there (the fairness plugin adds to `cost`). */
+export function addExtension(response: GraphQLResponse, name: string, value: object): void {
   const body = response.body;
-  if (body.kind === 'single') body.singleResult = { ...body.singleResult, extensions: { ...body.singleResult.extensions, [name]: value } };
-  else body.initialResult = { ...body.initialResult, extensions: { ...body.initialResult.extensions, [name]: value } };
+  const merge = (extensions: Record<string, unknown> | undefined) => ({
+    ...extensions,
+    [name]: { ...(extensions?.[name] as Record<string, unknown> | undefined), ...value },
+  });
+  if (body.kind === 'single') body.singleResult = { ...body.singleResult, extensions: merge(body.singleResult.extensions) };
+  else body.initialResult = { ...body.initialResult, extensions: merge(body.initialResult.extensions) };
 }

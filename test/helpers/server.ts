@@ -63,6 +63,7 @@ export async function startTestServer(environment: Environment = {}, options: Te
   const db = createDatabase(database.url, { poolMax: process.env.TEST_DATABASE_URL ? 4 : 1 });
   const logger = createLogger(config, options.logDestination);
   const schema = await (schemaPromise ??= buildSchema());
+  // No key cache by default, so a revocation is visible to the next request.
   const authenticator = new Authenticator(db, logger, options.apiKeyCacheMs ?? 0);
   const server: RunningServer = await startServer({ config, logger, db, schema, authenticator });
   await ensureTenant(db, 'acme', 'Acme Inc.');

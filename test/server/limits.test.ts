@@ -134,7 +134,7 @@ describe('tokens', () => {
       message: `Query token count ${limits.maxTokens + 500} exceeds the limit of ${limits.maxTokens}.`,
       extensions: { code: 'QUERY_TOO_COMPLEX', tokens: limits.maxTokens + 500, maxTokens: limits.maxTokens },
     });
-    expect(response.extensions?.cost).toEqual({ requested: null, limit: limits.maxCost });
+    expect(response.extensions?.cost).toMatchObject({ requested: null, limit: limits.maxCost });
   });
 
   it('still reports a plain syntax error as one', async () => {
@@ -164,13 +164,13 @@ describe('cost', () => {
 
   it('multiplies the selection of a connection by literal page sizes', async () => {
     const accepted = await expectAccepted('{ sessions(first: 100) { nodes { messages(first: 10) { nodes { id content } } } } }');
-    expect(accepted.extensions?.cost).toEqual({ requested: nestedCost(100, 10), limit: limits.maxCost });
+    expect(accepted.extensions?.cost).toMatchObject({ requested: nestedCost(100, 10), limit: limits.maxCost });
     const rejected = await expectRejected('{ sessions(first: 100) { nodes { messages(last: 100) { nodes { id content } } } } }');
     expect(rejected.errors![0]!.message).toMatch(
       new RegExp(`^Query cost ${nestedCost(100, 100)} exceeds the limit of ${limits.maxCost}\\. `),
     );
     expect(rejected.errors![0]!.extensions).toMatchObject({ cost: nestedCost(100, 100), maxCost: limits.maxCost });
-    expect(rejected.extensions?.cost).toEqual({ requested: nestedCost(100, 100), limit: limits.maxCost });
+    expect(rejected.extensions?.cost).toMatchObject({ requested: nestedCost(100, 100), limit: limits.maxCost });
   });
 
   it('uses variable values, variable defaults and the default page of 20', async () => {
@@ -209,7 +209,7 @@ describe('cost', () => {
   it('lets the connection helper reject page sizes over the maximum, costing them as the maximum', async () => {
     const response = await server.graphql('{ sessions(first: 1000) { nodes { id } } }');
     expect(response.errors![0]!.extensions?.code).toBe('BAD_USER_INPUT');
-    expect(response.extensions?.cost).toEqual({ requested: 1 + 100 * 2, limit: limits.maxCost });
+    expect(response.extensions?.cost).toMatchObject({ requested: 1 + 100 * 2, limit: limits.maxCost });
   });
 });
 
@@ -240,7 +240,89 @@ describe('extensions.cost', () => {
     ['a syntax error', '{ sessions {', {}, null],
   ])('is reported on %s', async (_name, query, options, requested) => {
     const response = await server.graphql(query, {}, options);
-    expect(response.extensions?.cost).toEqual({ requested, limit: limits.maxCost });
+    expect(response.extensions?.cost).toMatchObject({ requested, limit: limits.maxCost });
+  });
+});
+
+describe('measureOperation cost', () => {
+  const ids = (count: number) => Array.from({ length: count }, (_, index) => `"U2Vzc2lvbjp${index}"`).join(', ');
+  const idList = (count: number) => Array.from({ length: count }, (_, index) => `id-${index}`);
+  const representations = (count: number) => Array.from({ length: count }, () => '{ __typename: "Session", id: "x" }').join(', ');
+  /** A session detail: messages costs 1 + 100 * (nodes + 3 fields), trace 1 + counts 1 + 2 fields. */
+  const DETAIL = 'messages(first: 100) { nodes { id content metadata } } trace { counts { errors toolCalls } }';
+  const detailCost = 1 + 100 * (1 + 3) + (1 + (1 + 2));
+
+  it.each<[string, string, Record<string, unknown>, number]>([
+    ['a plain field', '{ __typename }', {}, 1],
+    ['a connection with the default page', '{ sessions { nodes { id } } }', {}, 1 + 20 * (1 + 1)],
+    ['node by one id', '{ node(id: "x") { id ... on Session { messages(first: 10) { nodes { id } } } } }', {}, 1 + 1 + 1 + 10 * 2],
+    ['nodes with a literal list', `{ nodes(ids: [${ids(3)}]) { id } }`, {}, 1 + 3 * 1],
+    ['nodes with one id written without a list', '{ nodes(ids: "x") { id } }', {}, 1 + 1],
+    ['nodes with an empty list', '{ nodes(ids: []) { id } }', {}, 1],
+    ['nodes with a list variable', 'query($ids: [ID!]!) { nodes(ids: $ids) { id } }', { ids: idList(7) }, 1 + 7],
+    ['nodes with a variable of unknown length', 'query($ids: [ID!]!) { nodes(ids: $ids) { id } }', {}, 1 + 100],
+    ['nodes with a list default', 'query($ids: [ID!]! = ["a", "b"]) { nodes(ids: $ids) { id } }', {}, 1 + 2],
+    [
+      'nodes: an inline fragment on Session, a connection inside (the issue: 100 ids x 100 messages)',
+      `{ nodes(ids: [${ids(100)}]) { ... on Session { ${DETAIL} } } }`,
+      {},
+      1 + 100 * detailCost,
+    ],
+    [
+      'sessions(first: 100) with the same selection, for comparison',
+      `{ sessions(first: 100) { nodes { ${DETAIL} } } }`,
+      {},
+      1 + 100 * (1 + detailCost),
+    ],
+    [
+      'nodes: an inline fragment on Node and a named fragment',
+      `query($ids: [ID!]!) { nodes(ids: $ids) { ... on Node { id } ...Detail } } fragment Detail on Session { messages(last: 5) { nodes { id } } }`,
+      { ids: idList(10) },
+      1 + 10 * (1 + 1 + 5 * 2),
+    ],
+    [
+      'aliases: each aliased nodes counts',
+      `{ a: nodes(ids: [${ids(50)}]) { id } b: nodes(ids: [${ids(50)}]) { ... on Session { messages(first: 2) { nodes { id } } } } }`,
+      {},
+      1 + 50 + 1 + 50 * (1 + 2 * 2),
+    ],
+    [
+      '_entities with literal representations',
+      `{ _entities(representations: [${representations(4)}]) { ... on Session { ${DETAIL} } } }`,
+      {},
+      1 + 4 * detailCost,
+    ],
+    [
+      '_entities with a variable',
+      'query($r: [_Any!]!) { _entities(representations: $r) { ... on Session { id } } }',
+      { r: Array.from({ length: 30 }, () => ({ __typename: 'Session', id: 'x' })) },
+      1 + 30,
+    ],
+    [
+      'a page size variable inside nodes',
+      'query($ids: [ID!]!, $n: Int) { nodes(ids: $ids) { ... on Session { messages(first: $n) { nodes { id } } } } }',
+      { ids: idList(20), n: 50 },
+      1 + 20 * (1 + 50 * 2),
+    ],
+  ])('%s', async (_name, query, variables, expected) => {
+    const schema = await buildSchema();
+    const document = parse(query);
+    expect(measureOperation(schema, document, getOperationAST(document)!, variables).cost).toBe(expected);
+  });
+
+  it("refuses the issue's 100 ids with 100 messages each, as it refuses the same through sessions(first: 100)", async () => {
+    const response = await expectRejected(`{ nodes(ids: [${ids(100)}]) { ... on Session { ${DETAIL} } } }`);
+    expect(response.errors![0]!.extensions).toMatchObject({ cost: 1 + 100 * detailCost, maxCost: limits.maxCost });
+    expect(response.errors![0]!.message).toMatch(/`nodes` or `_entities` by the number of ids or representations/);
+    await expectRejected(`{ sessions(first: 100) { nodes { ${DETAIL} } } }`);
+  });
+
+  it('measures the same document again by the length of its list variable, not by the first length seen', async () => {
+    const query = 'query Many($ids: [ID!]!) { nodes(ids: $ids) { ... on Session { messages(first: 100) { nodes { id } } } } }';
+    const few = await server.graphql(query, { ids: idList(2) });
+    expect(few.extensions?.cost).toMatchObject({ requested: 1 + 2 * (1 + 100 * 2) });
+    await expectRejected(query, { ids: idList(100) });
+    expect((await server.graphql(query, { ids: idList(3) })).extensions?.cost).toMatchObject({ requested: 1 + 3 * (1 + 100 * 2) });
   });
 });
 

@@ -1,0 +1,87 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { Config } from '../config';
+import { ThrottledError } from '../graphql/errors';
+import type { RequestContext } from '../core/context';
+import { CostBudget, type ThrottleStatus } from './cost-budget';
+import { addExtension, checkLimits, measureOperationCached, type QueryLimits } from './limits';
+import { TenantSlots } from './tenant-slots';
+
+/** How long an operation waits for one of its tenant's slots before THROTTLED; as long as the pool's wait for a connection. */
+const SLOT_WAIT_MS = 5_000;
+/** The retry hint of a refusal for want of a slot: slots free as operations finish, typically within a second. */
+const SLOT_RETRY_AFTER_MS = 1_000;
+
+/**
+ * Apollo Server plugin for fairness between tenants. Each API key has a cost budget (a leaky bucket, see
+ * CostBudget) that every admitted operation spends its measured cost from, reported in
+ * `extensions.cost.throttleStatus` of every response to an authenticated request; and each tenant has a cap on
+ * operations in flight (TenantSlots). An operation over either is refused with THROTTLED (HTTP 429, Retry-After)
+ * before any resolver runs. Operations the query limits refuse are left to queryLimitsPlugin and cost nothing;
+ * requests without a key have no budget (every tenant field refuses them anyway).
+ */
+export function fairnessPlugin(config: Pick<Config, 'graphql' | 'fairness'>): ApolloServerPlugin<RequestContext> {
+  const { fairness } = config;
+  const limits: QueryLimits = config.graphql;
+  const budget = fairness.budgetMaximum > 0 ? new CostBudget(fairness.budgetMaximum, fairness.budgetRestoreRate) : null;
+  const slots =
+    fairness.tenantConcurrency > 0 ? new TenantSlots(fairness.tenantConcurrency, fairness.tenantQueueLength, SLOT_WAIT_MS) : null;
+  return {
+    async requestDidStart({ contextValue }) {
+      const viewer = contextValue.viewer;
+      if (!viewer || (!budget && !slots)) return;
+      // An admin key acting for several tenants has a budget per tenant, as a Shopify app has per shop.
+      const budgetKey = `${viewer.apiKeyId}/${viewer.tenantId ?? ''}`;
+      const tenantKey = viewer.tenantId ?? `key:${viewer.apiKeyId}`;
+      let charged = 0;
+      let executed = false;
+      let release: (() => void) | undefined;
+      let retryAfterMs: number | undefined;
+      return {
+        async didResolveOperation({ schema, document, operation, request }) {
+          if (!operation) return;
+          const measured = measureOperationCached(schema, document, operation, request.variables ?? {});
+          if (checkLimits(measured, limits)) return;
+          if (budget) {
+            const decision = budget.take(budgetKey, measured.cost);
+            if (!decision.taken) {
+              retryAfterMs = decision.retryAfterMs;
+              throw budgetExceeded(measured.cost, decision.status, decision.retryAfterMs);
+            }
+            charged = measured.cost;
+          }
+          if (slots) {
+            const ticket = slots.acquire(tenantKey);
+            release = ticket.release;
+            if (!(await ticket.granted)) {
+              retryAfterMs = SLOT_RETRY_AFTER_MS;
+              throw new ThrottledError(
+                `Throttled: this tenant already has ${slots.limit} operations running and ${slots.queueLength} waiting, the most ` +
+                  `allowed at once; retry when one of them has finished.`,
+                { retryAfterMs: SLOT_RETRY_AFTER_MS, maxConcurrency: slots.limit },
+              );
+            }
+          }
+        },
+        async executionDidStart() {
+          executed = true;
+        },
+        async willSendResponse({ response }) {
+          release?.();
+          // An operation refused after it was charged (for want of a slot, or by another plugin) cost nothing.
+          if (budget && charged > 0 && !executed) budget.giveBack(budgetKey, charged);
+          if (retryAfterMs !== undefined) response.http.headers.set('retry-after', String(Math.ceil(retryAfterMs / 1000)));
+          if (budget) addExtension(response, 'cost', { throttleStatus: budget.status(budgetKey) });
+        },
+      };
+    },
+  };
+}
+
+function budgetExceeded(cost: number, status: ThrottleStatus, retryAfterMs: number): ThrottledError {
+  return new ThrottledError(
+    `Throttled: this operation costs ${cost} points and this API key has ${status.currentlyAvailable} of its ` +
+      `${status.maximumAvailable} available; they restore at ${status.restoreRate} per second, so retry in ` +
+      `${Math.ceil(retryAfterMs / 1000)} s, or ask for fewer or smaller pages.`,
+    { retryAfterMs, requested: cost, currentlyAvailable: status.currentlyAvailable },
+  );
+}
