@@ -71,7 +71,8 @@ let acmeMessages: Message[];
 let globexSession: Session;
 
 beforeAll(async () => {
-  server = await startTestServer();
+  // A budget restored slowly (100 points a second), so that a key that spent it is throttled for minutes.
+  server = await startTestServer({ COST_BUDGET_RESTORE_RATE: '100' });
   acmeSessions = await createSessions(server.db, 100, (index) => ({
     externalId: `fed-${String(index).padStart(3, '0')}`,
     startedAt: at(index),
@@ -334,6 +335,15 @@ describe('gateway over convoql and feedback', () => {
       error: { message: /^Query cost \d+ exceeds the limit of \d+\./, code: 'QUERY_TOO_COMPLEX' },
     },
     {
+      name: 'a key that spent its cost budget',
+      query: '{ sessions(first: 100) { nodes { messages(first: 98) { nodes { id } } } } }',
+      headers: () => ({ authorization: `Bearer ${spentKey}` }),
+      error: {
+        message: /^Throttled: this operation costs 19801 points and this API key has \d+ of its 100000 available/,
+        code: 'THROTTLED',
+      },
+    },
+    {
       name: 'a page size over 100',
       query: '{ sessions(first: 500) { totalCount } }',
       headers: () => ({ authorization: `Bearer ${server.apiKey}` }),
@@ -342,8 +352,19 @@ describe('gateway over convoql and feedback', () => {
   ];
 
   let writeOnlyKey: string;
+  let spentKey: string;
   beforeAll(async () => {
     writeOnlyKey = await server.createKey('acme', ['write']);
+    spentKey = await server.createKey('acme', ['read']);
+    // Five operations of 19,801 points leave less than one of its 100,000.
+    for (let spent = 0; spent < 5; spent++) {
+      const response = await server.graphql(
+        '{ sessions(first: 100) { nodes { messages(first: 98) { nodes { id } } } } }',
+        {},
+        { apiKey: spentKey },
+      );
+      expect(response.extensions?.cost).toMatchObject({ requested: 19801 });
+    }
   });
 
   it.each(CODED_ERRORS)(
