@@ -16,9 +16,12 @@ export function messageKeysetValue(row: MessageRow): number {
   return row.createdAt.getTime();
 }
 
-/** The tenant's messages of one session, of one role when given, over the alias `m`. */
-export function messageListWhere(context: TenantContext, sessionKey: string, role: MessageRole | null | undefined): Prisma.Sql {
-  return Prisma.sql`m.tenant_id = ${context.viewer.tenantId} AND m.session_id = ${sessionKey}::uuid${
+/**
+ * The tenant's messages of one session, of one role when given, over the alias `m`; `session` is the session's key as
+ * SQL (a parameter, or a column of a join that pages many sessions at once).
+ */
+export function messageListWhere(context: TenantContext, session: Prisma.Sql, role: MessageRole | null | undefined): Prisma.Sql {
+  return Prisma.sql`m.tenant_id = ${context.viewer.tenantId} AND m.session_id = ${session}${
     role ? Prisma.sql` AND m.role = ${role}::message_role` : Prisma.empty
   }`;
 }

@@ -1,5 +1,6 @@
 import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
-import { asTenantContext, type RequestScope } from '../core/context';
+import { asTenantContext, type RequestContext, type RequestScope } from '../core/context';
+import { keysetPageInMemory, type KeysetPage } from '../graphql/connection';
 import { byKey, createLoader } from '../core/loader-utils';
 import {
   countMessagesBySession,
@@ -7,7 +8,10 @@ import {
   findMessagesByKeys,
   findMessagesOfSessions,
   findSessionsByKeys,
+  listMessagePages,
 } from './session.repository';
+import { messageKeysetValue } from './message.list';
+import type { MessageRole } from './message.type';
 
 /** The per-request DataLoaders of the sessions feature; each batch is one SQL statement. */
 export function createSessionLoaders(context: RequestScope) {
@@ -31,6 +35,44 @@ export function createSessionLoaders(context: RequestScope) {
       const messages = await findLastMessages(asTenantContext(context), keys);
       return keys.map((key) => messages.get(key) ?? null);
     }),
+    /**
+     * A page of messages per session, one loader per role and page (the arguments of a `messages` field, alike for
+     * every session of the list it sits under): one statement per batch of sessions.
+     */
+    messagePageBySession: perArguments((role: MessageRole | null, page: KeysetPage) =>
+      createLoader<string, MessageRow[]>(context, 'messagePageBySession', async (keys) => {
+        const pages = await listMessagePages(asTenantContext(context), keys, role, page);
+        return keys.map((key) => pages.get(key) ?? []);
+      }),
+    ),
+  };
+}
+
+/**
+ * One page of a session's messages of `role` (any when null), oldest first (`page.limit + 1` rows), and their number
+ * when it is known without a statement: from `prefetched` (all the session's messages, oldest first) when the session
+ * was loaded with them, else through the batched page loader. Both read the messages list's keyset (message.list.ts).
+ */
+export async function loadMessagePage(
+  context: RequestContext,
+  sessionKey: string,
+  prefetched: readonly MessageRow[] | undefined,
+  role: MessageRole | null | undefined,
+  page: KeysetPage,
+): Promise<{ rows: MessageRow[]; total: number | null }> {
+  if (!prefetched) return { rows: await context.loaders.messagePageBySession(role ?? null, page).load(sessionKey), total: null };
+  const matching = role ? prefetched.filter((row) => row.role === role) : prefetched;
+  return { rows: keysetPageInMemory(matching, page, messageKeysetValue, (row) => row.id), total: matching.length };
+}
+
+/** A loader per distinct arguments, made on first use within the request. */
+function perArguments<A extends unknown[], L>(create: (...args: A) => L): (...args: A) => L {
+  const loaders = new Map<string, L>();
+  return (...args) => {
+    const key = JSON.stringify(args);
+    let loader = loaders.get(key);
+    if (!loader) loaders.set(key, (loader = create(...args)));
+    return loader;
   };
 }
 

@@ -1,13 +1,13 @@
 import { Prisma } from '../db/client';
 import { dateOf, nullableDateOf, parseJsonRows, type JsonRow } from '../db/json-rows';
-import { selectPageAsJson } from '../db/sql';
+import { keysetSql, selectPageAsJson } from '../db/sql';
 import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
-import { keysetPageInMemory, type KeysetPage } from '../graphql/connection';
+import type { KeysetPage } from '../graphql/connection';
 import type { TenantContext } from '../core/context';
 import type { MessageRole } from './message.type';
 import { OrderDirection } from '../graphql/order';
 import type { SessionFilter, SessionOrder } from './session.inputs';
-import { MESSAGE_ORDER_COLUMN, messageKeysetValue, messageListWhere } from './message.list';
+import { MESSAGE_ORDER_COLUMN, messageListWhere } from './message.list';
 import { SESSION_ORDER_COLUMNS, sessionListWhere } from './session.list';
 import { SessionStatus } from './session.type';
 
@@ -111,46 +111,48 @@ export function findMessagesByKeys(context: TenantContext, keys: readonly string
 }
 
 /**
- * One page of a session's messages of `role` (any when null), oldest first (`page.limit + 1` rows), and their number
- * when it is known without a statement. Served from `prefetched` (all the session's messages, oldest first) when
- * the session was loaded with them, else by one statement; both read the messages list's keyset (message.list.ts).
+ * The same page (`page.limit + 1` rows of `role`, any when null, oldest first) of each of these sessions' messages, in
+ * ONE statement that seeks each session's index: `messages(first: 10)` under a list of sessions is one round trip.
  */
-export async function pageOfMessages(
+export async function listMessagePages(
   context: TenantContext,
-  sessionKey: string,
-  prefetched: readonly MessageRow[] | undefined,
+  sessionKeys: readonly string[],
   role: MessageRole | null | undefined,
   page: KeysetPage,
-): Promise<{ rows: MessageRow[]; total: number | null }> {
-  if (!prefetched) return { rows: await listMessages(context, sessionKey, role, page), total: null };
-  const matching = role ? prefetched.filter((row) => row.role === role) : prefetched;
-  return { rows: keysetPageInMemory(matching, page, messageKeysetValue, (row) => row.id), total: matching.length };
-}
-
-async function listMessages(
-  context: TenantContext,
-  sessionKey: string,
-  role: MessageRole | null | undefined,
-  page: KeysetPage,
-): Promise<MessageRow[]> {
-  const { rows } = await selectPageAsJson<RawMessage>(context.db, {
-    table: 'messages',
-    alias: 'm',
-    columns: Prisma.sql`m.id, m.tenant_id, m.session_id, m.role, m.content, m.created_at, m.metadata`,
-    where: messageListWhere(context, sessionKey, role),
-    orderColumn: MESSAGE_ORDER_COLUMN,
-    descending: false,
+): Promise<Map<string, MessageRow[]>> {
+  const keyset = keysetSql(
+    Prisma.raw(`m.${MESSAGE_ORDER_COLUMN}`),
+    Prisma.raw('m.id'),
+    false,
     page,
-    total: false,
-  });
-  return rows.map(fromRawMessage);
+    page.seek && new Date(page.seek.value),
+  );
+  const [result] = await context.db.queryRows<{ rows: string }>(Prisma.sql`
+    SELECT coalesce(json_agg(paged ORDER BY paged.session_id, paged.ordinal), '[]')::text AS rows
+    FROM unnest(${[...sessionKeys]}::uuid[]) AS wanted(session_id)
+    CROSS JOIN LATERAL (
+      SELECT m.id, m.tenant_id, m.session_id, m.role, m.content, m.created_at, m.metadata,
+        row_number() OVER (ORDER BY ${keyset.orderBy}) AS ordinal
+      FROM messages m
+      WHERE ${messageListWhere(context, Prisma.sql`wanted.session_id`, role)} AND ${keyset.where}
+      ORDER BY ${keyset.orderBy}
+      LIMIT ${page.limit + 1}
+    ) AS paged`);
+  const pages = new Map<string, MessageRow[]>();
+  for (const row of parseJsonRows<RawMessage>(result!.rows)) {
+    const message = fromRawMessage(row);
+    const list = pages.get(message.sessionId);
+    if (list) list.push(message);
+    else pages.set(message.sessionId, [message]);
+  }
+  return pages;
 }
 
 /** Number of a session's messages with this role. */
 export async function countMessages(context: TenantContext, sessionKey: string, role: MessageRole): Promise<number> {
   const [row] = await context.db.prisma.$queryRaw<
     { count: number }[]
-  >`SELECT count(*)::int AS count FROM messages m WHERE ${messageListWhere(context, sessionKey, role)}`;
+  >`SELECT count(*)::int AS count FROM messages m WHERE ${messageListWhere(context, Prisma.sql`${sessionKey}::uuid`, role)}`;
   return row!.count;
 }
 

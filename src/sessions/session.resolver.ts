@@ -31,11 +31,11 @@ import {
   countSessions,
   findSessionByExternalId,
   findSessionWithMessages,
-  pageOfMessages,
   listSessionPage,
   sessionStatistics,
 } from './session.repository';
 import { sessionOrderColumn } from './session.list';
+import { loadMessagePage } from './session.loaders';
 import { Session, SessionConnection, SessionStats } from './session.type';
 import { buildTrace } from './trace.builder';
 import { SessionTrace } from './trace.type';
@@ -180,7 +180,7 @@ export class SessionResolver {
     const tenant = asTenantContext(context);
     const listKey = 'Message:CREATED_AT';
     const page = toKeysetPage(args, listKey);
-    const { rows, total } = await pageOfMessages(tenant, session.key, session.prefetched.messages, args.role, page);
+    const { rows, total } = await loadMessagePage(context, session.key, session.prefetched.messages, args.role, page);
     return toConnection(
       rows,
       page,

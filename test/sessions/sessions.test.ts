@@ -393,6 +393,45 @@ describe('batching', () => {
     }
   });
 
+  it('pages the messages of many sessions in one statement, each page as the session alone pages it', async () => {
+    // A tenant of its own, so that other tests' counts stay as they are.
+    const apiKey = await server.createKey('batching', ['read']);
+    const rows = await createSessions(server.db, 12, (index) => ({ tenantId: 'batching', externalId: `batched-pages-${index}` }));
+    for (const [index, row] of rows.entries()) {
+      await createMessages(
+        server.db,
+        row,
+        Array.from({ length: index % 4 }, (_, n) => ({
+          role: n % 2 === 0 ? ('USER' as const) : ('ASSISTANT' as const),
+          content: `${index}.${n}`,
+        })),
+      );
+    }
+    const ids = rows.map(sessionGid);
+    type Pages = { nodes: ({ messages: { pageInfo: { hasNextPage: boolean }; nodes: { content: string }[] } } | null)[] };
+    const query = `query($ids: [ID!]!, $role: MessageRole) {
+      nodes(ids: $ids) { ... on Session { messages(first: 2, role: $role) { pageInfo { hasNextPage } nodes { content } } } }
+    }`;
+    for (const role of [null, 'USER']) {
+      await server.graphql('{ __typename }', {}, { apiKey }); // warm the key lookup
+      const { result, statements } = await server.db.statements.record(() => server.graphql<Pages>(query, { ids, role }, { apiKey }));
+      expect(result.errors).toBeUndefined();
+      // the sessions (one DataLoader batch) and every session's page (one more)
+      expect(statements.filter((sql) => !/api_keys/.test(sql))).toHaveLength(2);
+      for (const [index, id] of ids.entries()) {
+        const alone = await server.graphql<{ node: Pages['nodes'][number] }>(
+          `query($id: ID!, $role: MessageRole) { node(id: $id) { ... on Session { messages(first: 2, role: $role) { pageInfo { hasNextPage } nodes { content } } } } }`,
+          { id, role },
+          { apiKey },
+        );
+        expect(result.data!.nodes[index]).toEqual(alone.data!.node);
+      }
+    }
+    // Another tenant's key sees none of them.
+    const foreign = await server.graphql<Pages>(query, { ids, role: null });
+    expect(foreign.data!.nodes).toEqual(ids.map(() => null));
+  });
+
   it('answers an empty page with its total', async () => {
     const { data } = await server.graphql<{ sessions: { totalCount: number; nodes: unknown[] } }>(
       'query { sessions(first: 5, filter: { sessionId: "no-such-session" }) { totalCount nodes { id messageCount } } }',
