@@ -57,6 +57,7 @@ const environmentSchema = z.object({
   COST_BUDGET_RESTORE_RATE: integer(1, 1_000_000_000).default(10_000),
   MAX_TENANT_CONCURRENCY: integer(0, 1000).optional(),
   TENANT_QUEUE_LENGTH: integer(0, 10_000).optional(),
+  MAX_TENANT_COST_IN_FLIGHT: integer(1, 100_000_000).optional(),
   BODY_LIMIT: z
     .string()
     .regex(/^\d+(b|kb|mb)$/i, { error: 'expected a size like 100kb or 1mb' })
@@ -130,6 +131,8 @@ export interface Config {
     readonly tenantConcurrency: number;
     /** Operations of one tenant that wait for a slot, at most 5 s, before THROTTLED (TENANT_QUEUE_LENGTH). */
     readonly tenantQueueLength: number;
+    /** Most cost of one tenant's operations in flight together (MAX_TENANT_COST_IN_FLIGHT; default MAX_QUERY_COST). */
+    readonly tenantCostInFlight: number;
   };
   readonly jobs: {
     readonly sessionIdleTimeoutMinutes: number;
@@ -215,6 +218,8 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
       budgetRestoreRate: e.COST_BUDGET_RESTORE_RATE,
       tenantConcurrency,
       tenantQueueLength: e.TENANT_QUEUE_LENGTH ?? tenantConcurrency,
+      // One operation at the cost limit at a time, or many cheap ones.
+      tenantCostInFlight: e.MAX_TENANT_COST_IN_FLIGHT ?? e.MAX_QUERY_COST,
     },
     jobs: {
       sessionIdleTimeoutMinutes: e.SESSION_IDLE_TIMEOUT_MINUTES,

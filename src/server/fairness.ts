@@ -15,7 +15,7 @@ const SLOT_RETRY_AFTER_MS = 1_000;
  * Apollo Server plugin for fairness between tenants. Each API key has a cost budget (a leaky bucket, see
  * CostBudget) that every admitted operation spends its measured cost from, reported in
  * `extensions.cost.throttleStatus` of every response to an authenticated request; and each tenant has a cap on
- * operations in flight (TenantSlots). An operation over either is refused with THROTTLED (HTTP 429, Retry-After)
+ * operations in flight, by number and by cost (TenantSlots). An operation over either is refused with THROTTLED (HTTP 429, Retry-After)
  * before any resolver runs. Operations the query limits refuse are left to queryLimitsPlugin and cost nothing;
  * requests without a key have no budget (every tenant field refuses them anyway).
  */
@@ -24,7 +24,9 @@ export function fairnessPlugin(config: Pick<Config, 'graphql' | 'fairness'>): Ap
   const limits: QueryLimits = config.graphql;
   const budget = fairness.budgetMaximum > 0 ? new CostBudget(fairness.budgetMaximum, fairness.budgetRestoreRate) : null;
   const slots =
-    fairness.tenantConcurrency > 0 ? new TenantSlots(fairness.tenantConcurrency, fairness.tenantQueueLength, SLOT_WAIT_MS) : null;
+    fairness.tenantConcurrency > 0
+      ? new TenantSlots(fairness.tenantConcurrency, fairness.tenantQueueLength, SLOT_WAIT_MS, fairness.tenantCostInFlight)
+      : null;
   return {
     async requestDidStart({ contextValue }) {
       const viewer = contextValue.viewer;
@@ -50,14 +52,14 @@ export function fairnessPlugin(config: Pick<Config, 'graphql' | 'fairness'>): Ap
             charged = measured.cost;
           }
           if (slots) {
-            const ticket = slots.acquire(tenantKey);
+            const ticket = slots.acquire(tenantKey, measured.cost);
             release = ticket.release;
             if (!(await ticket.granted)) {
               retryAfterMs = SLOT_RETRY_AFTER_MS;
               throw new ThrottledError(
-                `Throttled: this tenant already has ${slots.limit} operations running and ${slots.queueLength} waiting, the most ` +
-                  `allowed at once; retry when one of them has finished.`,
-                { retryAfterMs: SLOT_RETRY_AFTER_MS, maxConcurrency: slots.limit },
+                `Throttled: this tenant already has ${slots.queueLength} operations waiting behind the ones running (at most ` +
+                  `${slots.limit} at once, together costing at most ${slots.costLimit}); retry when one of them has finished.`,
+                { retryAfterMs: SLOT_RETRY_AFTER_MS, maxConcurrency: slots.limit, maxCostInFlight: slots.costLimit },
               );
             }
           }

@@ -7,66 +7,96 @@ export interface SlotTicket {
 }
 
 interface Waiter {
+  readonly cost: number;
   grant(): void;
   refuse(): void;
 }
 
+interface Line {
+  running: number;
+  runningCost: number;
+  waiting: Waiter[];
+}
+
 /**
- * Per-tenant caps on operations in flight: at most `limit` run at once for one tenant, up to `queueLength` more wait
- * in arrival order for at most `maxWaitMs`, and any further one is refused at once. A tenant's slow operations
- * then hold at most `limit` pool connections' worth of work while other tenants' operations go on.
+ * Per-tenant caps on operations in flight: at most `limit` run at once for one tenant, and together they may cost at
+ * most `costLimit` (one operation runs whatever its cost, so the costliest admitted one still runs alone). Up to
+ * `queueLength` more wait in arrival order for at most `maxWaitMs`, and any further one is refused at once. A tenant's
+ * slow operations then hold at most `limit` pool connections, and its costliest ones run one at a time, while other
+ * tenants' operations go on: on one Node thread, five heavy operations of one tenant at once left another tenant's
+ * dashboard a twentieth of its throughput.
  */
 export class TenantSlots {
-  private readonly tenants = new Map<string, { running: number; waiting: Waiter[] }>();
+  private readonly tenants = new Map<string, Line>();
 
   constructor(
     readonly limit: number,
     readonly queueLength: number,
     readonly maxWaitMs: number,
+    readonly costLimit: number = Number.POSITIVE_INFINITY,
   ) {}
 
-  /** Asks for a slot of the tenant `key`. */
-  acquire(key: string): SlotTicket {
-    let tenant = this.tenants.get(key);
-    if (!tenant) this.tenants.set(key, (tenant = { running: 0, waiting: [] }));
-    const line = tenant;
+  /** Asks for a slot of the tenant `key` for an operation of this cost. */
+  acquire(key: string, cost = 0): SlotTicket {
+    let line = this.tenants.get(key);
+    if (!line) this.tenants.set(key, (line = { running: 0, runningCost: 0, waiting: [] }));
+    const tenant = line;
     let state: 'waiting' | 'held' | 'done' = 'waiting';
     let waiter: Waiter | undefined;
+    const hold = () => {
+      tenant.running += 1;
+      tenant.runningCost += cost;
+      state = 'held';
+    };
     const release = () => {
       if (state === 'waiting') return waiter?.refuse();
       if (state !== 'held') return;
       state = 'done';
-      // The slot passes straight to the next waiter, so `running` never drops below what actually runs.
-      const next = line.waiting.shift();
-      if (next) next.grant();
-      else if (--line.running === 0) this.tenants.delete(key);
+      tenant.running -= 1;
+      tenant.runningCost -= cost;
+      this.admitWaiting(tenant);
+      if (tenant.running === 0 && tenant.waiting.length === 0) this.tenants.delete(key);
     };
-    if (line.running < this.limit) {
-      line.running += 1;
-      state = 'held';
+    if (tenant.waiting.length === 0 && this.fits(tenant, cost)) {
+      hold();
       return { granted: Promise.resolve(true), release };
     }
-    if (line.waiting.length >= this.queueLength) {
+    if (tenant.waiting.length >= this.queueLength) {
       state = 'done';
+      if (tenant.running === 0 && tenant.waiting.length === 0) this.tenants.delete(key);
       return { granted: Promise.resolve(false), release };
     }
     const granted = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => waiter!.refuse(), this.maxWaitMs);
       waiter = {
+        cost,
         grant: () => {
           clearTimeout(timer);
-          state = 'held';
+          hold();
           resolve(true);
         },
         refuse: () => {
           clearTimeout(timer);
-          line.waiting.splice(line.waiting.indexOf(waiter!), 1);
+          tenant.waiting.splice(tenant.waiting.indexOf(waiter!), 1);
           state = 'done';
+          // A refused head of the line may have held back cheaper operations behind it.
+          this.admitWaiting(tenant);
+          if (tenant.running === 0 && tenant.waiting.length === 0) this.tenants.delete(key);
           resolve(false);
         },
       };
-      line.waiting.push(waiter);
+      tenant.waiting.push(waiter);
     });
     return { granted, release };
+  }
+
+  /** Whether an operation of this cost may start now: under both caps, or alone. */
+  private fits(tenant: Line, cost: number): boolean {
+    return tenant.running === 0 || (tenant.running < this.limit && tenant.runningCost + cost <= this.costLimit);
+  }
+
+  /** Starts waiting operations in arrival order while the first of them fits. */
+  private admitWaiting(tenant: Line): void {
+    while (tenant.waiting.length > 0 && this.fits(tenant, tenant.waiting[0]!.cost)) tenant.waiting.shift()!.grant();
   }
 }

@@ -159,7 +159,7 @@ describe('_entities', () => {
     expect(result.data!._entities.map((entity) => entity?.id)).toEqual(representations.map((representation) => representation.id));
     const dataStatements = statements.filter((sql) => !/api_keys/.test(sql));
     expect(dataStatements).toHaveLength(2);
-    expect(dataStatements.filter((sql) => /FROM "public"\."sessions"/.test(sql))).toHaveLength(1);
+    expect(dataStatements.filter((sql) => /FROM sessions\b/.test(sql))).toHaveLength(1);
     expect(dataStatements.filter((sql) => /FROM "public"\."messages"/.test(sql))).toHaveLength(1);
   });
 

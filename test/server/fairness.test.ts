@@ -159,8 +159,10 @@ describe('operations in flight per tenant', () => {
     expect(refused.status).toBe(200);
     expect(refused.errors).toEqual([
       {
-        message: expect.stringMatching(/^Throttled: this tenant already has 1 operations running and 1 waiting/),
-        extensions: { code: 'THROTTLED', retryAfterMs: 1000, retryAfterSeconds: 1, maxConcurrency: 1 },
+        message: expect.stringMatching(
+          /^Throttled: this tenant already has 1 operations waiting behind the ones running \(at most 1 at once/,
+        ),
+        extensions: { code: 'THROTTLED', retryAfterMs: 1000, retryAfterSeconds: 1, maxConcurrency: 1, maxCostInFlight: 20_000 },
       },
     ]);
     // globex is not held back by acme: its operation gets a slot and reaches the pool.
@@ -215,6 +217,31 @@ describe('TenantSlots', () => {
     second.release();
     expect(await slots.acquire('a').granted).toBe(true);
   });
+
+  it('runs operations together only while their costs fit, the costliest alone, in arrival order', async () => {
+    const slots = new TenantSlots(5, 5, 1_000, 100);
+    const started: string[] = [];
+    const take = (name: string, cost: number) => {
+      const ticket = slots.acquire('a', cost);
+      void ticket.granted.then((granted) => granted && started.push(name));
+      return ticket;
+    };
+    const small = take('small 40', 40);
+    const medium = take('medium 50', 50);
+    // 40 + 50 + 30 > 100: waits, and the cheap one behind it waits its turn.
+    const third = take('third 30', 30);
+    const fourth = take('fourth 5', 5);
+    const heavy = take('heavy 150', 150);
+    await Promise.resolve();
+    expect(started).toEqual(['small 40', 'medium 50']);
+    small.release();
+    await Promise.resolve();
+    expect(started).toEqual(['small 40', 'medium 50', 'third 30', 'fourth 5']);
+    for (const ticket of [medium, third, fourth]) ticket.release();
+    // Over the cost cap on its own, it runs once nothing else does.
+    expect(await heavy.granted).toBe(true);
+    expect(await slots.acquire('b', 150).granted).toBe(true);
+  });
 });
 
 describe('configuration', () => {
@@ -224,13 +251,16 @@ describe('configuration', () => {
       budgetRestoreRate: 10_000,
       tenantConcurrency: 5,
       tenantQueueLength: 5,
+      tenantCostInFlight: 20_000,
     });
     expect(loadConfig({ DB_POOL_MAX: '1' }).fairness.tenantConcurrency).toBe(1);
+    expect(loadConfig({ MAX_QUERY_COST: '5000' }).fairness.tenantCostInFlight).toBe(5_000);
     expect(loadConfig({ COST_BUDGET_MAX: '0', MAX_TENANT_CONCURRENCY: '0', TENANT_QUEUE_LENGTH: '0' }).fairness).toEqual({
       budgetMaximum: 0,
       budgetRestoreRate: 10_000,
       tenantConcurrency: 0,
       tenantQueueLength: 0,
+      tenantCostInFlight: 20_000,
     });
   });
 
