@@ -217,7 +217,8 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
       budgetMaximum: e.COST_BUDGET_MAX,
       budgetRestoreRate: e.COST_BUDGET_RESTORE_RATE,
       tenantConcurrency,
-      tenantQueueLength: e.TENANT_QUEUE_LENGTH ?? tenantConcurrency,
+      // Waiting costs a pending request, not CPU; refusing at once made a client with many connections spin.
+      tenantQueueLength: e.TENANT_QUEUE_LENGTH ?? 100,
       // One operation at the cost limit at a time, or many cheap ones.
       tenantCostInFlight: e.MAX_TENANT_COST_IN_FLIGHT ?? e.MAX_QUERY_COST,
     },

@@ -8,6 +8,8 @@ import { TenantSlots } from './tenant-slots';
 
 /** How long an operation waits for one of its tenant's slots before THROTTLED; as long as the pool's wait for a connection. */
 const SLOT_WAIT_MS = 5_000;
+/** Longest a refusal for want of budget is held before it is sent. */
+const THROTTLED_ANSWER_DELAY_MS = 1_000;
 /** The retry hint of a refusal for want of a slot: slots free as operations finish, typically within a second. */
 const SLOT_RETRY_AFTER_MS = 1_000;
 
@@ -38,6 +40,7 @@ export function fairnessPlugin(config: Pick<Config, 'graphql' | 'fairness'>): Ap
       let executed = false;
       let release: (() => void) | undefined;
       let retryAfterMs: number | undefined;
+      let holdMs = 0;
       return {
         async didResolveOperation({ schema, document, operation, request }) {
           if (!operation) return;
@@ -47,6 +50,7 @@ export function fairnessPlugin(config: Pick<Config, 'graphql' | 'fairness'>): Ap
             const decision = budget.take(budgetKey, measured.cost);
             if (!decision.taken) {
               retryAfterMs = decision.retryAfterMs;
+              holdMs = Math.min(decision.retryAfterMs, THROTTLED_ANSWER_DELAY_MS);
               throw budgetExceeded(measured.cost, decision.status, decision.retryAfterMs);
             }
             charged = measured.cost;
@@ -73,6 +77,9 @@ export function fairnessPlugin(config: Pick<Config, 'graphql' | 'fairness'>): Ap
           if (budget && charged > 0 && !executed) budget.giveBack(budgetKey, charged);
           if (retryAfterMs !== undefined) response.http.headers.set('retry-after', String(Math.ceil(retryAfterMs / 1000)));
           if (budget) addExtension(response, 'cost', { throttleStatus: budget.status(budgetKey) });
+          // A refusal for want of budget is held a moment: a client that ignores Retry-After then retries at most once
+          // a second per connection, instead of spinning on refusals that cost the server more than they cost it.
+          if (holdMs > 0) await new Promise((resolve) => setTimeout(resolve, holdMs));
         },
       };
     },

@@ -250,7 +250,7 @@ describe('configuration', () => {
       budgetMaximum: 100_000,
       budgetRestoreRate: 10_000,
       tenantConcurrency: 5,
-      tenantQueueLength: 5,
+      tenantQueueLength: 100,
       tenantCostInFlight: 20_000,
     });
     expect(loadConfig({ DB_POOL_MAX: '1' }).fairness.tenantConcurrency).toBe(1);
