@@ -1,6 +1,6 @@
 import type { Database } from '../db/client';
 import type { ApiKey as ApiKeyRow } from '../generated/prisma/client';
-import type { Scope } from '../core/context';
+import type { Scope, TenantContext } from '../core/context';
 import { generateApiKey } from './api-key.secret';
 
 /** Creates an API key and returns it with the plaintext key, which is never stored and shown only now. */
@@ -36,4 +36,9 @@ export async function revokeApiKey(db: Database, idOrPrefix: string, now = new D
 /** Creates a tenant if it does not exist yet. */
 export function ensureTenant(db: Database, id: string, name: string) {
   return db.prisma.tenant.upsert({ where: { id }, create: { id, name }, update: {} });
+}
+
+/** The tenant the request acts for, or null when it does not exist (an admin key may name any id). */
+export function findTenant(context: TenantContext): Promise<{ id: string; name: string } | null> {
+  return context.db.prisma.tenant.findUnique({ where: { id: context.viewer.tenantId }, select: { id: true, name: true } });
 }

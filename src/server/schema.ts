@@ -12,6 +12,7 @@ import { ConversationResolver } from '../conversations/conversation.resolver';
 import { UsageResolver } from '../analytics/usage.resolver';
 import { conversationEntityResolvers } from '../conversations/conversation.entities';
 import { ReplayResolver } from '../replay/replay.resolver';
+import { ViewerResolver } from '../api-keys/viewer.resolver';
 
 /** Federation 2 link; without it a subgraph silently composes as Federation 1. */
 const FEDERATION_LINK = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable"])';
@@ -24,6 +25,7 @@ const resolvers: NonEmptyArray<Function> = [
   ConversationResolver,
   ReplayResolver,
   UsageResolver,
+  ViewerResolver,
 ];
 
 /** Builds convoql's executable schema: type-graphql classes turned into an Apollo Federation 2 subgraph. */

@@ -2,7 +2,7 @@ import { Directive, Field, Float, ObjectType, registerEnumType } from 'type-grap
 import { Connection } from '../graphql/connection';
 import { toGlobalId } from '../graphql/global-id';
 import { Node } from '../graphql/node';
-import { DateTime, JSONObject, LocalDate, NonNegativeInt } from '../graphql/scalars';
+import { DateTime, JSONObject, LocalDate, NonNegativeInt, SafeInt } from '../graphql/scalars';
 import { SessionStatus } from '../generated/prisma/enums';
 import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
 
@@ -61,8 +61,12 @@ export class Session extends Node {
 
   @Field(() => Float, {
     description: 'Length in seconds: from start to end, or to the last activity while still ACTIVE.',
+    deprecationReason: 'Use `durationMs`: every other duration of the API is in milliseconds.',
   })
   duration!: number;
+
+  @Field(() => SafeInt, { description: 'Length in milliseconds: from start to end, or to the last activity while still ACTIVE.' })
+  durationMs!: number;
 
   @Field(() => JSONObject, { description: 'Free-form data the bot stored with the session.' })
   metadata!: Record<string, unknown>;
@@ -79,7 +83,8 @@ export class Session extends Node {
     session.startedAt = row.startedAt;
     session.endedAt = row.endedAt;
     session.lastActivityAt = row.lastActivityAt;
-    session.duration = Math.max(0, ((row.endedAt ?? row.lastActivityAt).getTime() - row.startedAt.getTime()) / 1000);
+    session.durationMs = Math.max(0, (row.endedAt ?? row.lastActivityAt).getTime() - row.startedAt.getTime());
+    session.duration = session.durationMs / 1000;
     session.metadata = isObject(row.metadata) ? row.metadata : {};
     return session;
   }

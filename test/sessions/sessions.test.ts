@@ -618,3 +618,20 @@ describe('dashboard operations', () => {
     expect(tiles.data!.sessionStats.totalSessions).toBeGreaterThanOrEqual(30);
   });
 });
+
+describe('Session.durationMs', () => {
+  it('is the duration in milliseconds, beside the deprecated duration in seconds', async () => {
+    const startedAt = new Date('2026-11-01T10:00:00.000Z');
+    const session = await createSession(server.db, {
+      externalId: 'duration-ms',
+      startedAt,
+      lastActivityAt: new Date(startedAt.getTime() + 90_500),
+      endedAt: new Date(startedAt.getTime() + 125_250),
+      status: 'CLOSED',
+    });
+    const { data } = await server.graphql<{ sessionByExternalId: { duration: number; durationMs: number } }>(
+      `{ sessionByExternalId(sessionId: "${session.externalId}") { duration durationMs } }`,
+    );
+    expect(data).toEqual({ sessionByExternalId: { duration: 125.25, durationMs: 125_250 } });
+  });
+});
