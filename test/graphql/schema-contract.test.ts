@@ -1,0 +1,26 @@
+import { mapSchema, MapperKind } from '@graphql-tools/utils';
+import { buildSchema as parseSchema, GraphQLObjectType } from 'graphql';
+import { breakingChanges, printClientSchema } from '../../src/cli/emit-schema';
+import { buildSchema } from '../../src/server/schema';
+
+describe('the schema contract', () => {
+  it('breaks nothing of the released schema, and names a removed field or a changed type as a break', async () => {
+    const schema = await buildSchema();
+    expect(await breakingChanges(schema)).toEqual([]);
+    const broken = mapSchema(schema, {
+      [MapperKind.OBJECT_FIELD]: (field, fieldName, typeName) => (typeName === 'Session' && fieldName === 'channel' ? null : field),
+    });
+    expect(await breakingChanges(broken)).toEqual([expect.stringMatching(/^Session\.channel: Field 'channel' .*removed/)]);
+  });
+
+  it('gives clients the API without federation internals, as an SDL any GraphQL tool reads', async () => {
+    const client = parseSchema(printClientSchema(await buildSchema()));
+    const query = client.getQueryType()!;
+    expect(Object.keys(query.getFields())).toEqual(expect.arrayContaining(['sessions', 'session', 'node', 'viewer']));
+    expect(query.getFields()).not.toHaveProperty('_entities');
+    expect(query.getFields()).not.toHaveProperty('_service');
+    expect(client.getType('_Any')).toBeUndefined();
+    expect(client.getDirectives().map((directive) => directive.name)).not.toEqual(expect.arrayContaining(['key', 'link']));
+    expect(client.getType('Session')).toBeInstanceOf(GraphQLObjectType);
+  });
+});
