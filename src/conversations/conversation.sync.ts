@@ -1,6 +1,6 @@
 /**
  * The conversation sync: discovers LangGraph threads in the checkpoint tables, attaches each to a tenant, keeps its
- * step index (replay.repository.ts) and its `conversations` row (rollups and status) up to date.
+ * step index (replay.index-maintenance.ts) and its `conversations` row (rollups and status) up to date.
  *
  * - Change detection, in one statement per pass: a thread has changed when it has no conversation yet, when its newest
  *   root checkpoint is not `conversations.last_checkpoint_id`, or when the writes under that checkpoint are not the
@@ -22,17 +22,17 @@ import { Prisma, type Database } from '../db/client';
 import { ConversationStatus } from '../generated/prisma/enums';
 import type { DecodedValue } from '../replay/checkpoint.decoder';
 import { rollupsFromStepIndex, titleFromSteps, type ThreadRollups } from '../replay/replay.rollups';
+import type { DbClient } from '../replay/replay.checkpoint-window';
 import {
   INDEX_TRANSACTION,
   THREAD_LOCK_CLASS,
   firstUserMessageSteps,
   readStepIndex,
   refreshStepIndex,
-  toJsonValue,
-  type DbClient,
   type ModelTokens,
   type StepIndexRefresh,
-} from '../replay/replay.repository';
+} from '../replay/replay.index-maintenance';
+import { toJsonValue } from '../replay/replay.json';
 import type { ReplayStep } from '../replay/replay.transformer';
 
 /** What one sync pass did, for the log and the CLI. */

@@ -1,7 +1,7 @@
 import { ArgsType, Field, ObjectType, registerEnumType } from 'type-graphql';
 import { Connection, ConnectionArgs } from '../graphql/connection';
 import { DateTime, JSON, NonNegativeInt, SafeInt } from '../graphql/scalars';
-import { toJsonValue } from './replay.repository';
+import { toJsonValue } from './replay.json';
 import { REPLAY_STEP_TYPES, type ReplayStep as EngineStep, type ReplayStepType as EngineStepType } from './replay.transformer';
 
 /** The kinds of replay steps as a GraphQL enum (values are the engine's type names). */

@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { syncConversations } from '../../src/conversations/conversation.sync';
 import { messagesCacheOf } from '../../src/replay/replay.cache';
-import { toJsonValue, readReplayPage } from '../../src/replay/replay.repository';
+import { toJsonValue } from '../../src/replay/replay.json';
+import { readReplayPage } from '../../src/replay/replay.repository';
 import type { ReplayStep as EngineStep } from '../../src/replay/replay.transformer';
 import type { TenantContext } from '../../src/core/context';
 import {
