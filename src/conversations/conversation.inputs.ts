@@ -66,7 +66,7 @@ export class ConversationFilter {
 
   @Field(() => String, {
     nullable: true,
-    description: `Threads with a user or assistant message matching this web-search query: words (all must match), "quoted phrases", \`or\`, and \`-word\` to exclude; never a syntax error. At most ${MAX_TEXT_QUERY_LENGTH} characters; a blank query does not restrict.`,
+    description: `Threads with a user or assistant message matching this web-search query: words (all must be in the message), "quoted phrases", \`or\`, and \`-word\` to exclude messages holding a word; never a syntax error. At most ${MAX_TEXT_QUERY_LENGTH} characters; a blank query does not restrict.`,
   })
   text?: string | null;
 
