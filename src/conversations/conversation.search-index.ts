@@ -13,7 +13,8 @@ import type { CheckpointSteps } from '../replay/replay.transformer';
  * LangGraph.js 1.x (`source`, `step`, `parents`, and `counters_since_delta_snapshot`, `delta_writes_versioned` of delta
  * channels), the `writes` of older versions, the configurable keys LangGraph Python copies (`thread_id`, `thread_ts`,
  * `checkpoint_*`) and `run_id`, which names one run rather than the thread. Keys starting with `langgraph_`
- * (`langgraph_step`, `langgraph_node`, … and LangGraph Platform's `langgraph_version`, …) or `__` are LangGraph's too.
+ * (`langgraph_step`, `langgraph_node`, … and LangGraph Platform's `langgraph_version`, …) or `__` are LangGraph's too,
+ * and those starting with `ls_` are LangSmith's tracing keys LangChain adds to a run's metadata (`ls_integration`).
  */
 const LANGGRAPH_METADATA_KEYS: ReadonlySet<string> = new Set([
   'source',
@@ -32,7 +33,7 @@ const LANGGRAPH_METADATA_KEYS: ReadonlySet<string> = new Set([
 
 /** Whether a checkpoint metadata key is LangGraph's own bookkeeping (see LANGGRAPH_METADATA_KEYS). */
 export function isLangGraphMetadataKey(key: string): boolean {
-  return LANGGRAPH_METADATA_KEYS.has(key) || key.startsWith('langgraph_') || key.startsWith('__');
+  return LANGGRAPH_METADATA_KEYS.has(key) || key.startsWith('langgraph_') || key.startsWith('__') || key.startsWith('ls_');
 }
 
 /** A JSON object as stored in a jsonb column. */
