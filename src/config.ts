@@ -81,7 +81,9 @@ const environmentSchema = z.object({
     .optional(),
   TEXT_SEARCH_CONFIG: z
     .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, { error: 'expected a text search configuration name like simple or english' })
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, {
+      error: 'expected a text search configuration name like simple or english',
+    })
     .default('simple'),
   USAGE_CACHE_SECONDS: integer(0, 86_400).default(30),
   LOAD_PER_FIELD: booleanFromString.default(false),

@@ -36,7 +36,12 @@ export const CONVERSATION_ORDER_COLUMNS: Record<ConversationOrderField, Conversa
     valueOf: (row) => row.createdAt.toISOString(),
   },
   // numeric(18, 8): its text (8 decimals) is exact, a JSON number would pass through floating point.
-  [ConversationOrderField.COST_USD]: { sql: 'cost_usd', type: 'numeric', cursor: DECIMAL_AND_UUID, valueOf: (row) => row.costUsd.toFixed(8) },
+  [ConversationOrderField.COST_USD]: {
+    sql: 'cost_usd',
+    type: 'numeric',
+    cursor: DECIMAL_AND_UUID,
+    valueOf: (row) => row.costUsd.toFixed(8),
+  },
   // bigint, within JavaScript's safe integers as `tokenUsage.total` (SafeInt) is.
   [ConversationOrderField.TOTAL_TOKENS]: {
     sql: 'total_tokens',

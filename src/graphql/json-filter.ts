@@ -13,7 +13,7 @@ export const MAX_JSON_FILTER_BYTES = 4096;
 export function assertJsonContainmentFilter(value: unknown, argument: string): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new BadUserInputError(
-      `\`${argument}\` must be a JSON object (e.g. {"plan": "pro"}), received ${Array.isArray(value) ? 'an array' : JSON.stringify(value) ?? String(value)}.`,
+      `\`${argument}\` must be a JSON object (e.g. {"plan": "pro"}), received ${Array.isArray(value) ? 'an array' : (JSON.stringify(value) ?? String(value))}.`,
       argument,
     );
   }

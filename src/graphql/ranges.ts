@@ -46,6 +46,9 @@ export class IntRange {
 export function assertRange(range: DecimalRange | IntRange | null | undefined, argument: string): void {
   if (range?.min == null || range.max == null) return;
   if (new Prisma.Decimal(range.min).greaterThan(range.max)) {
-    throw new BadUserInputError(`\`${argument}.min\` (${range.min}) must not be greater than \`${argument}.max\` (${range.max}).`, argument);
+    throw new BadUserInputError(
+      `\`${argument}.min\` (${range.min}) must not be greater than \`${argument}.max\` (${range.max}).`,
+      argument,
+    );
   }
 }

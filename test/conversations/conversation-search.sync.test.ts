@@ -71,7 +71,8 @@ async function search(filter: Record<string, unknown>, apiKey?: string): Promise
   return response.data!.conversations.nodes;
 }
 
-const threadIdsOf = async (filter: Record<string, unknown>, apiKey?: string) => (await search(filter, apiKey)).map((node) => node.threadId).sort();
+const threadIdsOf = async (filter: Record<string, unknown>, apiKey?: string) =>
+  (await search(filter, apiKey)).map((node) => node.threadId).sort();
 
 beforeAll(async () => {
   server = await startTestServer();
@@ -119,7 +120,10 @@ test('indexes the new messages of a thread that grows, also when a replay indexe
   expect(await threadIdsOf({ text: `k${next}` })).toEqual([]);
   await extendLangGraphFixture(url, 'longThread', threads.longThread, 2, saverOptions);
   // A replay of the grown thread indexes its new checkpoints before the sync sees them.
-  const id = toGlobalId('Conversation', (await server.db.prisma.conversation.findUniqueOrThrow({ where: { threadId: threads.longThread } })).id);
+  const id = toGlobalId(
+    'Conversation',
+    (await server.db.prisma.conversation.findUniqueOrThrow({ where: { threadId: threads.longThread } })).id,
+  );
   const replay = await server.graphql<{ conversation: { replay: { totalCount: number } } }>(
     `query($id: ID!) { conversation(id: $id) { replay(last: 5) { totalCount } } }`,
     { id },
@@ -135,6 +139,8 @@ test('indexes the new messages of a thread that grows, also when a replay indexe
   expect(users).toBe(LONG_THREAD_TURNS + 2);
   // A pass with nothing new leaves the index as it is.
   await syncConversations(server.db, config);
-  expect(await server.db.prisma.conversationSearchStep.count({ where: { conversation: { threadId: threads.longThread } } })).toBeGreaterThan(users);
+  expect(
+    await server.db.prisma.conversationSearchStep.count({ where: { conversation: { threadId: threads.longThread } } }),
+  ).toBeGreaterThan(users);
   expect(await threadIdsOf({ text: `k${next}` })).toEqual([threads.longThread]);
 });

@@ -119,7 +119,11 @@ async function walk(variables: Record<string, unknown>, size: number): Promise<{
 }
 
 /** The acme threads matching `keep`, in (value, id) order as PostgreSQL sorts them (UUIDs compare as lower-case hex). */
-function expected(keep: (row: Conversation, index: number) => boolean, valueOf?: (row: Conversation) => Prisma.Decimal, descending = false) {
+function expected(
+  keep: (row: Conversation, index: number) => boolean,
+  valueOf?: (row: Conversation) => Prisma.Decimal,
+  descending = false,
+) {
   const rows = acme.filter(keep);
   if (valueOf) {
     rows.sort((a, b) => valueOf(a).comparedTo(valueOf(b)) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -177,7 +181,7 @@ describe('ConversationFilter', () => {
 
   it('combines the new filters with each other and with the existing ones, in the page and totalCount alike', async () => {
     const filter = { metadata: { plan: 'pro' }, text: 'refund', model: ['gpt-4o'], toolName: ['get_weather'], costUsd: { min: '0' } };
-    const both = expected((row, index) => index % 12 === 0);
+    const both = expected((_, index) => index % 12 === 0);
     expect(await threadIds(filter)).toEqual({ ids: both, total: both.length });
     const later = { ...filter, createdAfter: acme[1]!.createdAt.toISOString(), status: ['IDLE'] };
     expect(await threadIds(later)).toEqual({ ids: ['t12'], total: 1 });
@@ -284,7 +288,8 @@ describe('bad input', () => {
 
   it("refuses a cursor whose value is not its order's kind, or from another order, before any SQL", async () => {
     const id = acme[0]!.id;
-    const cursor = (field: string, value: unknown) => Buffer.from(JSON.stringify([`Conversation:${field}`, value, id])).toString('base64url');
+    const cursor = (field: string, value: unknown) =>
+      Buffer.from(JSON.stringify([`Conversation:${field}`, value, id])).toString('base64url');
     const costCursor = (await conversations({ first: 1, orderBy: { field: 'COST_USD', direction: 'ASC' } })).pageInfo.endCursor;
     for (const [field, after] of [
       ['TOTAL_TOKENS', costCursor],

@@ -2,7 +2,12 @@ import { MessagesAnnotation, StateGraph, START, END } from '@langchain/langgraph
 import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
 import { Client, Pool } from 'pg';
 import { conversationSyncJob } from '../../src/conversations/conversation-sync.job';
-import { conversationSyncConfigOf, syncConversations, type ConversationSyncConfig, type ConversationSyncSummary } from '../../src/conversations/conversation.sync';
+import {
+  conversationSyncConfigOf,
+  syncConversations,
+  type ConversationSyncConfig,
+  type ConversationSyncSummary,
+} from '../../src/conversations/conversation.sync';
 import { createDatabase, type Database } from '../../src/db/client';
 import { CheckpointBlobStore, CheckpointWriteStore, orderCheckpointLineage } from '../../src/replay/checkpoint.rows';
 import { indexCheckpointWindow } from '../../src/replay/replay.step-index';
