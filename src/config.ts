@@ -80,6 +80,12 @@ const environmentSchema = z.object({
     })
     .pipe(z.record(z.string(), modelPrice))
     .optional(),
+  TEXT_SEARCH_CONFIG: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, {
+      error: 'expected a text search configuration name like simple or english',
+    })
+    .default('simple'),
   USAGE_CACHE_SECONDS: integer(0, 86_400).default(30),
   LOAD_PER_FIELD: booleanFromString.default(false),
   HEAP_GROWING_PERCENT: integer(0, 1000).default(30),
@@ -145,6 +151,13 @@ export interface Config {
     readonly tenantMetadataKey: string;
     readonly defaultTenant: string | undefined;
     readonly modelPrices: Readonly<Record<string, { readonly input: number; readonly output: number }>>;
+  };
+  readonly search: {
+    /**
+     * PostgreSQL text search configuration of every full-text index and query (TEXT_SEARCH_CONFIG). `simple` by
+     * default: it lowercases words without stemming or stop words, so it treats every language alike.
+     */
+    readonly textSearchConfig: string;
   };
   readonly runtime: {
     /** How far V8 lets the heap grow past what survived the last full GC, in percent; 0 keeps V8's own (up to 300). */
@@ -232,6 +245,7 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
       defaultTenant: e.CONVERSATION_DEFAULT_TENANT,
       modelPrices: e.MODEL_PRICES ?? DEFAULT_MODEL_PRICES,
     },
+    search: { textSearchConfig: e.TEXT_SEARCH_CONFIG },
     analytics: { usageCacheSeconds: e.USAGE_CACHE_SECONDS },
     runtime: { heapGrowingPercent: e.HEAP_GROWING_PERCENT },
     metrics: {

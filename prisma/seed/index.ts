@@ -69,7 +69,15 @@ const DAY_MS = 86_400_000;
 // Sessions generated (and inserted in one transaction) at a time.
 const SESSION_CHUNK = 1_000;
 // Tables seedDatabase writes, children first, as `reset` truncates them. Tenants and API keys stay.
-const SEEDED_TABLES = ['messages', 'sessions', 'conversations', 'checkpoint_writes', 'checkpoint_blobs', 'checkpoints'];
+const SEEDED_TABLES = [
+  'messages',
+  'sessions',
+  'conversation_search_steps',
+  'conversations',
+  'checkpoint_writes',
+  'checkpoint_blobs',
+  'checkpoints',
+];
 
 /** Fills in defaults and validates; throws an Error naming the option, the expectation and the value. */
 export function resolveSeedOptions(options: SeedOptions): Required<SeedOptions> {

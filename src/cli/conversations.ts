@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config';
-import { syncConversations, type ConversationSyncSummary } from '../conversations/conversation.sync';
+import { conversationSyncConfigOf, syncConversations, type ConversationSyncSummary } from '../conversations/conversation.sync';
 import { openDatabase, StartupError } from '../db/open';
 import { createLogger } from '../logger';
 
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const database = await openDatabase(config, createLogger(config));
   try {
     const started = performance.now();
-    const summary = await syncConversations(database.db, config.conversations);
+    const summary = await syncConversations(database.db, conversationSyncConfigOf(config));
     const durationMs = Math.round(performance.now() - started);
     console.log(values.json ? JSON.stringify({ ...summary, durationMs }) : describe(summary, durationMs));
     if (summary.failed > 0) process.exitCode = 1;

@@ -3,6 +3,7 @@ import { SEED_DEFAULTS, resolveSeedOptions, seedDatabase, type SeedOptions, type
 import { loadConfig } from '../config';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { applyMigrations } from '../db/migrations';
+import { conversationSyncConfigOf } from '../conversations/conversation.sync';
 import { syncSeededConversations } from '../server/demo';
 
 // `npm run db:seed -- --tenants 3 --sessions 2000 --messages-per-session 10 --conversations 50
@@ -101,7 +102,8 @@ async function main(): Promise<void> {
     return;
   }
   const started = performance.now();
-  const { database, conversations } = loadConfig(process.env);
+  const config = loadConfig(process.env);
+  const { database } = config;
   const embedded = database.url ? null : await startEmbeddedPostgres({ dataDir: database.dataDir });
   const target = embedded ? `the embedded PostgreSQL in ${database.dataDir}` : describeUrl(database.url!);
   try {
@@ -113,7 +115,7 @@ async function main(): Promise<void> {
     );
     console.log(`Seeded in ${(summary.elapsedMs / 1000).toFixed(1)} s (total ${((performance.now() - started) / 1000).toFixed(1)} s):`);
     console.log(formatSummary(summary));
-    const sync = await syncSeededConversations(connectionString, conversations);
+    const sync = await syncSeededConversations(connectionString, conversationSyncConfigOf(config));
     console.log(`Synced ${sync.created + sync.updated} conversations (${sync.checkpointsIndexed} checkpoints indexed for replay).`);
   } finally {
     await embedded?.stop();

@@ -1,7 +1,7 @@
 import type { Config } from '../config';
 import type { Database } from '../db/client';
 import type { Job } from '../core/jobs';
-import { syncConversations } from './conversation.sync';
+import { conversationSyncConfigOf, syncConversations } from './conversation.sync';
 
 /**
  * Discovers LangGraph threads and refreshes the rollups, status and step index of those that changed, every
@@ -14,7 +14,7 @@ export function conversationSyncJob(db: Database, config: Config): Job {
     // Threads written while the server was down are synced at once, not one interval later.
     runAtStart: true,
     async run() {
-      return { ...(await syncConversations(db, config.conversations)) };
+      return { ...(await syncConversations(db, conversationSyncConfigOf(config))) };
     },
   };
 }

@@ -1,18 +1,33 @@
 import { Field, InputType, registerEnumType } from 'type-graphql';
+import { BadUserInputError } from '../graphql/errors';
+import { assertJsonContainmentFilter, MAX_JSON_FILTER_BYTES, MAX_JSON_FILTER_DEPTH } from '../graphql/json-filter';
 import { OrderDirection } from '../graphql/order';
-import { assertOrderedRanges } from '../graphql/ranges';
-import { DateTime } from '../graphql/scalars';
+import { assertOrderedRanges, assertRange, DecimalRange, IntRange } from '../graphql/ranges';
+import { DateTime, JSONObject } from '../graphql/scalars';
 import { ConversationStatus } from './conversation.type';
 
 /** What conversations can be ordered by. */
 export enum ConversationOrderField {
   LAST_ACTIVITY_AT = 'LAST_ACTIVITY_AT',
   CREATED_AT = 'CREATED_AT',
+  COST_USD = 'COST_USD',
+  TOTAL_TOKENS = 'TOTAL_TOKENS',
+  STEP_COUNT = 'STEP_COUNT',
 }
 registerEnumType(ConversationOrderField, {
   name: 'ConversationOrderField',
   description: 'Sort key of the conversation list; ties are broken by id so pages never skip or repeat.',
+  valuesConfig: {
+    LAST_ACTIVITY_AT: { description: "When the thread's newest checkpoint was written." },
+    CREATED_AT: { description: "When the thread's first checkpoint was written." },
+    COST_USD: { description: 'Cost in USD (`costUsd`).' },
+    TOTAL_TOKENS: { description: 'Tokens of all model calls (`tokenUsage.total`).' },
+    STEP_COUNT: { description: 'Replay steps of the root graph (`stepCount`).' },
+  },
 });
+
+/** Longest `ConversationFilter.text`, in characters. */
+export const MAX_TEXT_QUERY_LENGTH = 500;
 
 @InputType({ description: 'Order of the conversation list. Default: LAST_ACTIVITY_AT, DESC (most recently active first).' })
 export class ConversationOrder {
@@ -42,12 +57,50 @@ export class ConversationFilter {
 
   @Field(() => DateTime, { nullable: true, description: 'Last activity before this instant (exclusive).' })
   lastActivityBefore?: Date | null;
+
+  @Field(() => JSONObject, {
+    nullable: true,
+    description: `Threads whose metadata contains this object (PostgreSQL \`@>\`: nested objects match as subsets, arrays as containing these items), e.g. {"plan": "pro"}. At most ${MAX_JSON_FILTER_DEPTH} levels deep and ${MAX_JSON_FILTER_BYTES} bytes.`,
+  })
+  metadata?: Record<string, unknown> | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: `Threads with a user or assistant message matching this web-search query: words (all must be in the message), "quoted phrases", \`or\`, and \`-word\` to exclude messages holding a word; never a syntax error. At most ${MAX_TEXT_QUERY_LENGTH} characters; a blank query does not restrict.`,
+  })
+  text?: string | null;
+
+  @Field(() => [String], { nullable: true, description: 'Threads that called any of these models.' })
+  model?: string[] | null;
+
+  @Field(() => [String], { nullable: true, description: 'Threads that called any of these tools.' })
+  toolName?: string[] | null;
+
+  @Field(() => DecimalRange, { nullable: true, description: 'Cost in USD within these bounds (inclusive).' })
+  costUsd?: DecimalRange | null;
+
+  @Field(() => IntRange, { nullable: true, description: 'Total tokens (`tokenUsage.total`) within these bounds (inclusive).' })
+  totalTokens?: IntRange | null;
 }
 
-/** Rejects time ranges whose lower bound is not before their upper bound. */
+/**
+ * Rejects a filter the list cannot answer, before any SQL, naming the offending field: a time range whose lower bound
+ * is not before its upper bound, a `min` above its `max`, a metadata filter that is not a small object, a text query
+ * too long.
+ */
 export function assertValidConversationFilter(filter: ConversationFilter | null | undefined): void {
   assertOrderedRanges(filter, [
     ['createdAfter', 'createdBefore'],
     ['lastActivityAfter', 'lastActivityBefore'],
   ]);
+  if (!filter) return;
+  if (filter.metadata != null) assertJsonContainmentFilter(filter.metadata, 'filter.metadata');
+  if (filter.text != null && filter.text.length > MAX_TEXT_QUERY_LENGTH) {
+    throw new BadUserInputError(
+      `\`filter.text\` must be at most ${MAX_TEXT_QUERY_LENGTH} characters, received ${filter.text.length}.`,
+      'filter.text',
+    );
+  }
+  assertRange(filter.costUsd, 'filter.costUsd');
+  assertRange(filter.totalTokens, 'filter.totalTokens');
 }

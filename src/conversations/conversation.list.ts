@@ -1,6 +1,8 @@
 import { Prisma } from '../db/client';
-import { equalsAnyOf } from '../db/sql';
+import { equalsAnyOf, type KeysetColumnType } from '../db/sql';
 import type { TenantContext } from '../core/context';
+import type { Conversation as ConversationRow } from '../generated/prisma/client';
+import { DECIMAL_AND_UUID, INTEGER_AND_UUID, TIMESTAMP_AND_UUID, type CursorShape } from '../graphql/connection';
 import { ConversationOrderField, type ConversationFilter, type ConversationOrder } from './conversation.inputs';
 
 /**
@@ -9,15 +11,50 @@ import { ConversationOrderField, type ConversationFilter, type ConversationOrder
  * module. A new filter is a field of `ConversationFilter` and a condition here.
  */
 
-/** The column each order sorts by: as the row (and so the cursor) names it, and as SQL names it (a column of `c`). */
-export const CONVERSATION_ORDER_COLUMNS = {
-  [ConversationOrderField.LAST_ACTIVITY_AT]: { field: 'lastActivityAt', sql: 'last_activity_at' },
-  [ConversationOrderField.CREATED_AT]: { field: 'createdAt', sql: 'created_at' },
-} as const satisfies Record<ConversationOrderField, { field: string; sql: string }>;
+/** How a list sorts by one column: its SQL name (a column of `c`) and type, and its cursors' sort value. */
+export interface ConversationOrderColumn {
+  sql: string;
+  type: KeysetColumnType;
+  /** What a cursor's sort value must be; a cursor holding anything else is refused before SQL. */
+  cursor: CursorShape;
+  /** A row's sort value as its cursor carries it: exact (a decimal as its string, a timestamp as ISO-8601). */
+  valueOf(row: ConversationRow): string | number;
+}
 
-/** The column a conversation order sorts by, as a conversation row names it (for cursors). */
-export function conversationOrderColumn(order: ConversationOrder): 'lastActivityAt' | 'createdAt' {
-  return CONVERSATION_ORDER_COLUMNS[order.field].field;
+/** The column each order sorts by. */
+export const CONVERSATION_ORDER_COLUMNS: Record<ConversationOrderField, ConversationOrderColumn> = {
+  [ConversationOrderField.LAST_ACTIVITY_AT]: {
+    sql: 'last_activity_at',
+    type: 'timestamptz',
+    cursor: TIMESTAMP_AND_UUID,
+    valueOf: (row) => row.lastActivityAt.toISOString(),
+  },
+  [ConversationOrderField.CREATED_AT]: {
+    sql: 'created_at',
+    type: 'timestamptz',
+    cursor: TIMESTAMP_AND_UUID,
+    valueOf: (row) => row.createdAt.toISOString(),
+  },
+  // numeric(18, 8): its text (8 decimals) is exact, a JSON number would pass through floating point.
+  [ConversationOrderField.COST_USD]: {
+    sql: 'cost_usd',
+    type: 'numeric',
+    cursor: DECIMAL_AND_UUID,
+    valueOf: (row) => row.costUsd.toFixed(8),
+  },
+  // bigint, within JavaScript's safe integers as `tokenUsage.total` (SafeInt) is.
+  [ConversationOrderField.TOTAL_TOKENS]: {
+    sql: 'total_tokens',
+    type: 'bigint',
+    cursor: INTEGER_AND_UUID,
+    valueOf: (row) => Number(row.totalTokens),
+  },
+  [ConversationOrderField.STEP_COUNT]: { sql: 'step_count', type: 'integer', cursor: INTEGER_AND_UUID, valueOf: (row) => row.stepCount },
+};
+
+/** The column a conversation order sorts by. */
+export function conversationOrderColumn(order: ConversationOrder): ConversationOrderColumn {
+  return CONVERSATION_ORDER_COLUMNS[order.field];
 }
 
 /** The tenant's conversations that `filter` selects, over the alias `c`. */
@@ -28,5 +65,18 @@ export function conversationListWhere(context: TenantContext, filter: Conversati
   if (filter?.createdBefore) conditions.push(Prisma.sql`c.created_at < ${filter.createdBefore}`);
   if (filter?.lastActivityAfter) conditions.push(Prisma.sql`c.last_activity_at >= ${filter.lastActivityAfter}`);
   if (filter?.lastActivityBefore) conditions.push(Prisma.sql`c.last_activity_at < ${filter.lastActivityBefore}`);
+  if (filter?.metadata != null) conditions.push(Prisma.sql`c.metadata @> ${JSON.stringify(filter.metadata)}::jsonb`);
+  if (filter?.text != null && filter.text.trim() !== '') {
+    // websearch_to_tsquery accepts any text; a query of no words (only punctuation) matches nothing.
+    conditions.push(Prisma.sql`EXISTS (SELECT 1 FROM conversation_search_steps t
+      WHERE t.conversation_id = c.id
+        AND t.tsv @@ websearch_to_tsquery(${context.config.search.textSearchConfig}::regconfig, ${filter.text}))`);
+  }
+  if (filter?.model?.length) conditions.push(Prisma.sql`c.models && ${filter.model}::text[]`);
+  if (filter?.toolName?.length) conditions.push(Prisma.sql`c.tool_names && ${filter.toolName}::text[]`);
+  if (filter?.costUsd?.min != null) conditions.push(Prisma.sql`c.cost_usd >= ${filter.costUsd.min}::numeric`);
+  if (filter?.costUsd?.max != null) conditions.push(Prisma.sql`c.cost_usd <= ${filter.costUsd.max}::numeric`);
+  if (filter?.totalTokens?.min != null) conditions.push(Prisma.sql`c.total_tokens >= ${filter.totalTokens.min}::bigint`);
+  if (filter?.totalTokens?.max != null) conditions.push(Prisma.sql`c.total_tokens <= ${filter.totalTokens.max}::bigint`);
   return Prisma.join(conditions, ' AND ');
 }

@@ -6,7 +6,7 @@ import type { KeysetPage } from '../graphql/connection';
 import { OrderDirection } from '../graphql/order';
 import type { TenantContext } from '../core/context';
 import type { ConversationFilter, ConversationOrder } from './conversation.inputs';
-import { CONVERSATION_ORDER_COLUMNS, conversationListWhere } from './conversation.list';
+import { conversationListWhere, conversationOrderColumn } from './conversation.list';
 
 /** A page of conversations, with the total when asked for (else null). */
 export interface ConversationPage {
@@ -31,9 +31,10 @@ export async function listConversationPage(
     // cost_usd as text: a JSON number would pass through floating point.
     columns: Prisma.sql`c.id, c.tenant_id, c.thread_id, c.title, c.status, c.created_at, c.last_activity_at, c.step_count,
       c.input_tokens, c.output_tokens, c.reasoning_tokens, c.cost_usd::text AS cost_usd, c.pending_interrupt, c.last_error,
-      c.last_checkpoint_id`,
+      c.last_checkpoint_id, c.total_tokens, c.metadata, c.models, c.tool_names`,
     where: conversationListWhere(context, filter),
-    orderColumn: CONVERSATION_ORDER_COLUMNS[order.field].sql,
+    orderColumn: conversationOrderColumn(order).sql,
+    orderType: conversationOrderColumn(order).type,
     descending: order.direction === OrderDirection.DESC,
     page,
     total: extras.total,
@@ -75,6 +76,10 @@ interface RawConversation {
   pending_interrupt: Prisma.JsonValue;
   last_error: Prisma.JsonValue;
   last_checkpoint_id: string | null;
+  total_tokens: number;
+  metadata: Prisma.JsonValue;
+  models: string[] | null;
+  tool_names: string[] | null;
 }
 
 function fromJsonConversation(row: JsonRow<RawConversation>): ConversationRow {
@@ -94,5 +99,9 @@ function fromJsonConversation(row: JsonRow<RawConversation>): ConversationRow {
     pendingInterrupt: row.pending_interrupt,
     lastError: row.last_error,
     lastCheckpointId: row.last_checkpoint_id,
+    totalTokens: BigInt(row.total_tokens),
+    metadata: row.metadata,
+    models: row.models ?? [],
+    toolNames: row.tool_names ?? [],
   };
 }

@@ -35,14 +35,14 @@ export class ConversationResolver {
     assertValidConversationFilter(args.filter);
     const order = args.orderBy ?? DEFAULT_ORDER;
     const listKey = `Conversation:${order.field}`;
-    const page = toKeysetPage(args, listKey);
     const column = conversationOrderColumn(order);
+    const page = toKeysetPage(args, listKey, column.cursor);
     const { rows, total } = await listConversationPage(tenant, args.filter, order, page, { total: selectsField(info, ['totalCount']) });
     return toConnection(
       rows,
       page,
       listKey,
-      (row) => ({ value: row[column].toISOString(), id: row.id }),
+      (row) => ({ value: column.valueOf(row), id: row.id }),
       Conversation.fromRow,
       () => (total !== null ? Promise.resolve(total) : countConversations(tenant, args.filter)),
     );

@@ -16,8 +16,18 @@
  * - Every namespace whose newest checkpoint (or its writes) is not indexed is indexed incrementally from its previous
  *   head; the root namespace always re-reads its head, whose interrupts and errors give the status.
  * - Cost is exact: tokens per model from the index times the configured price per million tokens, in decimal.
+ * - Search (conversation.search-index.ts): the root graph is re-indexed from the newest checkpoint the sync has read
+ *   (`last_checkpoint_id`) on, even where a replay indexed it meanwhile, so the sync sees every new step and keeps the
+ *   thread's search steps, tools, models and metadata up to date incrementally.
  */
 import type { Config } from '../config';
+import {
+  SearchStepCollector,
+  mergeThreadMetadata,
+  rootMetadataSince,
+  writeSearchSteps,
+  type JsonObject,
+} from './conversation.search-index';
 import { Prisma, type Database } from '../db/client';
 import { ConversationStatus } from '../generated/prisma/enums';
 import type { DecodedValue } from '../replay/checkpoint.decoder';
@@ -63,8 +73,14 @@ export interface ConversationSyncSummary {
   failures: { threadId: string; message: string }[];
 }
 
-/** Configuration of a sync (from `config.conversations`). */
-export type ConversationSyncConfig = Pick<Config['conversations'], 'tenantMetadataKey' | 'defaultTenant' | 'modelPrices'>;
+/** Configuration of a sync (see {@link conversationSyncConfigOf}). */
+export type ConversationSyncConfig = Pick<Config['conversations'], 'tenantMetadataKey' | 'defaultTenant' | 'modelPrices'> &
+  Pick<Config['search'], 'textSearchConfig'>;
+
+/** The sync's part of the configuration. */
+export function conversationSyncConfigOf(config: Config): ConversationSyncConfig {
+  return { ...config.conversations, textSearchConfig: config.search.textSearchConfig };
+}
 
 /** Failures kept in a summary; the count is always complete. */
 const MAX_REPORTED_FAILURES = 10;
@@ -237,9 +253,19 @@ async function syncThread(
     if (namespace === '' || fresh) continue;
     checkpointsIndexed += (await refreshStepIndex(tx, threadId, namespace)).checkpointsIndexed;
   }
+  // A replay may have indexed root checkpoints since the last pass; forgetting them makes the refresh hand every step
+  // since that pass to the search index (all of them for a new thread, or after a migration cleared last_checkpoint_id).
+  const lastRead = conversation?.lastCheckpointId ?? null;
+  await tx.$executeRaw`
+    DELETE FROM conversation_step_index WHERE thread_id = ${threadId} AND checkpoint_ns = '' AND checkpoint_id > ${lastRead ?? ''}`;
   // The root is always refreshed: at least its head is transformed again, for the status.
-  const refreshed = await refreshStepIndex(tx, threadId, '');
+  const searchSteps = new SearchStepCollector();
+  const refreshed = await refreshStepIndex(tx, threadId, '', searchSteps.collect);
   checkpointsIndexed += refreshed.checkpointsIndexed;
+  const metadata = mergeThreadMetadata(
+    lastRead === null ? {} : ((conversation?.metadata ?? {}) as JsonObject),
+    await rootMetadataSince(tx, threadId, lastRead),
+  );
 
   const index = await readStepIndex(tx, threadId, '');
   const title = conversation?.title ?? titleFromSteps(await firstUserMessageOf(tx, threadId, refreshed));
@@ -249,7 +275,9 @@ async function syncThread(
     title,
   );
   const tokens: ModelTokens = {};
-  for (const { modelTokens } of index) {
+  const models = new Set<string>();
+  for (const { entry, modelTokens } of index) {
+    for (const model of entry.models) models.add(model);
     for (const [model, used] of Object.entries(modelTokens)) {
       const sums = (tokens[model] ??= { input: 0, output: 0 });
       sums.input += used.input;
@@ -257,13 +285,14 @@ async function syncThread(
     }
   }
   const { costUsd, unpriced } = costOf(tokens, config.modelPrices);
-  const data = conversationData(rollups, costUsd);
-  if (conversation === null) {
-    await tx.conversation.create({ data: { ...data, threadId, tenantId: owner } });
-    return { outcome: 'created', checkpointsIndexed, unpricedModels: unpriced };
-  }
-  await tx.conversation.update({ where: { id: conversation.id }, data });
-  return { outcome: 'updated', checkpointsIndexed, unpricedModels: unpriced };
+  const data = { ...conversationData(rollups, costUsd), metadata, models: [...models] };
+  const { id } =
+    conversation === null
+      ? await tx.conversation.create({ data: { ...data, threadId, tenantId: owner }, select: { id: true } })
+      : await tx.conversation.update({ where: { id: conversation.id }, data, select: { id: true } });
+  const toolNames = await writeSearchSteps(tx, id, searchSteps, refreshed.rebuilt, config.textSearchConfig);
+  await tx.conversation.update({ where: { id }, data: { toolNames }, select: { id: true } });
+  return { outcome: conversation === null ? 'created' : 'updated', checkpointsIndexed, unpricedModels: unpriced };
 }
 
 /** The thread's first USER_MESSAGE step: seen by the refresh when it indexed the root from its start, else looked up. */
@@ -282,6 +311,7 @@ function conversationData(rollups: ThreadRollups, costUsd: Prisma.Decimal) {
     stepCount: rollups.stepCount,
     inputTokens: BigInt(rollups.inputTokens),
     outputTokens: BigInt(rollups.outputTokens),
+    totalTokens: BigInt(rollups.inputTokens + rollups.outputTokens),
     reasoningTokens: BigInt(rollups.reasoningTokens),
     costUsd,
     pendingInterrupt: jsonColumn(rollups.pendingInterrupt),

@@ -2,7 +2,7 @@ import { Directive, Field, ObjectType, registerEnumType } from 'type-graphql';
 import { Connection } from '../graphql/connection';
 import { toGlobalId } from '../graphql/global-id';
 import { Node } from '../graphql/node';
-import { DateTime, Decimal, JSON, NonNegativeInt, SafeInt } from '../graphql/scalars';
+import { DateTime, Decimal, JSON, JSONObject, NonNegativeInt, SafeInt } from '../graphql/scalars';
 import { ConversationStatus } from '../generated/prisma/enums';
 import type { Conversation as ConversationRow } from '../generated/prisma/client';
 
@@ -103,6 +103,12 @@ export class Conversation extends Node {
   @Field(() => ConversationError, { nullable: true, description: 'The error that stopped the last run, when ERROR.' })
   lastError!: ConversationError | null;
 
+  @Field(() => JSONObject, {
+    description:
+      "The thread's run metadata, from its root checkpoints without LangGraph's own keys (source, step, parents, …); a later run's value of a key replaces an earlier one. Empty when runs pass none.",
+  })
+  metadata!: Record<string, unknown>;
+
   /** Maps a database row to its GraphQL object. */
   static fromRow(row: ConversationRow): Conversation {
     const conversation = new Conversation();
@@ -120,6 +126,7 @@ export class Conversation extends Node {
     conversation.costUsd = row.costUsd.toFixed(8);
     conversation.pendingInterrupts = row.status === ConversationStatus.INTERRUPTED ? readPendingInterrupts(row.pendingInterrupt) : [];
     conversation.lastError = row.status === ConversationStatus.ERROR ? readError(row.lastError) : null;
+    conversation.metadata = record(row.metadata) ?? {};
     return conversation;
   }
 }

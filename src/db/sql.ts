@@ -17,15 +17,27 @@ export interface KeysetPage {
   seek: KeysetPosition | null;
 }
 
+/**
+ * The SQL type of a keyset order column, which says how a cursor's sort value is compared: a timestamp (an ISO-8601
+ * string in the cursor), an exact decimal (a decimal string, so no digit is lost to floating point) or an integer.
+ */
+export type KeysetColumnType = 'timestamptz' | 'numeric' | 'bigint' | 'integer';
+
+/** A cursor's sort value as a SQL value of the order column's type; the value was checked by the cursor's shape. */
+export function keysetValue(type: KeysetColumnType, value: string | number): Prisma.Sql {
+  return type === 'timestamptz' ? Prisma.sql`${new Date(value)}` : Prisma.sql`${String(value)}::${Prisma.raw(type)}`;
+}
+
 /** Whether a page of a list in this order is read in descending order (a backward page reads the order reversed). */
 export function readsDescending(descending: boolean, page: KeysetPage): boolean {
   return descending !== page.backward;
 }
 
 /**
- * The keyset seek over (column, id) read in the page's direction: `column` and `id` must be trusted identifiers (never user input).
+ * The keyset seek over (column, id) read in the page's direction: `column` and `id` must be trusted identifiers (never
+ * user input), and `value` the seek value as SQL of the column's type (see {@link keysetValue}).
  */
-export function keysetSql(column: Prisma.Sql, id: Prisma.Sql, descending: boolean, page: KeysetPage, value: unknown) {
+export function keysetSql(column: Prisma.Sql, id: Prisma.Sql, descending: boolean, page: KeysetPage, value: Prisma.Sql | null) {
   const before = readsDescending(descending, page);
   const direction = Prisma.raw(before ? 'DESC' : 'ASC');
   const orderBy = Prisma.sql`${column} ${direction}, ${id} ${direction}`;
@@ -58,8 +70,12 @@ export interface JsonPageStatement {
   columns: Prisma.Sql;
   /** The rows of the list (tenant included), over the alias. */
   where: Prisma.Sql;
-  /** The timestamp column the list is ordered by (then by id), and its direction. */
+  /**
+   * The column the list is ordered by (then by id), its type (default `timestamptz`) and direction. `columns` must
+   * select it under its own name, as itself or as text of it (e.g. `cost_usd::text AS cost_usd`).
+   */
   orderColumn: string;
+  orderType?: KeysetColumnType;
   descending: boolean;
   page: KeysetPage;
   /** More columns of each row of the page, over the alias `page`, e.g. a correlated count. */
@@ -77,13 +93,14 @@ export async function selectPageAsJson<T>(
   statement: JsonPageStatement,
 ): Promise<{ rows: JsonRow<T>[]; total: number | null }> {
   const { table, alias, page, orderColumn } = statement;
+  const orderType = statement.orderType ?? 'timestamptz';
   const from = Prisma.raw(`${table} ${alias}`);
   const keyset = keysetSql(
     Prisma.raw(`${alias}.${orderColumn}`),
     Prisma.raw(`${alias}.id`),
     statement.descending,
     page,
-    page.seek && new Date(page.seek.value),
+    page.seek && keysetValue(orderType, page.seek.value),
   );
   const direction = Prisma.raw(readsDescending(statement.descending, page) ? 'DESC' : 'ASC');
   const total = statement.total ? Prisma.sql`(SELECT count(*)::int FROM ${from} WHERE ${statement.where})` : Prisma.sql`NULL::int`;
@@ -95,7 +112,7 @@ export async function selectPageAsJson<T>(
       SELECT page.*${statement.perRow ? Prisma.sql`, ${statement.perRow}` : Prisma.empty} FROM page
     )
     SELECT (
-      SELECT coalesce(json_agg(page_rows ORDER BY page_rows.${Prisma.raw(orderColumn)} ${direction}, page_rows.id ${direction}), '[]')::text
+      SELECT coalesce(json_agg(page_rows ORDER BY page_rows.${Prisma.raw(orderColumn)}::${Prisma.raw(orderType)} ${direction}, page_rows.id ${direction}), '[]')::text
       FROM page_rows
     ) AS page, ${total} AS total`);
   return { rows: parseJsonRows<T>(result!.page), total: result!.total };

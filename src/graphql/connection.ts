@@ -102,6 +102,21 @@ export const TIMESTAMP_AND_UUID: CursorShape = {
     typeof value === 'string' && ISO_TIMESTAMP.test(value) && new Date(value).toISOString() === value && UUID.test(id),
 };
 
+/** Decimal strings as PostgreSQL writes a `numeric(18, 8)` (e.g. "0.01234500"), compared as numeric in SQL. */
+const DECIMAL = /^-?\d{1,10}(\.\d{1,8})?$/;
+
+/** Cursors of lists ordered by an exact decimal, carried as its decimal string so it round-trips exactly, with a UUID breaking ties. */
+export const DECIMAL_AND_UUID: CursorShape = {
+  description: 'a decimal string and a UUID',
+  isValid: ({ value, id }) => typeof value === 'string' && DECIMAL.test(value) && UUID.test(id),
+};
+
+/** Cursors of lists ordered by an integer (a JSON number within JavaScript's safe integers) with a UUID breaking ties. */
+export const INTEGER_AND_UUID: CursorShape = {
+  description: 'an integer and a UUID',
+  isValid: ({ value, id }) => typeof value === 'number' && Number.isSafeInteger(value) && UUID.test(id),
+};
+
 /** Validates Relay arguments and decodes the cursor of a list whose cursors carry `listKey` and positions of `shape`. */
 export function toKeysetPage(args: ConnectionArgs, listKey: string, shape: CursorShape = TIMESTAMP_AND_UUID): KeysetPage {
   const { first, last, after, before } = args;

@@ -1,4 +1,7 @@
+import { Field, InputType } from 'type-graphql';
+import { Prisma } from '../db/client';
 import { BadUserInputError } from './errors';
+import { Decimal, SafeInt } from './scalars';
 
 /**
  * Rejects time ranges whose lower bound is not strictly before their upper bound, naming the argument
@@ -18,5 +21,34 @@ export function assertOrderedRanges<T extends object>(
         `filter.${lowerName}`,
       );
     }
+  }
+}
+
+@InputType({ description: 'Bounds of an exact decimal, both inclusive; a missing bound does not restrict.' })
+export class DecimalRange {
+  @Field(() => Decimal, { nullable: true, description: 'At least this value (inclusive).' })
+  min?: string | null;
+
+  @Field(() => Decimal, { nullable: true, description: 'At most this value (inclusive).' })
+  max?: string | null;
+}
+
+@InputType({ description: 'Bounds of an integer, both inclusive; a missing bound does not restrict.' })
+export class IntRange {
+  @Field(() => SafeInt, { nullable: true, description: 'At least this value (inclusive).' })
+  min?: number | null;
+
+  @Field(() => SafeInt, { nullable: true, description: 'At most this value (inclusive).' })
+  max?: number | null;
+}
+
+/** Rejects a range whose `min` is greater than its `max`, naming `argument` (e.g. "filter.costUsd"). */
+export function assertRange(range: DecimalRange | IntRange | null | undefined, argument: string): void {
+  if (range?.min == null || range.max == null) return;
+  if (new Prisma.Decimal(range.min).greaterThan(range.max)) {
+    throw new BadUserInputError(
+      `\`${argument}.min\` (${range.min}) must not be greater than \`${argument}.max\` (${range.max}).`,
+      argument,
+    );
   }
 }

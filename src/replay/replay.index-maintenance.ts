@@ -51,8 +51,14 @@ export interface StepIndexRefresh {
  * head to the first indexed ancestor X (the previous head, or a fork point), deletes the rows from X on, and indexes X
  * through the head again (X's steps change when interrupt, resume or error writes land under it). Decodes only the
  * `messages` blobs of those checkpoints and of X's parent. Call it inside a transaction holding the thread's lock.
+ * `onIndexed` sees the steps of the checkpoints (re)indexed, oldest first, a chunk at a time.
  */
-export async function refreshStepIndex(client: DbClient, threadId: string, namespace: string): Promise<StepIndexRefresh> {
+export async function refreshStepIndex(
+  client: DbClient,
+  threadId: string,
+  namespace: string,
+  onIndexed?: (checkpoints: readonly CheckpointSteps[]) => void,
+): Promise<StepIndexRefresh> {
   const chain = await selectChainToIndexed(client, threadId, namespace);
   if (chain.length === 0) {
     await client.conversationStepIndex.deleteMany({ where: { threadId, checkpointNs: namespace } });
@@ -96,6 +102,7 @@ export async function refreshStepIndex(client: DbClient, threadId: string, names
         return { ...indexRowOf(threadId, namespace, entry, result, stores.writes.at(entry.checkpointId).length), ...messages };
       }),
     });
+    onIndexed?.(results);
     const last = results.at(-1) as CheckpointSteps;
     stepsBefore += results.reduce((sum, result) => sum + result.steps.length, 0);
     previous = checkpoints.at(-1) as CheckpointRow;

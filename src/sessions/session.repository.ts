@@ -1,6 +1,6 @@
 import { Prisma } from '../db/client';
 import { dateOf, nullableDateOf, parseJsonRows, type JsonRow } from '../db/json-rows';
-import { keysetSql, selectPageAsJson } from '../db/sql';
+import { keysetSql, keysetValue, selectPageAsJson } from '../db/sql';
 import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
 import type { KeysetPage } from '../graphql/connection';
 import type { TenantContext } from '../core/context';
@@ -129,7 +129,7 @@ export async function listMessagePages(
     Prisma.raw('m.id'),
     false,
     page,
-    page.seek && new Date(page.seek.value),
+    page.seek && keysetValue('timestamptz', page.seek.value),
   );
   const [result] = await context.db.queryRows<{ rows: string }>(Prisma.sql`
     SELECT coalesce(json_agg(paged ORDER BY paged.session_id, paged.ordinal), '[]')::text AS rows

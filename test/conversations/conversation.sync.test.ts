@@ -2,7 +2,12 @@ import { MessagesAnnotation, StateGraph, START, END } from '@langchain/langgraph
 import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
 import { Client, Pool } from 'pg';
 import { conversationSyncJob } from '../../src/conversations/conversation-sync.job';
-import { syncConversations, type ConversationSyncConfig, type ConversationSyncSummary } from '../../src/conversations/conversation.sync';
+import {
+  conversationSyncConfigOf,
+  syncConversations,
+  type ConversationSyncConfig,
+  type ConversationSyncSummary,
+} from '../../src/conversations/conversation.sync';
 import { createDatabase, type Database } from '../../src/db/client';
 import { CheckpointBlobStore, CheckpointWriteStore, orderCheckpointLineage } from '../../src/replay/checkpoint.rows';
 import { indexCheckpointWindow } from '../../src/replay/replay.step-index';
@@ -182,7 +187,7 @@ const touched = (summary: ConversationSyncSummary) => summary.created + summary.
 beforeAll(async () => {
   server = await startTestServer({ MODEL_PRICES: JSON.stringify(PRICES) });
   url = server.config.database.url as string;
-  config = { ...server.config.conversations, defaultTenant: undefined };
+  config = { ...conversationSyncConfigOf(server.config), defaultTenant: undefined };
   ({ threads } = await writeLangGraphFixtures(url, { only: FIXTURES, ...saverOptions }));
   await runTaggedThread(tagged.globex, 'globex');
   await runTaggedThread(tagged.unknown, 'nosuch');
@@ -214,7 +219,7 @@ describe('conversation sync', () => {
   });
 
   test('the configured default tenant takes the threads without a key; an unknown tenant is never replaced by it', async () => {
-    config = { ...server.config.conversations, defaultTenant: 'acme' };
+    config = { ...conversationSyncConfigOf(server.config), defaultTenant: 'acme' };
     const summary = await syncConversations(server.db, config);
     expect(summary).toMatchObject({
       threads: FIXTURES.length + 2,

@@ -143,6 +143,7 @@ describe('applyMigrations', () => {
           'checkpoint_migrations',
           'checkpoint_writes',
           'checkpoints',
+          'conversation_search_steps',
           'conversation_step_index',
           'conversations',
           'messages',

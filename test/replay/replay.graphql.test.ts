@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
-import { syncConversations } from '../../src/conversations/conversation.sync';
+import { conversationSyncConfigOf, syncConversations } from '../../src/conversations/conversation.sync';
 import { messagesCacheOf } from '../../src/replay/replay.cache';
 import { toJsonValue } from '../../src/replay/replay.json';
 import { readReplayPage } from '../../src/replay/replay.repository';
@@ -116,7 +116,7 @@ beforeAll(async () => {
   server = await startTestServer({ CONVERSATION_DEFAULT_TENANT: 'acme' });
   url = server.config.database.url as string;
   ({ threads } = await writeLangGraphFixtures(url, saverOptions()));
-  const summary = await syncConversations(server.db, server.config.conversations);
+  const summary = await syncConversations(server.db, conversationSyncConfigOf(server.config));
   expect(summary).toMatchObject({ threads: FIXTURE_NAMES.length, created: FIXTURE_NAMES.length, failed: 0 });
   const listed = await server.graphql<{ conversations: { nodes: { id: string; threadId: string }[] } }>(
     '{ conversations(first: 100) { nodes { id threadId } } }',

@@ -2,7 +2,7 @@
 // (ftv1) runs on graphql-js, so each operation here is sent both ways and the answers compared, data and errors.
 import { getIntrospectionQuery, print } from 'graphql';
 import { seedDatabase } from '../../prisma/seed';
-import { syncConversations } from '../../src/conversations/conversation.sync';
+import { conversationSyncConfigOf, syncConversations } from '../../src/conversations/conversation.sync';
 import {
   ConversationReplayDocument,
   ConversationsTableDocument,
@@ -31,7 +31,7 @@ beforeAll(async () => {
     seed: 11,
     now: NOW,
   });
-  await syncConversations(server.db, server.config.conversations);
+  await syncConversations(server.db, conversationSyncConfigOf(server.config));
   const listed = await server.graphql<{
     sessions: { nodes: { id: string; messageCount: number; messages: { nodes: { id: string }[] } }[] };
     conversations: { nodes: { id: string; stepCount: number }[] };
