@@ -80,6 +80,11 @@ const environmentSchema = z.object({
     .pipe(z.record(z.string(), modelPrice))
     .optional(),
   USAGE_CACHE_SECONDS: integer(0, 86_400).default(30),
+  // An identifier, since it is written into SQL as a literal (the text-search index is an expression over it).
+  TEXT_SEARCH_CONFIG: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: 'expected a PostgreSQL text search configuration name like simple or english' })
+    .default('simple'),
   LOAD_PER_FIELD: booleanFromString.default(false),
   HEAP_GROWING_PERCENT: integer(0, 1000).default(30),
   METRICS_TOKEN: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
@@ -146,6 +151,14 @@ export interface Config {
   readonly runtime: {
     /** How far V8 lets the heap grow past what survived the last full GC, in percent; 0 keeps V8's own (up to 300). */
     readonly heapGrowingPercent: number;
+  };
+  readonly search: {
+    /**
+     * PostgreSQL text search configuration of message search (TEXT_SEARCH_CONFIG): `simple` by default, which
+     * lower-cases words without stemming or stop words, so text of any language matches as written. Messages are
+     * indexed by the expression `to_tsvector('<config>'::regconfig, content)`: another value needs its own index.
+     */
+    readonly textSearchConfig: string;
   };
   readonly analytics: {
     /** How long a finished usage result is reused for the same tenant and arguments; 0 disables reuse (not sharing in flight). */
@@ -227,6 +240,7 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
       modelPrices: e.MODEL_PRICES ?? DEFAULT_MODEL_PRICES,
     },
     analytics: { usageCacheSeconds: e.USAGE_CACHE_SECONDS },
+    search: { textSearchConfig: e.TEXT_SEARCH_CONFIG },
     runtime: { heapGrowingPercent: e.HEAP_GROWING_PERCENT },
     metrics: {
       token: e.METRICS_TOKEN,
