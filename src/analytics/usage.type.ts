@@ -39,13 +39,22 @@ export class UsageFilter {
   @Field(() => [SessionStatus], { nullable: true, description: 'Only sessions with these statuses.' })
   status?: SessionStatus[] | null;
 
-  @Field(() => JSONObject, { nullable: true, description: 'Only sessions whose metadata contains this object (as SessionFilter.metadata).' })
+  @Field(() => JSONObject, {
+    nullable: true,
+    description: 'Only sessions whose metadata contains this object (as SessionFilter.metadata).',
+  })
   metadata?: Record<string, unknown> | null;
 
-  @Field(() => String, { nullable: true, description: 'Only sessions with a message matching this web-search query (as SessionFilter.text).' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Only sessions with a message matching this web-search query (as SessionFilter.text).',
+  })
   text?: string | null;
 
-  @Field(() => Boolean, { nullable: true, description: 'Only sessions with (true) or without (false) errors (as SessionFilter.hasErrors).' })
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'Only sessions with (true) or without (false) errors (as SessionFilter.hasErrors).',
+  })
   hasErrors?: boolean | null;
 
   @Field(() => [String], { nullable: true, description: 'Only sessions that called any of these tools (as SessionFilter.toolName).' })

@@ -15,7 +15,10 @@ export const MAX_SEARCH_TEXT_LENGTH = 500;
 export function assertMetadataFilter(value: unknown, argument: string): void {
   if (value == null) return;
   if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new BadUserInputError(`${argument} must be a JSON object, received ${Array.isArray(value) ? 'an array' : typeof value}.`, argument);
+    throw new BadUserInputError(
+      `${argument} must be a JSON object, received ${Array.isArray(value) ? 'an array' : typeof value}.`,
+      argument,
+    );
   }
   const depth = depthOf(value, MAX_METADATA_FILTER_DEPTH + 1);
   if (depth > MAX_METADATA_FILTER_DEPTH) {
@@ -33,10 +36,7 @@ export function assertMetadataFilter(value: unknown, argument: string): void {
 /** Rejects a full-text query longer than {@link MAX_SEARCH_TEXT_LENGTH} characters, naming `argument`. */
 export function assertSearchText(value: string | null | undefined, argument: string): void {
   if (value != null && value.length > MAX_SEARCH_TEXT_LENGTH) {
-    throw new BadUserInputError(
-      `${argument} may be at most ${MAX_SEARCH_TEXT_LENGTH} characters, received ${value.length}.`,
-      argument,
-    );
+    throw new BadUserInputError(`${argument} may be at most ${MAX_SEARCH_TEXT_LENGTH} characters, received ${value.length}.`, argument);
   }
 }
 

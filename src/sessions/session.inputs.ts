@@ -74,10 +74,16 @@ export class SessionFilter {
   })
   hasErrors?: boolean | null;
 
-  @Field(() => [String], { nullable: true, description: 'Sessions that called any of these tools (`Session.trace` tool call names, exact match).' })
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Sessions that called any of these tools (`Session.trace` tool call names, exact match).',
+  })
   toolName?: string[] | null;
 
-  @Field(() => [String], { nullable: true, description: 'Sessions with a message by any of these models (message metadata `model`, exact match).' })
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Sessions with a message by any of these models (message metadata `model`, exact match).',
+  })
   model?: string[] | null;
 }
 

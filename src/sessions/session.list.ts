@@ -35,7 +35,8 @@ export function sessionListWhere(context: TenantContext, filter: SessionFilter |
   if (filter?.lastActivityBefore) conditions.push(Prisma.sql`s.last_activity_at < ${filter.lastActivityBefore}`);
   if (filter?.metadata) conditions.push(sessionMetadataContains(filter.metadata));
   if (filter?.text?.trim()) conditions.push(anyMessage(messageMatches(context, filter.text)));
-  if (filter?.hasErrors != null) conditions.push(Prisma.sql`${filter.hasErrors ? Prisma.empty : Prisma.sql`NOT `}${anyMessage(MESSAGE_HAS_ERRORS)}`);
+  if (filter?.hasErrors != null)
+    conditions.push(Prisma.sql`${filter.hasErrors ? Prisma.empty : Prisma.sql`NOT `}${anyMessage(MESSAGE_HAS_ERRORS)}`);
   if (filter?.toolName?.length) conditions.push(anyMessage(messageCallsToolIn(filter.toolName)));
   if (filter?.model?.length) conditions.push(anyMessage(messageModelIn(filter.model)));
   return Prisma.join(conditions, ' AND ');
