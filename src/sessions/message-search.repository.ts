@@ -18,8 +18,8 @@ export interface MessageSearchRow {
 /** Marks a matched word's start and end in a raw highlight; removed from the content first, so only ts_headline writes them. */
 export const HIGHLIGHT_START = '\u0002';
 export const HIGHLIGHT_STOP = '\u0003';
-// Up to 3 fragments of 10–30 words around the matches; the text is HTML-escaped and bounded in message-search.type.ts.
-const HIGHLIGHT_OPTIONS = `StartSel="${HIGHLIGHT_START}", StopSel="${HIGHLIGHT_STOP}", MaxWords=30, MinWords=10, MaxFragments=3, FragmentDelimiter=" … "`;
+// One excerpt of 15–35 words around the best match (a shorter message whole); HTML-escaped and bounded in message-search.type.ts.
+const HIGHLIGHT_OPTIONS = `StartSel="${HIGHLIGHT_START}", StopSel="${HIGHLIGHT_STOP}", MaxWords=35, MinWords=15`;
 
 /**
  * One page of the tenant's messages matching `query` (`page.limit + 1` rows, in read order) with, when asked, the

@@ -18,7 +18,7 @@ export class MessageSearchHit {
   @Field({
     description:
       `Fragments of the message around the matched words, safe to insert as HTML: the text is HTML-escaped (& < > " ' as entities) and each matched word is wrapped in <mark>…</mark>, the only markup. ` +
-      `At most 3 fragments of about 10–30 words, joined by " … ", and at most ${MAX_HIGHLIGHT_TEXT} characters of text; a short message is shown whole.`,
+      `One excerpt of about 15–35 words around the best match (a shorter message whole), at most ${MAX_HIGHLIGHT_TEXT} characters of text (then cut with "…").`,
   })
   highlight!: string;
 

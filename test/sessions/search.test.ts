@@ -2,6 +2,7 @@
 // sessionStats and usage all read through sessionListWhere, and the searchMessages connection.
 import type { Message, Session } from '../../src/generated/prisma/client';
 import { MAX_HIGHLIGHT_TEXT } from '../../src/sessions/message-search.type';
+import { SearchMessagesDocument } from '../generated/operations';
 import { at, createMessages, createSession } from '../helpers/factories';
 import { startTestServer, type GraphQLResponse, type TestServer } from '../helpers/server';
 
@@ -313,6 +314,23 @@ describe('searchMessages', () => {
     const globex = await server.createKey('globex');
     const response = await server.graphql<SearchData>(SEARCH, { query: 'refund' }, { apiKey: globex });
     expect(response.data!.searchMessages.edges.map((edge) => edge.node.message.content)).toEqual(['zebracorn refund']);
+  });
+
+  it("answers the dashboard's search operation", async () => {
+    const response = await server.graphql(SearchMessagesDocument, { query: 'processing refund', orderBy: 'RELEVANCE', first: 5 });
+    expect(response.errors).toBeUndefined();
+    expect(response.data!.searchMessages).toMatchObject({
+      totalCount: 1,
+      edges: [
+        {
+          node: {
+            highlight: 'Sure, <mark>processing</mark> the <mark>refund</mark> now',
+            message: { role: 'ASSISTANT' },
+            session: { sessionId: 's0', channel: 'web', status: 'ACTIVE' },
+          },
+        },
+      ],
+    });
   });
 
   it('costs one statement per page, plus one for all the sessions of the page', async () => {
