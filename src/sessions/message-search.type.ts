@@ -17,7 +17,7 @@ export class MessageSearchHit {
 
   @Field({
     description:
-      `Fragments of the message around the matched words, safe to insert as HTML: the text is HTML-escaped (& < > " ' as entities) and each matched word is wrapped in <mark>…</mark>, the only markup. ` +
+      `An excerpt of the message with the matched words marked, safe to insert as HTML: the text is HTML-escaped (& < > " ' as entities) and each matched word is wrapped in <mark>…</mark>, the only markup. ` +
       `One excerpt of about 15–35 words around the best match (a shorter message whole), at most ${MAX_HIGHLIGHT_TEXT} characters of text (then cut with "…").`,
   })
   highlight!: string;
