@@ -80,13 +80,12 @@ const environmentSchema = z.object({
     })
     .pipe(z.record(z.string(), modelPrice))
     .optional(),
+  USAGE_CACHE_SECONDS: integer(0, 86_400).default(30),
+  // An identifier, since it is written into SQL as a literal (the text-search index is an expression over it).
   TEXT_SEARCH_CONFIG: z
     .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, {
-      error: 'expected a text search configuration name like simple or english',
-    })
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: 'expected a PostgreSQL text search configuration name like simple or english' })
     .default('simple'),
-  USAGE_CACHE_SECONDS: integer(0, 86_400).default(30),
   LOAD_PER_FIELD: booleanFromString.default(false),
   HEAP_GROWING_PERCENT: integer(0, 1000).default(30),
   METRICS_TOKEN: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
@@ -152,16 +151,17 @@ export interface Config {
     readonly defaultTenant: string | undefined;
     readonly modelPrices: Readonly<Record<string, { readonly input: number; readonly output: number }>>;
   };
-  readonly search: {
-    /**
-     * PostgreSQL text search configuration of every full-text index and query (TEXT_SEARCH_CONFIG). `simple` by
-     * default: it lowercases words without stemming or stop words, so it treats every language alike.
-     */
-    readonly textSearchConfig: string;
-  };
   readonly runtime: {
     /** How far V8 lets the heap grow past what survived the last full GC, in percent; 0 keeps V8's own (up to 300). */
     readonly heapGrowingPercent: number;
+  };
+  readonly search: {
+    /**
+     * PostgreSQL text search configuration of every full-text filter and search (TEXT_SEARCH_CONFIG): `simple` by default, which
+     * lower-cases words without stemming or stop words, so text of any language matches as written. Messages are
+     * indexed by the expression `to_tsvector('<config>'::regconfig, content)`: another value needs its own index.
+     */
+    readonly textSearchConfig: string;
   };
   readonly analytics: {
     /** How long a finished usage result is reused for the same tenant and arguments; 0 disables reuse (not sharing in flight). */
@@ -245,8 +245,8 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
       defaultTenant: e.CONVERSATION_DEFAULT_TENANT,
       modelPrices: e.MODEL_PRICES ?? DEFAULT_MODEL_PRICES,
     },
-    search: { textSearchConfig: e.TEXT_SEARCH_CONFIG },
     analytics: { usageCacheSeconds: e.USAGE_CACHE_SECONDS },
+    search: { textSearchConfig: e.TEXT_SEARCH_CONFIG },
     runtime: { heapGrowingPercent: e.HEAP_GROWING_PERCENT },
     metrics: {
       token: e.METRICS_TOKEN,

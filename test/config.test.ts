@@ -21,6 +21,7 @@ describe('configuration', () => {
       LOAD_PER_FIELD: 'true',
       USAGE_CACHE_SECONDS: '0',
       HEAP_GROWING_PERCENT: '0',
+      TEXT_SEARCH_CONFIG: 'english',
     });
     expect(config.database).toMatchObject({ url: 'postgres://user:secret@db.internal:5433/convoql', migrateOnStart: true });
     expect(config.http.port).toBe(8080);
@@ -31,6 +32,8 @@ describe('configuration', () => {
     expect(config.graphql.loadPerField).toBe(true);
     expect(config.analytics.usageCacheSeconds).toBe(0);
     expect(loadConfig({}).analytics.usageCacheSeconds).toBe(30);
+    expect(config.search.textSearchConfig).toBe('english');
+    expect(loadConfig({}).search.textSearchConfig).toBe('simple');
   });
 
   it('turns on migrations with --migrate', () => {
@@ -49,6 +52,10 @@ describe('configuration', () => {
     [{ MIGRATE_ON_START: 'maybe' }, 'Invalid configuration: MIGRATE_ON_START expected true or false, received "maybe"'],
     [{ MODEL_PRICES: '{oops' }, 'Invalid configuration: MODEL_PRICES expected JSON'],
     [{ USAGE_CACHE_SECONDS: '-1' }, 'Invalid configuration: USAGE_CACHE_SECONDS expected an integer >= 0, received "-1"'],
+    [
+      { TEXT_SEARCH_CONFIG: "simple'; --" },
+      'Invalid configuration: TEXT_SEARCH_CONFIG expected a PostgreSQL text search configuration name like simple or english',
+    ],
     [{ HEAP_GROWING_PERCENT: '5000' }, 'Invalid configuration: HEAP_GROWING_PERCENT expected an integer <= 1000, received "5000"'],
   ])('rejects %j in one line', (environment, message) => {
     let error: unknown;

@@ -66,6 +66,18 @@ export class UsageCache<T> {
 
 /** The cache key: the tenant first, then the arguments in a canonical form (filter lists as sets). */
 export function usageCacheKey(tenantId: string, query: UsageQuery): string {
-  const set = (values: readonly string[] | null) => (values?.length ? [...new Set(values)].sort() : null);
-  return JSON.stringify([tenantId, query.groupBy, query.from.toISOString(), query.to.toISOString(), set(query.channel), set(query.status)]);
+  const set = (values: readonly string[] | null | undefined) => (values?.length ? [...new Set(values)].sort() : null);
+  return JSON.stringify([
+    tenantId,
+    query.groupBy,
+    query.from.toISOString(),
+    query.to.toISOString(),
+    set(query.channel),
+    set(query.status),
+    query.metadata ?? null,
+    query.text ?? null,
+    query.hasErrors ?? null,
+    set(query.toolName),
+    set(query.model),
+  ]);
 }

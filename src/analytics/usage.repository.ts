@@ -1,6 +1,7 @@
 import { Prisma } from '../db/client';
 import type { TenantContext } from '../core/context';
 import { sessionListWhere } from '../sessions/session.list';
+import type { SessionFilter } from '../sessions/session.inputs';
 import type { SessionStatus } from '../sessions/session.type';
 import { UsageGroupBy, type UsageBucket } from './usage.type';
 
@@ -11,6 +12,20 @@ export interface UsageQuery {
   groupBy: UsageGroupBy;
   channel: string[] | null;
   status: SessionStatus[] | null;
+  /** The sessions list's search filters (SessionFilter's fields of the same names); null: no restriction. */
+  metadata?: Record<string, unknown> | null;
+  text?: string | null;
+  hasErrors?: boolean | null;
+  toolName?: string[] | null;
+  model?: string[] | null;
+}
+
+/** The sessions filter a usage query applies, or null when it restricts nothing (then conversations count too). */
+export function usageSessionFilter(query: UsageQuery): SessionFilter | null {
+  const { channel, status, metadata, text, hasErrors, toolName, model } = query;
+  const restricts =
+    Boolean(channel?.length || status?.length || metadata || text?.trim() || toolName?.length || model?.length) || hasErrors != null;
+  return restricts ? { channel, status, metadata, text, hasErrors, toolName, model } : null;
 }
 
 /** One bucket's figures as the repository computes them (the resolver adds `start`). */
@@ -79,9 +94,10 @@ function bucketKeys(groupBy: UsageGroupBy) {
 export async function usageBuckets(context: TenantContext, query: UsageQuery): Promise<UsageFigures[]> {
   const tenantId = context.viewer.tenantId;
   const keys = bucketKeys(query.groupBy);
-  const filtered = Boolean(query.channel?.length || query.status?.length);
+  const filter = usageSessionFilter(query);
+  const filtered = filter !== null;
   // The sessions list's own filter (see session.list.ts); messages are joined to sessions whenever it applies.
-  const sessionFilter = filtered ? sessionListWhere(context, { channel: query.channel, status: query.status }) : Prisma.sql`TRUE`;
+  const sessionFilter = filter ? sessionListWhere(context, filter) : Prisma.sql`TRUE`;
   const messageSessions =
     filtered || query.groupBy === UsageGroupBy.CHANNEL || query.groupBy === UsageGroupBy.STATUS
       ? Prisma.sql`JOIN sessions s ON s.id = m.session_id AND s.tenant_id = m.tenant_id`
@@ -103,7 +119,7 @@ export async function usageBuckets(context: TenantContext, query: UsageQuery): P
       FROM messages m JOIN sessions s ON s.id = m.session_id AND s.tenant_id = m.tenant_id
       WHERE m.tenant_id = ${tenantId} AND m.created_at >= ${query.from} AND m.created_at < ${query.to} AND ${sessionFilter}
       GROUP BY 1`;
-  // Conversations have no channel or status: counted only without those filters.
+  // Conversations have none of the sessions' filters: counted only without them.
   const conversationsPart =
     keys.conversation !== null && !filtered
       ? Prisma.sql`

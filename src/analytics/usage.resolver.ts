@@ -1,5 +1,6 @@
 import { Arg, Authorized, Ctx, Query, Resolver } from 'type-graphql';
 import { BadUserInputError } from '../graphql/errors';
+import { assertMetadataFilter, assertSearchText } from '../graphql/search-inputs';
 import { asTenantContext, type RequestContext } from '../core/context';
 import { Usage, UsageFilter, UsageGroupBy } from './usage.type';
 
@@ -36,8 +37,21 @@ export class UsageResolver {
     if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) {
       throw new BadUserInputError(`The range may span at most ${MAX_RANGE_DAYS} days.`, 'filter.from');
     }
+    assertMetadataFilter(filter?.metadata, 'filter.metadata');
+    assertSearchText(filter?.text, 'filter.text');
     const tenantContext = asTenantContext(context);
-    const query = { from, to, groupBy, channel: filter?.channel ?? null, status: filter?.status ?? null };
+    const query = {
+      from,
+      to,
+      groupBy,
+      channel: filter?.channel ?? null,
+      status: filter?.status ?? null,
+      metadata: filter?.metadata ?? null,
+      text: filter?.text ?? null,
+      hasErrors: filter?.hasErrors ?? null,
+      toolName: filter?.toolName ?? null,
+      model: filter?.model ?? null,
+    };
     const buckets = await context.loaders.usage.load(tenantContext, query);
     const timed = groupBy === UsageGroupBy.DAY || groupBy === UsageGroupBy.WEEK;
     return {

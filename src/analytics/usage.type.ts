@@ -1,5 +1,5 @@
 import { Field, Float, InputType, ObjectType, registerEnumType } from 'type-graphql';
-import { DateTime, Decimal, NonNegativeInt, SafeInt } from '../graphql/scalars';
+import { DateTime, Decimal, JSONObject, NonNegativeInt, SafeInt } from '../graphql/scalars';
 import { SessionStatus } from '../sessions/session.type';
 
 /** How usage buckets are keyed. */
@@ -24,7 +24,7 @@ registerEnumType(UsageGroupBy, {
 
 @InputType({
   description:
-    'Which activity to count: sessions started, messages written and conversations active in [from, to). `channel` and `status` restrict sessions and their messages; conversations, which have neither, are counted only when both are absent.',
+    'Which activity to count: sessions started, messages written and conversations active in [from, to). `channel`, `status`, `metadata`, `text`, `hasErrors`, `toolName` and `model` restrict sessions and their messages exactly as in SessionFilter; conversations, which have none of them, are counted only when all are absent.',
 })
 export class UsageFilter {
   @Field(() => DateTime, { nullable: true, description: 'Start, inclusive. Default: 30 days before `to`.' })
@@ -38,6 +38,30 @@ export class UsageFilter {
 
   @Field(() => [SessionStatus], { nullable: true, description: 'Only sessions with these statuses.' })
   status?: SessionStatus[] | null;
+
+  @Field(() => JSONObject, {
+    nullable: true,
+    description: 'Only sessions whose metadata contains this object (as SessionFilter.metadata).',
+  })
+  metadata?: Record<string, unknown> | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Only sessions with a message matching this web-search query (as SessionFilter.text).',
+  })
+  text?: string | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'Only sessions with (true) or without (false) errors (as SessionFilter.hasErrors).',
+  })
+  hasErrors?: boolean | null;
+
+  @Field(() => [String], { nullable: true, description: 'Only sessions that called any of these tools (as SessionFilter.toolName).' })
+  toolName?: string[] | null;
+
+  @Field(() => [String], { nullable: true, description: 'Only sessions with a message by any of these models (as SessionFilter.model).' })
+  model?: string[] | null;
 }
 
 @ObjectType({ simpleResolvers: true, description: 'Usage of one bucket. Percentiles are null when the bucket has no value to rank.' })

@@ -1,6 +1,11 @@
 import { Field, InputType, registerEnumType } from 'type-graphql';
-import { BadUserInputError } from '../graphql/errors';
-import { assertJsonContainmentFilter, MAX_JSON_FILTER_BYTES, MAX_JSON_FILTER_DEPTH } from '../graphql/json-filter';
+import {
+  assertMetadataFilter,
+  assertSearchText,
+  MAX_METADATA_FILTER_BYTES,
+  MAX_METADATA_FILTER_DEPTH,
+  MAX_SEARCH_TEXT_LENGTH,
+} from '../graphql/search-inputs';
 import { OrderDirection } from '../graphql/order';
 import { assertOrderedRanges, assertRange, DecimalRange, IntRange } from '../graphql/ranges';
 import { DateTime, JSONObject } from '../graphql/scalars';
@@ -25,9 +30,6 @@ registerEnumType(ConversationOrderField, {
     STEP_COUNT: { description: 'Replay steps of the root graph (`stepCount`).' },
   },
 });
-
-/** Longest `ConversationFilter.text`, in characters. */
-export const MAX_TEXT_QUERY_LENGTH = 500;
 
 @InputType({ description: 'Order of the conversation list. Default: LAST_ACTIVITY_AT, DESC (most recently active first).' })
 export class ConversationOrder {
@@ -60,13 +62,13 @@ export class ConversationFilter {
 
   @Field(() => JSONObject, {
     nullable: true,
-    description: `Threads whose metadata contains this object (PostgreSQL \`@>\`: nested objects match as subsets, arrays as containing these items), e.g. {"plan": "pro"}. At most ${MAX_JSON_FILTER_DEPTH} levels deep and ${MAX_JSON_FILTER_BYTES} bytes.`,
+    description: `Threads whose metadata contains this object (PostgreSQL \`@>\`: nested objects match as subsets, arrays as containing these items), e.g. {"plan": "pro"}. At most ${MAX_METADATA_FILTER_DEPTH} levels deep and ${MAX_METADATA_FILTER_BYTES} bytes.`,
   })
   metadata?: Record<string, unknown> | null;
 
   @Field(() => String, {
     nullable: true,
-    description: `Threads with a user or assistant message matching this web-search query: words (all must be in the message), "quoted phrases", \`or\`, and \`-word\` to exclude messages holding a word; never a syntax error. At most ${MAX_TEXT_QUERY_LENGTH} characters; a blank query does not restrict.`,
+    description: `Threads with a user or assistant message matching this web-search query: words (all must be in the message), "quoted phrases", \`or\`, and \`-word\` to exclude messages holding a word; never a syntax error. At most ${MAX_SEARCH_TEXT_LENGTH} characters; a blank query does not restrict.`,
   })
   text?: string | null;
 
@@ -94,13 +96,8 @@ export function assertValidConversationFilter(filter: ConversationFilter | null 
     ['lastActivityAfter', 'lastActivityBefore'],
   ]);
   if (!filter) return;
-  if (filter.metadata != null) assertJsonContainmentFilter(filter.metadata, 'filter.metadata');
-  if (filter.text != null && filter.text.length > MAX_TEXT_QUERY_LENGTH) {
-    throw new BadUserInputError(
-      `\`filter.text\` must be at most ${MAX_TEXT_QUERY_LENGTH} characters, received ${filter.text.length}.`,
-      'filter.text',
-    );
-  }
+  assertMetadataFilter(filter.metadata, 'filter.metadata');
+  assertSearchText(filter.text, 'filter.text');
   assertRange(filter.costUsd, 'filter.costUsd');
   assertRange(filter.totalTokens, 'filter.totalTokens');
 }

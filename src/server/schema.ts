@@ -7,6 +7,7 @@ import { NodeResolver } from './node.resolver';
 import { checkEntityRepresentations } from '../graphql/entities';
 import { SessionResolver } from '../sessions/session.resolver';
 import { MessageResolver } from '../sessions/message.resolver';
+import { MessageSearchResolver } from '../sessions/message-search.resolver';
 import { sessionEntityResolvers } from '../sessions/session.entities';
 import { ConversationResolver } from '../conversations/conversation.resolver';
 import { UsageResolver } from '../analytics/usage.resolver';
@@ -22,6 +23,7 @@ const resolvers: NonEmptyArray<Function> = [
   NodeResolver,
   SessionResolver,
   MessageResolver,
+  MessageSearchResolver,
   ConversationResolver,
   ReplayResolver,
   UsageResolver,

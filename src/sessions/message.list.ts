@@ -25,3 +25,27 @@ export function messageListWhere(context: TenantContext, session: Prisma.Sql, ro
     role ? Prisma.sql` AND m.role = ${role}::message_role` : Prisma.empty
   }`;
 }
+
+/**
+ * The text search configuration as an SQL literal. Written into the statement, not passed as a parameter, so that
+ * `to_tsvector(<config>, m.content)` is the very expression of the messages' search index and the planner can use it;
+ * the configuration is an identifier checked by src/config.ts.
+ */
+export function textSearchConfig(context: TenantContext): Prisma.Sql {
+  return Prisma.raw(`'${context.config.search.textSearchConfig}'::regconfig`);
+}
+
+/** The document of message `m` for full-text search: the expression the index `messages_content_search_idx` holds. */
+export function messageDocument(context: TenantContext): Prisma.Sql {
+  return Prisma.sql`to_tsvector(${textSearchConfig(context)}, m.content)`;
+}
+
+/** A web-search query (`websearch_to_tsquery`: never a syntax error) in the configured text search configuration. */
+export function webSearchQuery(context: TenantContext, text: string): Prisma.Sql {
+  return Prisma.sql`websearch_to_tsquery(${textSearchConfig(context)}, ${text})`;
+}
+
+/** Message `m`'s content matches the web-search query `text`. */
+export function messageMatches(context: TenantContext, text: string): Prisma.Sql {
+  return Prisma.sql`${messageDocument(context)} @@ ${webSearchQuery(context, text)}`;
+}

@@ -1,7 +1,14 @@
 import { Field, ID, InputType, registerEnumType } from 'type-graphql';
 import { assertOrderedRanges } from '../graphql/ranges';
 import { OrderDirection } from '../graphql/order';
-import { DateTime } from '../graphql/scalars';
+import { DateTime, JSONObject } from '../graphql/scalars';
+import {
+  assertMetadataFilter,
+  assertSearchText,
+  MAX_METADATA_FILTER_BYTES,
+  MAX_METADATA_FILTER_DEPTH,
+  MAX_SEARCH_TEXT_LENGTH,
+} from '../graphql/search-inputs';
 import { SessionStatus } from './session.type';
 
 /** What sessions can be ordered by. */
@@ -48,14 +55,46 @@ export class SessionFilter {
 
   @Field(() => DateTime, { nullable: true, description: 'Last activity before this instant (exclusive).' })
   lastActivityBefore?: Date | null;
+
+  @Field(() => JSONObject, {
+    nullable: true,
+    description: `Sessions whose metadata contains this object (PostgreSQL \`@>\`: nested objects match as subsets, arrays as containing these elements), e.g. \`{"plan": "pro"}\`. At most ${MAX_METADATA_FILTER_DEPTH} levels deep and ${MAX_METADATA_FILTER_BYTES} bytes.`,
+  })
+  metadata?: Record<string, unknown> | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: `Sessions with at least one message whose content matches this web-search query: words (all must occur), "quoted phrases", \`or\`, \`-excluded\`; never a syntax error. Words are matched with the server's text search configuration (TEXT_SEARCH_CONFIG, default \`simple\`: no stemming). At most ${MAX_SEARCH_TEXT_LENGTH} characters; a blank query is no restriction.`,
+  })
+  text?: string | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'true: sessions with a trace error or a failed tool call (as `Session.trace` reports them); false: sessions with neither.',
+  })
+  hasErrors?: boolean | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Sessions that called any of these tools (`Session.trace` tool call names, exact match).',
+  })
+  toolName?: string[] | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Sessions with a message by any of these models (message metadata `model`, exact match).',
+  })
+  model?: string[] | null;
 }
 
-/** Rejects time ranges whose lower bound is not before their upper bound. */
-export function assertValidSessionFilter(filter: SessionFilter | null | undefined): void {
+/** Rejects time ranges whose lower bound is not before their upper bound, and metadata or text filters out of bounds. */
+export function assertValidSessionFilter(filter: SessionFilter | null | undefined, argument = 'filter'): void {
   assertOrderedRanges(filter, [
     ['startedAfter', 'startedBefore'],
     ['lastActivityAfter', 'lastActivityBefore'],
   ]);
+  assertMetadataFilter(filter?.metadata, `${argument}.metadata`);
+  assertSearchText(filter?.text, `${argument}.text`);
 }
 
 @InputType({ description: 'Change the status of a session.' })

@@ -1,6 +1,7 @@
 import { Prisma } from '../db/client';
 import { equalsAnyOf } from '../db/sql';
 import type { TenantContext } from '../core/context';
+import { messageMatches } from './message.list';
 import { SessionOrderField, type SessionFilter, type SessionOrder } from './session.inputs';
 
 /**
@@ -32,5 +33,42 @@ export function sessionListWhere(context: TenantContext, filter: SessionFilter |
   if (filter?.startedBefore) conditions.push(Prisma.sql`s.started_at < ${filter.startedBefore}`);
   if (filter?.lastActivityAfter) conditions.push(Prisma.sql`s.last_activity_at >= ${filter.lastActivityAfter}`);
   if (filter?.lastActivityBefore) conditions.push(Prisma.sql`s.last_activity_at < ${filter.lastActivityBefore}`);
+  if (filter?.metadata) conditions.push(sessionMetadataContains(filter.metadata));
+  if (filter?.text?.trim()) conditions.push(anyMessage(messageMatches(context, filter.text)));
+  if (filter?.hasErrors != null)
+    conditions.push(Prisma.sql`${filter.hasErrors ? Prisma.empty : Prisma.sql`NOT `}${anyMessage(MESSAGE_HAS_ERRORS)}`);
+  if (filter?.toolName?.length) conditions.push(anyMessage(messageCallsToolIn(filter.toolName)));
+  if (filter?.model?.length) conditions.push(anyMessage(messageModelIn(filter.model)));
   return Prisma.join(conditions, ' AND ');
+}
+
+/** Session `s`'s metadata contains `metadata` (`@>`, served by the GIN index `sessions_metadata_idx`). */
+export function sessionMetadataContains(metadata: Record<string, unknown>): Prisma.Sql {
+  return Prisma.sql`s.metadata @> ${JSON.stringify(metadata)}::jsonb`;
+}
+
+/** Session `s` has a message `m` for which `condition` holds. */
+function anyMessage(condition: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`EXISTS (SELECT 1 FROM messages m WHERE m.session_id = s.id AND m.tenant_id = s.tenant_id AND ${condition})`;
+}
+
+// Message metadata read exactly as Session.trace reads it (trace.builder.ts): `errors` and `toolCalls` must be
+// arrays of objects, an error counts with a non-empty string `message`, a tool call with a non-empty string `name`, and
+// a call failed when its status is "error" or "ERROR". Strict jsonpath does not wrap a non-array as lax mode would,
+// and `@?` treats its errors (a missing key, a wrong type) as no match.
+const MESSAGE_HAS_ERRORS = Prisma.raw(
+  `(m.metadata @? 'strict $.errors[*] ? (@.message.type() == "string" && @.message != "")'` +
+    ` OR m.metadata @? 'strict $.toolCalls[*] ? (@.name.type() == "string" && @.name != "" && (@.status == "error" || @.status == "ERROR"))')`,
+);
+
+/** Message `m` records a call of one of these tools (as Session.trace names them). */
+function messageCallsToolIn(names: readonly string[]): Prisma.Sql {
+  return Prisma.sql`EXISTS (
+    SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(m.metadata->'toolCalls') = 'array' THEN m.metadata->'toolCalls' END) call
+    WHERE jsonb_typeof(call->'name') = 'string' AND call->>'name' <> '' AND call->>'name' = ANY(${[...names]}::text[]))`;
+}
+
+/** Message `m` was written by one of these models (metadata `model`, a string). */
+function messageModelIn(models: readonly string[]): Prisma.Sql {
+  return Prisma.sql`(jsonb_typeof(m.metadata->'model') = 'string' AND m.metadata->>'model' = ANY(${[...models]}::text[]))`;
 }

@@ -274,7 +274,8 @@ function fromRawSession(row: RawSession | JsonRow<RawSession>): SessionRow {
   };
 }
 
-interface RawMessage {
+/** A messages row as SQL returns it (snake_case). */
+export interface RawMessage {
   id: string;
   tenant_id: string;
   session_id: string;
@@ -284,7 +285,8 @@ interface RawMessage {
   metadata: Prisma.JsonValue;
 }
 
-function fromRawMessage(row: RawMessage | JsonRow<RawMessage>): MessageRow {
+/** Maps a raw or JSON messages row to its Prisma shape. */
+export function fromRawMessage(row: RawMessage | JsonRow<RawMessage>): MessageRow {
   return {
     id: row.id,
     tenantId: row.tenant_id,
