@@ -65,8 +65,14 @@ it('logs one line with the count and the first 3 unexpected errors in full for a
   expect(logged).toHaveLength(1);
   expect(logged[0]).toMatchObject({ level: ERROR, outcome: 'INTERNAL_SERVER_ERROR', errorCounts: { INTERNAL_SERVER_ERROR: 25 } });
   expect(logged[0]!.unexpectedErrors).toHaveLength(3);
-  for (const [index, error] of logged[0]!.unexpectedErrors!.entries()) {
-    expect(error).toMatchObject({ code: 'INTERNAL_SERVER_ERROR', path: [`f${index}`], message: expect.stringMatching(/conversations/) });
+  // Three different fields; which fail first depends on the order their statements come back in (a pool on PostgreSQL).
+  expect(new Set(logged[0]!.unexpectedErrors!.map((error) => String(error.path)))).toHaveProperty('size', 3);
+  for (const error of logged[0]!.unexpectedErrors!) {
+    expect(error).toMatchObject({
+      code: 'INTERNAL_SERVER_ERROR',
+      path: [expect.stringMatching(/^f\d+$/)],
+      message: expect.stringMatching(/conversations/),
+    });
     expect(error.stack).toEqual(expect.stringContaining('\n    at '));
   }
 });
