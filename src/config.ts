@@ -58,6 +58,7 @@ const environmentSchema = z.object({
   MAX_TENANT_CONCURRENCY: integer(0, 1000).optional(),
   TENANT_QUEUE_LENGTH: integer(0, 10_000).optional(),
   MAX_TENANT_COST_IN_FLIGHT: integer(1, 100_000_000).optional(),
+  COSTLY_OPERATION_COST: integer(1, 100_000_000).optional(),
   BODY_LIMIT: z
     .string()
     .regex(/^\d+(b|kb|mb)$/i, { error: 'expected a size like 100kb or 1mb' })
@@ -138,6 +139,11 @@ export interface Config {
     readonly tenantQueueLength: number;
     /** Most cost of one tenant's operations in flight together (MAX_TENANT_COST_IN_FLIGHT; default MAX_QUERY_COST). */
     readonly tenantCostInFlight: number;
+    /**
+     * Cost from which an operation holds back, up to 1 s, while other tenants have operations running
+     * (COSTLY_OPERATION_COST; default a quarter of MAX_QUERY_COST, five times a 50-row sessions table).
+     */
+    readonly costlyOperation: number;
   };
   readonly jobs: {
     readonly sessionIdleTimeoutMinutes: number;
@@ -234,6 +240,7 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
       tenantQueueLength: e.TENANT_QUEUE_LENGTH ?? 100,
       // One operation at the cost limit at a time, or many cheap ones.
       tenantCostInFlight: e.MAX_TENANT_COST_IN_FLIGHT ?? e.MAX_QUERY_COST,
+      costlyOperation: e.COSTLY_OPERATION_COST ?? Math.ceil(e.MAX_QUERY_COST / 4),
     },
     jobs: {
       sessionIdleTimeoutMinutes: e.SESSION_IDLE_TIMEOUT_MINUTES,

@@ -8,6 +8,8 @@ import { TenantSlots } from './tenant-slots';
 
 /** How long an operation waits for one of its tenant's slots before THROTTLED; as long as the pool's wait for a connection. */
 const SLOT_WAIT_MS = 5_000;
+/** Longest a costly operation holds back while other tenants have operations running (see TenantSlots.yieldToOthers). */
+const COSTLY_OPERATION_MAX_YIELD_MS = 1_000;
 /** Longest a refusal for want of budget is held before it is sent. */
 const THROTTLED_ANSWER_DELAY_MS = 1_000;
 /** The retry hint of a refusal for want of a slot: slots free as operations finish, typically within a second. */
@@ -66,6 +68,7 @@ export function fairnessPlugin(config: Pick<Config, 'graphql' | 'fairness'>): Ap
                 { retryAfterMs: SLOT_RETRY_AFTER_MS, maxConcurrency: slots.limit, maxCostInFlight: slots.costLimit },
               );
             }
+            if (measured.cost >= fairness.costlyOperation) await slots.yieldToOthers(tenantKey, COSTLY_OPERATION_MAX_YIELD_MS);
           }
         },
         async executionDidStart() {

@@ -6,6 +6,9 @@ export interface SlotTicket {
   release(): void;
 }
 
+/** How long after its last operation ended a tenant still counts as active. */
+const ACTIVITY_WINDOW_MS = 100;
+
 interface Waiter {
   readonly cost: number;
   grant(): void;
@@ -15,6 +18,8 @@ interface Waiter {
 interface Line {
   running: number;
   runningCost: number;
+  /** Of `running`, the operations that are holding back for other tenants (see `yieldToOthers`). */
+  yielding: number;
   waiting: Waiter[];
 }
 
@@ -28,6 +33,8 @@ interface Line {
  */
 export class TenantSlots {
   private readonly tenants = new Map<string, Line>();
+  /** When each tenant's last operation ended, for tenants whose last one ended within ACTIVITY_WINDOW_MS. */
+  private readonly lastEnded = new Map<string, number>();
 
   constructor(
     readonly limit: number,
@@ -39,7 +46,7 @@ export class TenantSlots {
   /** Asks for a slot of the tenant `key` for an operation of this cost. */
   acquire(key: string, cost = 0): SlotTicket {
     let line = this.tenants.get(key);
-    if (!line) this.tenants.set(key, (line = { running: 0, runningCost: 0, waiting: [] }));
+    if (!line) this.tenants.set(key, (line = { running: 0, runningCost: 0, yielding: 0, waiting: [] }));
     const tenant = line;
     let state: 'waiting' | 'held' | 'done' = 'waiting';
     let waiter: Waiter | undefined;
@@ -56,6 +63,7 @@ export class TenantSlots {
       tenant.runningCost -= cost;
       this.admitWaiting(tenant);
       if (tenant.running === 0 && tenant.waiting.length === 0) this.tenants.delete(key);
+      this.lastEnded.set(key, Date.now());
     };
     if (tenant.waiting.length === 0 && this.fits(tenant, cost)) {
       hold();
@@ -88,6 +96,37 @@ export class TenantSlots {
       tenant.waiting.push(waiter);
     });
     return { granted, release };
+  }
+
+  /**
+   * Holds a costly operation of tenant `key`, which already has its slot, while other tenants are active (an operation
+   * running, or one that ended within the last 100 ms, so that a client between two requests still counts), for at
+   * most `maxWaitMs`. On one Node thread a costly operation's work delays every other request: it runs when other
+   * tenants are quiet, or after the wait (it is never starved). Operations holding back do not count as activity, so
+   * two tenants' costly operations do not wait for each other.
+   */
+  async yieldToOthers(key: string, maxWaitMs: number): Promise<void> {
+    const own = this.tenants.get(key);
+    if (!own || !this.othersActive(key)) return;
+    own.yielding += 1;
+    const deadline = Date.now() + maxWaitMs;
+    try {
+      while (Date.now() < deadline && this.othersActive(key)) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(ACTIVITY_WINDOW_MS / 4, deadline - Date.now())));
+      }
+    } finally {
+      own.yielding -= 1;
+    }
+  }
+
+  private othersActive(key: string): boolean {
+    for (const [other, line] of this.tenants) if (other !== key && line.running - line.yielding > 0) return true;
+    const now = Date.now();
+    for (const [other, ended] of this.lastEnded) {
+      if (now - ended >= ACTIVITY_WINDOW_MS) this.lastEnded.delete(other);
+      else if (other !== key) return true;
+    }
+    return false;
   }
 
   /** Whether an operation of this cost may start now: under both caps, or alone. */

@@ -242,6 +242,34 @@ describe('TenantSlots', () => {
     expect(await heavy.granted).toBe(true);
     expect(await slots.acquire('b', 150).granted).toBe(true);
   });
+
+  it("holds a costly operation back while another tenant's operations run, until they end or the wait runs out", async () => {
+    const slots = new TenantSlots(5, 5, 1_000);
+    const order: string[] = [];
+    const light = slots.acquire('b', 10);
+    await light.granted;
+    const costly = slots.acquire('a', 10_000);
+    await costly.granted;
+    const held = slots.yieldToOthers('a', 60_000).then(() => order.push('a runs'));
+    await new Promise((resolve) => setImmediate(resolve));
+    order.push('b ends');
+    light.release();
+    await held;
+    expect(order).toEqual(['b ends', 'a runs']);
+    // Alone, it does not wait; and it never waits longer than its limit for a tenant that keeps running.
+    await slots.yieldToOthers('a', 60_000);
+    const busy = slots.acquire('c', 10);
+    await busy.granted;
+    await slots.yieldToOthers('a', 5);
+    // Two tenants holding back do not wait for each other: c's costly operation yields to nobody running.
+    busy.release();
+    const other = slots.acquire('c', 10_000);
+    await other.granted;
+    const bothHolding = [slots.yieldToOthers('a', 60_000), slots.yieldToOthers('c', 60_000)];
+    await Promise.race(bothHolding);
+    costly.release();
+    other.release();
+  });
 });
 
 describe('configuration', () => {
@@ -252,6 +280,7 @@ describe('configuration', () => {
       tenantConcurrency: 5,
       tenantQueueLength: 100,
       tenantCostInFlight: 20_000,
+      costlyOperation: 5_000,
     });
     expect(loadConfig({ DB_POOL_MAX: '1' }).fairness.tenantConcurrency).toBe(1);
     expect(loadConfig({ MAX_QUERY_COST: '5000' }).fairness.tenantCostInFlight).toBe(5_000);
@@ -261,6 +290,7 @@ describe('configuration', () => {
       tenantConcurrency: 0,
       tenantQueueLength: 0,
       tenantCostInFlight: 20_000,
+      costlyOperation: 5_000,
     });
   });
 
