@@ -61,7 +61,12 @@ export async function findReplayPages(
   const lateOrdinal = Math.min(totalSteps - PAGE_SIZE, Math.floor(totalSteps * 0.9));
   return {
     firstPage: { id, first: PAGE_SIZE },
-    latePage: { id, first: PAGE_SIZE, after: encodeCursor('ReplayStep:', { value: lateOrdinal, id: String(lateOrdinal) }) },
+    // Replay cursors are bound to their conversation (and namespace, here the root's).
+    latePage: {
+      id,
+      first: PAGE_SIZE,
+      after: encodeCursor(`ReplayStep:${fixtures.longThreadConversationKey}:`, { value: lateOrdinal, id: String(lateOrdinal) }),
+    },
     lateOrdinal,
     totalSteps,
   };

@@ -125,7 +125,8 @@ export async function conversationReplay(pool: Pool, tenantId: string, variables
     throw new Error('the baseline answers forward replay pages of all step types only');
   }
   const namespace = variables.namespace ?? '';
-  const listKey = `ReplayStep:${namespace}`;
+  // As convoql's: bound to the conversation and the namespace.
+  const listKey = `ReplayStep:${key}:${namespace}`;
   const page = pageRequest(variables, listKey);
   const after = page.seek === null ? 0 : Number(page.seek.value);
   const want = page.limit + 1;
