@@ -4,7 +4,11 @@ import { Field, ObjectType, registerEnumType } from 'type-graphql';
 export enum UserErrorCode {
   ILLEGAL_STATUS_TRANSITION = 'ILLEGAL_STATUS_TRANSITION',
 }
-registerEnumType(UserErrorCode, { name: 'UserErrorCode', description: 'Why a mutation did not change anything.' });
+registerEnumType(UserErrorCode, {
+  name: 'UserErrorCode',
+  description: 'Why a mutation did not change anything.',
+  valuesConfig: { ILLEGAL_STATUS_TRANSITION: { description: 'The status cannot change that way: only an ACTIVE session can end.' } },
+});
 
 /** A typed, expected failure of a mutation, returned in its payload (nothing was written). */
 @ObjectType({ simpleResolvers: true, description: 'An expected reason a mutation changed nothing; the request itself succeeded.' })

@@ -1,6 +1,6 @@
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
-import { parse, type GraphQLSchema } from 'graphql';
+import { Kind, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { buildSchema as buildTypeGraphQLSchema, createResolversMap, type NonEmptyArray } from 'type-graphql';
 import { authChecker } from '../core/auth';
 import { NodeResolver } from './node.resolver';
@@ -42,7 +42,7 @@ export async function buildSchema(): Promise<GraphQLSchema> {
     // Federation adds its own types and directives afterwards; type-graphql's check would reject them.
     skipCheck: true,
   });
-  const typeDefs = parse(`${FEDERATION_LINK}\n${printSchemaWithDirectives(schema)}`);
+  const typeDefs = withRootDescriptions(parse(`${FEDERATION_LINK}\n${printSchemaWithDirectives(schema)}`));
   const resolverMap = createResolversMap(schema) as Record<string, object>;
   const entityResolvers = { ...sessionEntityResolvers, ...conversationEntityResolvers };
   for (const [typeName, entity] of Object.entries(entityResolvers)) {
@@ -52,4 +52,23 @@ export async function buildSchema(): Promise<GraphQLSchema> {
   const subgraph = buildSubgraphSchema([{ typeDefs, resolvers: resolverMap as never }]);
   checkEntityRepresentations(subgraph, new Set(Object.keys(entityResolvers)));
   return subgraph;
+}
+
+/** What GraphiQL's documentation shows for the root types, which type-graphql cannot describe. */
+const ROOT_DESCRIPTIONS: Record<string, string> = {
+  Query:
+    "Reads of the tenant's chat sessions and messages, LangGraph agent threads and their replay, usage and search. " +
+    'Every field needs an API key (all but `viewer` one with the `read` scope) and sees only its tenant; lists are Relay connections.',
+  Mutation: "Changes to the tenant's data; every field needs an API key with the `write` scope.",
+};
+
+function withRootDescriptions(document: DocumentNode): DocumentNode {
+  return {
+    ...document,
+    definitions: document.definitions.map((definition) =>
+      definition.kind === Kind.OBJECT_TYPE_DEFINITION && ROOT_DESCRIPTIONS[definition.name.value]
+        ? { ...definition, description: { kind: Kind.STRING, value: ROOT_DESCRIPTIONS[definition.name.value]!, block: true } }
+        : definition,
+    ),
+  };
 }

@@ -19,6 +19,10 @@ export enum SessionOrderField {
 registerEnumType(SessionOrderField, {
   name: 'SessionOrderField',
   description: 'Sort key of the session list; ties are broken by id so pages never skip or repeat.',
+  valuesConfig: {
+    STARTED_AT: { description: 'When the session started.' },
+    LAST_ACTIVITY_AT: { description: 'When the last message or event happened.' },
+  },
 });
 
 @InputType({ description: 'Order of the session list. Default: STARTED_AT, DESC (newest first).' })

@@ -6,7 +6,14 @@ export enum ToolCallStatus {
   SUCCESS = 'SUCCESS',
   ERROR = 'ERROR',
 }
-registerEnumType(ToolCallStatus, { name: 'ToolCallStatus', description: 'Whether a tool call succeeded.' });
+registerEnumType(ToolCallStatus, {
+  name: 'ToolCallStatus',
+  description: 'Whether a tool call succeeded.',
+  valuesConfig: {
+    SUCCESS: { description: 'The tool returned a result.' },
+    ERROR: { description: 'The tool failed; `error` says why when the bot recorded it.' },
+  },
+});
 
 @ObjectType({ simpleResolvers: true, description: 'A document the bot retrieved to answer.' })
 export class RetrievalHit {

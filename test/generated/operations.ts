@@ -63,7 +63,9 @@ export type SessionStatus =
 
 /** Whether a tool call succeeded. */
 export type ToolCallStatus =
+  /** The tool returned a result. */
   | 'SUCCESS'
+  /** The tool failed; `error` says why when the bot recorded it. */
   | 'ERROR';
 
 /** Which sessions to include. All conditions must hold. `…After` bounds are inclusive (>=), `…Before` bounds are exclusive (<). An empty list means no restriction. */
@@ -104,7 +106,9 @@ export type SessionOrder = {
 
 /** Sort key of the session list; ties are broken by id so pages never skip or repeat. */
 export type SessionOrderField =
+  /** When the session started. */
   | 'STARTED_AT'
+  /** When the last message or event happened. */
   | 'LAST_ACTIVITY_AT';
 
 /** Sort direction. */
@@ -237,6 +241,7 @@ export type UsageFilter = {
 
 /** Why a mutation did not change anything. */
 export type UserErrorCode =
+  /** The status cannot change that way: only an ACTIVE session can end. */
   | 'ILLEGAL_STATUS_TRANSITION';
 
 /** Change the status of a session. */

@@ -1,5 +1,5 @@
 import { mapSchema, MapperKind } from '@graphql-tools/utils';
-import { buildSchema as parseSchema, GraphQLObjectType } from 'graphql';
+import { buildSchema as parseSchema, GraphQLObjectType, isEnumType } from 'graphql';
 import { breakingChanges, printClientSchema } from '../../src/cli/emit-schema';
 import { buildSchema } from '../../src/server/schema';
 
@@ -22,5 +22,18 @@ describe('the schema contract', () => {
     expect(client.getType('_Any')).toBeUndefined();
     expect(client.getDirectives().map((directive) => directive.name)).not.toEqual(expect.arrayContaining(['key', 'link']));
     expect(client.getType('Session')).toBeInstanceOf(GraphQLObjectType);
+  });
+
+  it('describes every type, enum value and field that a client sees, the root types included', async () => {
+    const client = parseSchema(printClientSchema(await buildSchema()));
+    const undescribed: string[] = [];
+    for (const type of Object.values(client.getTypeMap())) {
+      if (type.name.startsWith('__') || ['String', 'Boolean', 'Int', 'Float', 'ID'].includes(type.name)) continue;
+      if (!type.description) undescribed.push(type.name);
+      if (isEnumType(type)) for (const value of type.getValues()) if (!value.description) undescribed.push(`${type.name}.${value.name}`);
+      if ('getFields' in type)
+        for (const field of Object.values(type.getFields())) if (!field.description) undescribed.push(`${type.name}.${field.name}`);
+    }
+    expect(undescribed).toEqual([]);
   });
 });
