@@ -1,5 +1,7 @@
 import { mapSchema, MapperKind } from '@graphql-tools/utils';
-import { buildSchema as parseSchema, GraphQLObjectType, isEnumType } from 'graphql';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { buildSchema as parseSchema, GraphQLObjectType, isEnumType, Kind, parse, validate } from 'graphql';
 import { breakingChanges, printClientSchema } from '../../src/cli/emit-schema';
 import { buildSchema } from '../../src/server/schema';
 
@@ -35,5 +37,21 @@ describe('the schema contract', () => {
         for (const field of Object.values(type.getFields())) if (!field.description) undescribed.push(`${type.name}.${field.name}`);
     }
     expect(undescribed).toEqual([]);
+  });
+
+  it("validates the dashboard's operations against the client SDL, without a non-null variable that has a default (Relay refuses those)", async () => {
+    const client = parseSchema(printClientSchema(await buildSchema()));
+    const folder = path.join(__dirname, '../../examples/dashboard');
+    for (const file of readdirSync(folder).filter((name) => name.endsWith('.graphql'))) {
+      const document = parse(readFileSync(path.join(folder, file), 'utf8'));
+      expect({ file, errors: validate(client, document).map((error) => error.message) }).toEqual({ file, errors: [] });
+      for (const definition of document.definitions) {
+        if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
+        const nonNullWithDefault = (definition.variableDefinitions ?? [])
+          .filter((variable) => variable.type.kind === Kind.NON_NULL_TYPE && variable.defaultValue)
+          .map((variable) => `${file}: $${variable.variable.name.value}`);
+        expect(nonNullWithDefault).toEqual([]);
+      }
+    }
   });
 });
