@@ -2,11 +2,10 @@ import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import type { Server } from 'node:http';
 import type { Config } from '../config';
 import { CLIENT_SAFE_CODES } from '../graphql/errors';
-import { isDatabaseUnavailable } from '../db/errors';
 import { clientErrorCode, isCodedError } from './error-codes';
 import type { RequestContext } from '../core/context';
 import { compiledExecutionGateway } from './compiled-execution';
@@ -59,12 +58,11 @@ export function createApolloServer(options: {
 export function maskError(formatted: GraphQLFormattedError, error: unknown, development: boolean): GraphQLFormattedError {
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && CLIENT_SAFE_CODES.has(code)) return formatted;
-  // Apollo's own request errors without a code (a persisted query whose hash does not match its text, an unknown
-  // persisted query version) carry a 4xx status: the request is wrong, not the server.
-  if (isCodelessRequestError(error)) return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_REQUEST' } };
-  const cause = unwrapResolverError(error);
-  if (isDatabaseUnavailable(cause)) {
-    return { ...formatted, message: 'The database is unavailable; try again shortly.', extensions: { code: 'SERVICE_UNAVAILABLE' } };
+  switch (clientErrorCode(error)) {
+    case 'BAD_REQUEST':
+      return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_REQUEST' } };
+    case 'SERVICE_UNAVAILABLE':
+      return { ...formatted, message: 'The database is unavailable; try again shortly.', extensions: { code: 'SERVICE_UNAVAILABLE' } };
   }
   if (development) return { ...formatted, extensions: { ...formatted.extensions, code: 'INTERNAL_SERVER_ERROR' } };
   return {
@@ -73,12 +71,6 @@ export function maskError(formatted: GraphQLFormattedError, error: unknown, deve
     path: formatted.path,
     extensions: { code: 'INTERNAL_SERVER_ERROR' },
   };
-}
-
-function isCodelessRequestError(error: unknown): boolean {
-  if (!(error instanceof GraphQLError) || error.extensions.code !== undefined || error.originalError) return false;
-  const status = (error.extensions.http as { status?: unknown } | undefined)?.status;
-  return typeof status === 'number' && status >= 400 && status < 500;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Config } from '../config';
 import { ThrottledError } from '../graphql/errors';
 import type { RequestContext } from '../core/context';
 import { CostBudget, type ThrottleStatus } from './cost-budget';
-import { addExtension, checkLimits, measureOperationCached, type QueryLimits } from './limits';
+import { addExtension, checkLimits, measureRequest, type QueryLimits } from './limits';
 import { TenantSlots } from './tenant-slots';
 
 /** How long an operation waits for one of its tenant's slots before THROTTLED; as long as the pool's wait for a connection. */
@@ -46,7 +46,7 @@ export function fairnessPlugin(config: Pick<Config, 'graphql' | 'fairness'>): Ap
       return {
         async didResolveOperation({ schema, document, operation, request }) {
           if (!operation) return;
-          const measured = measureOperationCached(schema, document, operation, request.variables ?? {});
+          const measured = measureRequest(schema, document, operation, request);
           if (checkLimits(measured, limits)) return;
           if (budget) {
             const decision = budget.take(budgetKey, measured.cost);

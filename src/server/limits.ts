@@ -256,14 +256,13 @@ export function checkLimits(measured: QueryMeasurement, limits: QueryLimits): Qu
  * of every response. Pair it with `limitedParseOptions` as the server's `parseOptions`.
  */
 export function queryLimitsPlugin<TContext extends BaseContext>(limits: QueryLimits): ApolloServerPlugin<TContext> {
-  const measure = measureOperationCached;
   return {
     async requestDidStart() {
       let requested: number | null = null;
       return {
         async didResolveOperation({ schema, document, operation, request }) {
           if (!operation) return;
-          const measured = measure(schema, document, operation, request.variables ?? {});
+          const measured = measureRequest(schema, document, operation, request);
           requested = measured.cost;
           const exceeded = checkLimits(measured, limits);
           if (exceeded) throw exceeded;
@@ -328,7 +327,24 @@ function cachedMeasurements(): typeof measureOperation {
 }
 
 /** The measurements of every server in this process; entries go with their parsed operations. */
-export const measureOperationCached = cachedMeasurements();
+const measureOperationCached = cachedMeasurements();
+
+const measuredRequests = new WeakMap<object, QueryMeasurement>();
+
+/**
+ * The measurement of one request's operation, taken once for every plugin that needs it (the limits, then
+ * fairness): later calls for the same request object get the same figures without looking them up again.
+ */
+export function measureRequest(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  request: { readonly variables?: Readonly<Record<string, unknown>> },
+): QueryMeasurement {
+  let measured = measuredRequests.get(request);
+  if (!measured) measuredRequests.set(request, (measured = measureOperationCached(schema, document, operation, request.variables ?? {})));
+  return measured;
+}
 
 /** The error as Apollo would send it: message and extensions without the HTTP status, which only sets the response status. */
 function toFormattedError(error: QueryTooComplexError): GraphQLFormattedError {
