@@ -1,7 +1,6 @@
 import { Prisma } from '../db/client';
 import type { TenantContext } from '../core/context';
-import { sessionListWhere } from '../sessions/session.list';
-import type { SessionFilter } from '../sessions/session.inputs';
+import { sessionFilterConditions } from '../sessions/session.list';
 import type { SessionStatus } from '../sessions/session.type';
 import { UsageGroupBy, type UsageBucket } from './usage.type';
 
@@ -18,14 +17,6 @@ export interface UsageQuery {
   hasErrors?: boolean | null;
   toolName?: string[] | null;
   model?: string[] | null;
-}
-
-/** The sessions filter a usage query applies, or null when it restricts nothing (then conversations count too). */
-export function usageSessionFilter(query: UsageQuery): SessionFilter | null {
-  const { channel, status, metadata, text, hasErrors, toolName, model } = query;
-  const restricts =
-    Boolean(channel?.length || status?.length || metadata || text?.trim() || toolName?.length || model?.length) || hasErrors != null;
-  return restricts ? { channel, status, metadata, text, hasErrors, toolName, model } : null;
 }
 
 /** One bucket's figures as the repository computes them (the resolver adds `start`). */
@@ -94,10 +85,12 @@ function bucketKeys(groupBy: UsageGroupBy) {
 export async function usageBuckets(context: TenantContext, query: UsageQuery): Promise<UsageFigures[]> {
   const tenantId = context.viewer.tenantId;
   const keys = bucketKeys(query.groupBy);
-  const filter = usageSessionFilter(query);
-  const filtered = filter !== null;
-  // The sessions list's own filter (see session.list.ts); messages are joined to sessions whenever it applies.
-  const sessionFilter = filter ? sessionListWhere(context, filter) : Prisma.sql`TRUE`;
+  // The sessions list's own filter (see session.list.ts); messages are joined to sessions whenever it restricts them,
+  // and conversations, which have no session, count only when it restricts nothing.
+  const { channel, status, metadata, text, hasErrors, toolName, model } = query;
+  const conditions = sessionFilterConditions(context, { channel, status, metadata, text, hasErrors, toolName, model });
+  const filtered = conditions.length > 0;
+  const sessionFilter = filtered ? Prisma.join(conditions, ' AND ') : Prisma.sql`TRUE`;
   const messageSessions =
     filtered || query.groupBy === UsageGroupBy.CHANNEL || query.groupBy === UsageGroupBy.STATUS
       ? Prisma.sql`JOIN sessions s ON s.id = m.session_id AND s.tenant_id = m.tenant_id`

@@ -24,7 +24,12 @@ export function sessionOrderColumn(order: SessionOrder): 'startedAt' | 'lastActi
 
 /** The tenant's sessions that `filter` selects, over the alias `s`. */
 export function sessionListWhere(context: TenantContext, filter: SessionFilter | null | undefined): Prisma.Sql {
-  const conditions: Prisma.Sql[] = [Prisma.sql`s.tenant_id = ${context.viewer.tenantId}`];
+  return Prisma.join([Prisma.sql`s.tenant_id = ${context.viewer.tenantId}`, ...sessionFilterConditions(context, filter)], ' AND ');
+}
+
+/** The conditions over the alias `s` that `filter` adds to the tenant's sessions; none when it restricts nothing. */
+export function sessionFilterConditions(context: TenantContext, filter: SessionFilter | null | undefined): Prisma.Sql[] {
+  const conditions: Prisma.Sql[] = [];
   // Compared as the enum, not as text, so the (tenant, status, …) indexes apply.
   if (filter?.status?.length) conditions.push(equalsAnyOf('s.status', filter.status, 'session_status'));
   if (filter?.channel?.length) conditions.push(Prisma.sql`s.channel = ANY(${filter.channel})`);
@@ -39,7 +44,7 @@ export function sessionListWhere(context: TenantContext, filter: SessionFilter |
     conditions.push(Prisma.sql`${filter.hasErrors ? Prisma.empty : Prisma.sql`NOT `}${anyMessage(MESSAGE_HAS_ERRORS)}`);
   if (filter?.toolName?.length) conditions.push(anyMessage(messageCallsToolIn(filter.toolName)));
   if (filter?.model?.length) conditions.push(anyMessage(messageModelIn(filter.model)));
-  return Prisma.join(conditions, ' AND ');
+  return conditions;
 }
 
 /** Session `s`'s metadata contains `metadata` (`@>`, served by the GIN index `sessions_metadata_idx`). */
