@@ -38,6 +38,8 @@ export interface Fixtures {
   /** The session with the most messages (the detail page), and how many it has. */
   readonly detailSessionKey: string;
   readonly detailSessionMessages: number;
+  /** The tenant's 20 newest sessions: the representations of a router's `_entities` fetch. */
+  readonly entitySessionKeys: string[];
   /** The conversation of the long LangGraph thread, or null when none was generated. */
   readonly longThreadConversationKey: string | null;
 }
@@ -147,6 +149,10 @@ export async function loadFixtures(database: BenchDatabase, size: DatasetSize): 
       `SELECT session_id, count(*)::int AS n FROM messages WHERE tenant_id = $1 GROUP BY session_id ORDER BY n DESC, session_id LIMIT 1`,
       [tenantId],
     );
+    const entities = await client.query<{ id: string }>(
+      'SELECT id FROM sessions WHERE tenant_id = $1 ORDER BY started_at DESC, id DESC LIMIT 20',
+      [tenantId],
+    );
     const longThread =
       size.longThreadSteps > 0
         ? await client.query<{ id: string }>(
@@ -166,6 +172,7 @@ export async function loadFixtures(database: BenchDatabase, size: DatasetSize): 
       deepPageCursor: encodeCursor('Session:STARTED_AT', { value: deepRow.started_at.toISOString(), id: deepRow.id }),
       detailSessionKey: detail.rows[0]!.session_id,
       detailSessionMessages: detail.rows[0]!.n,
+      entitySessionKeys: entities.rows.map((row) => row.id),
       longThreadConversationKey: longThread.rows[0]?.id ?? null,
     };
   });

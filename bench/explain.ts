@@ -45,6 +45,7 @@ export async function runExplain(
   const documents = loadDashboardDocuments(projectRoot);
   const server = await startServerProcess(projectRoot, {
     name: 'convoql',
+    applicationName: 'convoql-explain',
     ...npmStartCommand(projectRoot),
     env: { ...convoqlEnv, BENCH_CAPTURE_STATEMENTS: '1' },
     readyPath: '/healthz',

@@ -2,6 +2,8 @@
 // requests, every response's latency, failures of any kind, and SQL statements sent meanwhile.
 import autocannon from 'autocannon';
 import { performance } from 'node:perf_hooks';
+import { backendCpu, backendCpuBetween, machineCpuMs } from './database-cpu';
+import type { BenchDatabase } from './dataset';
 import type { BenchOperation } from './operations';
 import { sampleRss, type ServerProcess } from './processes';
 
@@ -24,6 +26,10 @@ export interface SegmentResult {
   statementsPerRequest: number | null;
   /** CPU time the server used per completed request (user + system), ms. */
   cpuMsPerRequest: number | null;
+  /** CPU time of the PostgreSQL backends serving the server, per completed request, ms (PostgreSQL only). */
+  databaseCpuMsPerRequest: number | null;
+  /** CPU of every other process of the machine during the segment (other work, the load generator), % of one core. */
+  otherCpuPercent: number | null;
   /** Highest RSS sampled during the segment, MB. */
   peakRssMb: number | null;
   /** The server's memory breakdown at the end of the segment, MB. */
@@ -36,6 +42,7 @@ const REQUEST_TIMEOUT_SECONDS = 30;
 
 /** Sends the operation over `connections` keep-alive connections for `seconds` and measures. */
 export async function runSegment(
+  database: BenchDatabase,
   server: ServerProcess,
   operation: BenchOperation,
   apiKey: string,
@@ -50,6 +57,8 @@ export async function runSegment(
   const answeredClients = new Set<unknown>();
   const statementsBefore = await server.statementCount();
   const cpuBefore = server.cpuMs();
+  const backendsBefore = await backendCpu(database, server.applicationName);
+  const machineBefore = machineCpuMs();
   const stopSampling = sampleRss(server);
   const instance = autocannon({
     url: server.url,
@@ -81,6 +90,9 @@ export async function runSegment(
   const result = await instance;
   const peakRssMb = stopSampling();
   const cpuAfter = server.cpuMs();
+  const machineAfter = machineCpuMs();
+  const databaseCpu = backendCpuBetween(backendsBefore, await backendCpu(database, server.applicationName));
+  const serverCpu = cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null;
   const statements = (await server.statementCount()) - statementsBefore;
   const usage = await server.memoryUsage();
   const memoryMb = Object.fromEntries(
@@ -95,7 +107,12 @@ export async function runSegment(
     errorSample,
     serverErrorLog: null,
     statementsPerRequest: allResponses > 0 ? statements / allResponses : null,
-    cpuMsPerRequest: allResponses > 0 && cpuBefore !== null && cpuAfter !== null ? (cpuAfter - cpuBefore) / allResponses : null,
+    cpuMsPerRequest: allResponses > 0 && serverCpu !== null ? serverCpu / allResponses : null,
+    databaseCpuMsPerRequest: allResponses > 0 && databaseCpu !== null ? databaseCpu / allResponses : null,
+    otherCpuPercent:
+      machineBefore !== null && machineAfter !== null && serverCpu !== null
+        ? Math.max(0, (machineAfter - machineBefore - serverCpu - (databaseCpu ?? 0)) / (seconds * 10))
+        : null,
     peakRssMb,
     memoryMb,
   };

@@ -91,16 +91,16 @@ export async function runNoisyNeighbour(options: {
     const heavyCost = body.extensions?.cost?.requested ?? null;
     log(`noisy neighbour (${options.configuration}): A's operation costs ${heavyCost}, answers ${(once.ms / 1000).toFixed(2)} s alone`);
     // Warm-up of B's operation; then let A's budget, if any, fill up again before the first measured segment.
-    await runSegment(server, sessionsTable, fixtures.apiKey, B_CONNECTIONS, 1);
+    await runSegment(database, server, sessionsTable, fixtures.apiKey, B_CONNECTIONS, 1);
     const alone: SegmentResult[] = [];
     const withA: SegmentResult[] = [];
     const aSegments: SegmentResult[] = [];
     for (let pass = 0; pass < 2; pass++) {
-      alone.push(await runSegment(server, sessionsTable, fixtures.apiKey, B_CONNECTIONS, options.seconds));
+      alone.push(await runSegment(database, server, sessionsTable, fixtures.apiKey, B_CONNECTIONS, options.seconds));
       server.resetPeakRss();
       const [b, a] = await Promise.all([
-        runSegment(server, sessionsTable, fixtures.apiKey, B_CONNECTIONS, options.seconds),
-        runSegment(server, heavy, aKey, A_CONNECTIONS, options.seconds),
+        runSegment(database, server, sessionsTable, fixtures.apiKey, B_CONNECTIONS, options.seconds),
+        runSegment(database, server, heavy, aKey, A_CONNECTIONS, options.seconds),
       ]);
       withA.push(b!);
       aSegments.push(a!);

@@ -70,6 +70,18 @@ export function requestBody(documents: Map<string, string>, operationName: strin
   return JSON.stringify({ query, operationName, variables });
 }
 
+/**
+ * The light requests a dashboard and a router send many of, beside the dashboard's own documents: a row refetch, a
+ * `node` lookup, a router's entity fetch, and the GraphQL pipeline alone (`__typename`).
+ */
+const LIGHT_DOCUMENTS = {
+  Typename: 'query Typename { __typename }',
+  SessionRef: 'query SessionRef($id: ID!) { session(id: $id) { id } }',
+  NodeSession: 'query NodeSession($id: ID!) { node(id: $id) { id ... on Session { sessionId status } } }',
+  SessionEntities:
+    'query SessionEntities($representations: [_Any!]!) { _entities(representations: $representations) { ... on Session { id sessionId status } } }',
+};
+
 /** The issue's operations, in table order; the replay pages need their cursor found first (see replay.ts). */
 export function buildOperations(
   documents: Map<string, string>,
@@ -78,12 +90,14 @@ export function buildOperations(
 ): { operations: BenchOperation[]; skipped: SkippedOperation[] } {
   const now = fixtures.now.getTime();
   const iso = (ms: number) => new Date(ms).toISOString();
+  const all = new Map([...documents, ...Object.entries(LIGHT_DOCUMENTS)]);
   const operation = (key: string, label: string, operationName: string, variables: Record<string, unknown>): BenchOperation => ({
     key,
     label,
     operationName,
-    body: requestBody(documents, operationName, variables),
+    body: requestBody(all, operationName, variables),
   });
+  const detailId = toGlobalId('Session', fixtures.detailSessionKey);
   const operations: BenchOperation[] = [
     operation('sessions-table', `sessions table: ${PAGE_SIZE} rows, CLOSED, last 14 days`, 'SessionsTable', {
       first: PAGE_SIZE,
@@ -98,11 +112,18 @@ export function buildOperations(
       'session-detail',
       `session detail: ${Math.min(PAGE_SIZE, fixtures.detailSessionMessages)} messages + trace`,
       'SessionDetail',
-      {
-        id: toGlobalId('Session', fixtures.detailSessionKey),
-        first: PAGE_SIZE,
-      },
+      { id: detailId, first: PAGE_SIZE },
     ),
+    operation('session-panel', `session panel: 8 fields + ${PAGE_SIZE} messages, no trace`, 'SessionPanel', {
+      id: detailId,
+      first: PAGE_SIZE,
+    }),
+    operation('typename', '{ __typename }', 'Typename', {}),
+    operation('session-ref', '{ session(id) { id } }', 'SessionRef', { id: detailId }),
+    operation('node-session', 'node(id) of a Session', 'NodeSession', { id: detailId }),
+    operation('entities-20', '_entities of 20 Sessions', 'SessionEntities', {
+      representations: fixtures.entitySessionKeys.map((key) => ({ __typename: 'Session', id: toGlobalId('Session', key) })),
+    }),
     operation('conversations-table', `conversations table: ${PAGE_SIZE} rows`, 'ConversationsTable', { first: PAGE_SIZE }),
   ];
   const skipped: SkippedOperation[] = [];

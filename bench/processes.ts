@@ -5,12 +5,15 @@ import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { processCpuMs } from './database-cpu';
 import type { CapturedStatement, ProbeReply, ProbeRequest } from './server-probe';
 
 /** A server process under test. */
 export interface ServerProcess {
   readonly name: string;
   readonly pid: number;
+  /** The application_name its database connections carry (see database-cpu.ts). */
+  readonly applicationName: string;
   /** The GraphQL endpoint. */
   readonly url: string;
   /** SQL statements the process has sent since it started. */
@@ -40,6 +43,8 @@ export interface ServerProcess {
 /** How to start a server process. */
 export interface ServerSpec {
   name: string;
+  /** The application_name its connection string sets. */
+  applicationName: string;
   /** The script to run, relative to the project root. */
   script: string;
   env: Record<string, string>;
@@ -52,8 +57,6 @@ export interface ServerSpec {
 }
 
 const READY_TIMEOUT_MS = 60_000;
-/** USER_HZ of /proc/<pid>/stat; 100 on every Linux architecture Node runs on. */
-const CLOCK_TICKS_PER_SECOND = 100;
 const STOP_TIMEOUT_MS = 15_000;
 
 /** A free TCP port on 127.0.0.1. */
@@ -136,13 +139,14 @@ export async function startServerProcess(projectRoot: string, spec: ServerSpec):
   return {
     name: spec.name,
     pid: child.pid!,
+    applicationName: spec.applicationName,
     url: `${base}${spec.graphqlPath}`,
     statementCount: async () => (await ask({ type: 'statement-count' })).count,
     capturedStatements: async () => (await ask({ type: 'captured-statements' })).statements,
     memoryUsage: async () => (await ask({ type: 'memory' })).usage,
     startProfile: async () => void (await ask({ type: 'profile-start' })),
     stopProfile: async () => (await ask({ type: 'profile-stop' })).profile,
-    cpuMs: () => cpuMsOf(child),
+    cpuMs: () => processCpuMs(child.pid!),
     outputTail: () => output.join(''),
     rssMb: () => statusFieldMb(child, 'VmRSS'),
     peakRssMb: () => statusFieldMb(child, 'VmHWM'),
@@ -170,18 +174,6 @@ function statusFieldMb(child: ChildProcess, field: 'VmRSS' | 'VmHWM'): number | 
   try {
     const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
     return match ? Number(match[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-/** utime + stime of /proc/<pid>/stat in ms, or null when unreadable. */
-function cpuMsOf(child: ChildProcess): number | null {
-  try {
-    // The command name (field 2) may contain spaces; the fields after its closing parenthesis are fixed.
-    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(')').pop()!.trim().split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
   } catch {
     return null;
   }

@@ -20,6 +20,10 @@ export interface ServerFigures {
   statementsPerRequestUnderLoad: number | null;
   /** Server CPU time (user + system) per request, ms: what limits throughput on a machine of two cores. */
   cpuMsPerRequest: number | null;
+  /** CPU time of its PostgreSQL backends per request, ms (PostgreSQL only). */
+  databaseCpuMsPerRequest: number | null;
+  /** Other processes' CPU during its segments (noise and the load generator), % of one core. */
+  otherCpuPercent: number | null;
   peakRssMb: number | null;
   /** Requests per second of each segment, in run order (A B A B shows drift). */
   segmentRequestsPerSecond: number[];
@@ -55,7 +59,6 @@ export function combineSegments(segments: readonly SegmentResult[]): ServerFigur
   const requests = segments.reduce((sum, segment) => sum + segment.requests, 0);
   const seconds = segments.reduce((sum, segment) => sum + segment.seconds, 0);
   const statementRates = segments.map((segment) => segment.statementsPerRequest).filter((rate): rate is number => rate !== null);
-  const cpuRates = segments.map((segment) => segment.cpuMsPerRequest).filter((rate): rate is number => rate !== null);
   const rss = segments.map((segment) => segment.peakRssMb).filter((value): value is number => value !== null);
   return {
     requestsPerSecond: seconds > 0 ? requests / seconds : 0,
@@ -67,11 +70,18 @@ export function combineSegments(segments: readonly SegmentResult[]): ServerFigur
     errorSample: segments.find((segment) => segment.errorSample !== null)?.errorSample ?? null,
     serverErrorLog: segments.find((segment) => segment.serverErrorLog !== null)?.serverErrorLog ?? null,
     statementsPerRequestUnderLoad: statementRates.length > 0 ? statementRates.reduce((a, b) => a + b, 0) / statementRates.length : null,
-    cpuMsPerRequest: cpuRates.length > 0 ? cpuRates.reduce((a, b) => a + b, 0) / cpuRates.length : null,
+    cpuMsPerRequest: average(segments.map((segment) => segment.cpuMsPerRequest)),
+    databaseCpuMsPerRequest: average(segments.map((segment) => segment.databaseCpuMsPerRequest)),
+    otherCpuPercent: average(segments.map((segment) => segment.otherCpuPercent)),
     peakRssMb: rss.length > 0 ? Math.max(...rss) : null,
     segmentRequestsPerSecond: segments.map((segment) => round(segment.requests / segment.seconds, 1)),
     memoryAtEndMb: segments.at(-1)?.memoryMb ?? null,
   };
+}
+
+function average(values: (number | null)[]): number | null {
+  const known = values.filter((value): value is number => value !== null);
+  return known.length > 0 ? known.reduce((a, b) => a + b, 0) / known.length : null;
 }
 
 /** The results table as text, one row per operation and connection count. */
@@ -88,6 +98,8 @@ export function formatTable(rows: readonly ResultRow[]): string {
     'errors c / b',
     'SQL/req c / b',
     'CPU ms/req c / b',
+    'DB CPU ms/req c / b',
+    'other CPU %',
     'peak RSS MB c / b',
   ];
   const lines = rows.map((row) => [
@@ -102,6 +114,8 @@ export function formatTable(rows: readonly ResultRow[]): string {
     `${errorsCell(row.convoql)} / ${errorsCell(row.baseline)}`,
     pair(row.statementsPerRequest.convoql, row.statementsPerRequest.baseline, 0),
     pair(row.convoql.cpuMsPerRequest, row.baseline.cpuMsPerRequest, 2),
+    pair(row.convoql.databaseCpuMsPerRequest, row.baseline.databaseCpuMsPerRequest, 2),
+    fixed(average([row.convoql.otherCpuPercent, row.baseline.otherCpuPercent]), 0),
     pair(row.convoql.peakRssMb, row.baseline.peakRssMb, 0),
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));

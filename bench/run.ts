@@ -38,6 +38,7 @@ import {
   type Fixtures,
 } from './dataset';
 import { summarizeCpuProfile } from './cpu-profile';
+import { connectionStringFor } from './database-cpu';
 import { runExplain } from './explain';
 import { requestOnce, runSegment, type SegmentResult } from './load';
 import { NOISY_NEIGHBOUR_KEY, noisyNeighbourTargets, runNoisyNeighbour } from './noisy-neighbour';
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
 function convoqlEnv(database: BenchDatabase, batching: boolean): Record<string, string> {
   return {
     NODE_ENV: 'production',
-    DATABASE_URL: database.url,
+    DATABASE_URL: connectionStringFor(database, CONVOQL_APPLICATION),
     DB_POOL_MAX: String(database.poolMax),
     LOG_LEVEL: 'warn',
     LOG_FORMAT: 'json',
@@ -113,12 +114,17 @@ function convoqlEnv(database: BenchDatabase, batching: boolean): Record<string, 
   };
 }
 
+/** The application_name of each server's database connections, by which their backends' CPU is found. */
+const CONVOQL_APPLICATION = 'convoql-bench';
+const BASELINE_APPLICATION = 'baseline-bench';
+
 /** Settings of the load benchmark's convoql server beyond the defaults. */
 const LOAD_BENCHMARK_ENV = { COST_BUDGET_MAX: '0' };
 
 function startConvoql(database: BenchDatabase, batching: boolean, env: Record<string, string> = {}): Promise<ServerProcess> {
   return startServerProcess(PROJECT_ROOT, {
     name: batching ? 'convoql' : 'convoql (batching off)',
+    applicationName: CONVOQL_APPLICATION,
     ...npmStartCommand(PROJECT_ROOT),
     env: { ...convoqlEnv(database, batching), ...env },
     readyPath: '/healthz',
@@ -129,8 +135,13 @@ function startConvoql(database: BenchDatabase, batching: boolean, env: Record<st
 function startBaseline(database: BenchDatabase): Promise<ServerProcess> {
   return startServerProcess(PROJECT_ROOT, {
     name: 'baseline',
+    applicationName: BASELINE_APPLICATION,
     script: 'dist/bench/baseline/server.js',
-    env: { NODE_ENV: 'production', BASELINE_DATABASE_URL: database.url, DB_POOL_MAX: String(database.poolMax) },
+    env: {
+      NODE_ENV: 'production',
+      BASELINE_DATABASE_URL: connectionStringFor(database, BASELINE_APPLICATION),
+      DB_POOL_MAX: String(database.poolMax),
+    },
     readyPath: '/healthz',
     graphqlPath: '/graphql',
   });
@@ -318,7 +329,7 @@ async function measure(
   seconds: number,
 ) {
   const logBefore = server.outputTail().length;
-  const segment = await runSegment(server, operation, apiKey, connections, seconds);
+  const segment = await runSegment(database, server, operation, apiKey, connections, seconds);
   // Read before the leftovers are cancelled, which makes the server log cancellations.
   if (segment.errors.graphql + segment.errors.http > 0) {
     const output = server.outputTail();

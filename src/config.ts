@@ -45,6 +45,7 @@ const environmentSchema = z.object({
   DATA_DIR: z.string().min(1).default('./.data'),
   MIGRATE_ON_START: booleanFromString.default(false),
   DB_POOL_MAX: integer(1, 200).default(10),
+  DB_PREPARED_STATEMENTS: booleanFromString.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   GRAPHQL_INTROSPECTION: booleanFromString.default(true),
@@ -113,6 +114,11 @@ export interface Config {
     readonly dataDir: string;
     readonly migrateOnStart: boolean;
     readonly poolMax: number;
+    /**
+     * Whether the hot reads are named prepared statements, parsed and planned once per connection (DB_PREPARED_STATEMENTS,
+     * default true); off for a pooler in transaction mode that cannot keep them (PgBouncer before 1.21).
+     */
+    readonly preparedStatements: boolean;
   };
   readonly log: { readonly level: string; readonly format: 'auto' | 'json' | 'pretty' };
   readonly graphql: {
@@ -222,6 +228,7 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
       dataDir: e.DATA_DIR,
       migrateOnStart: e.MIGRATE_ON_START || argv.includes('--migrate'),
       poolMax: e.DB_POOL_MAX,
+      preparedStatements: e.DB_PREPARED_STATEMENTS,
     },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     graphql: {

@@ -1,5 +1,6 @@
 // The baseline's conversations table: page and total in one statement, JSON shaped as ConversationsTable.
 import type { Pool } from 'pg';
+import { prepared } from './prepared';
 import { toGlobalId } from './encoding';
 import { connectionOf, keysetSql, pageRequest, type PageArguments } from './keyset';
 
@@ -51,7 +52,8 @@ export async function conversationsTable(pool: Pool, tenantId: string, variables
   if (filter?.lastActivityBefore) add((p) => `last_activity_at < ${p}::timestamptz`, filter.lastActivityBefore);
   const where = conditions.join(' AND ');
   const keyset = keysetSql(column, descending, page, params);
-  const result = await pool.query<ConversationRow & { total: number }>(
+  const result = await prepared<ConversationRow & { total: number }>(
+    pool,
     `WITH page AS (
        SELECT id, thread_id, title, status::text AS status, created_at, last_activity_at, step_count,
          input_tokens::text AS input_tokens, output_tokens::text AS output_tokens, reasoning_tokens::text AS reasoning_tokens,

@@ -4,6 +4,7 @@
 // served as the first N messages of it. Unlike convoql it trusts those facts without checking digests. Then
 // convoql's own replay engine (src/replay, no GraphQL) turns the rows into steps.
 import type { Pool } from 'pg';
+import { prepared } from './prepared';
 import { decodeEncodedValue, type DecodedValue, type EncodedValue } from '../../src/replay/checkpoint.decoder';
 import {
   CheckpointBlobStore,
@@ -130,7 +131,7 @@ export async function conversationReplay(pool: Pool, tenantId: string, variables
   const page = pageRequest(variables, listKey);
   const after = page.seek === null ? 0 : Number(page.seek.value);
   const want = page.limit + 1;
-  const { rows } = await pool.query<WindowRow>(WINDOW_STATEMENT, [key, tenantId, namespace, after, want]);
+  const { rows } = await prepared<WindowRow>(pool, WINDOW_STATEMENT, [key, tenantId, namespace, after, want]);
   const conversation = rows.find((row) => row.kind === 'conversation');
   if (!conversation) return { conversation: null };
 

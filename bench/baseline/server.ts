@@ -1,5 +1,6 @@
-// The raw baseline: a minimal node:http + pg server that answers the benchmark's dashboard operations
-// with the same JSON `data` as convoql, issuing the fewest SQL statements it can and no GraphQL at all.
+// The lean raw baseline: a minimal node:http + pg server that answers the benchmark's operations with the same
+// JSON `data` as convoql, issuing the fewest SQL statements it can (each a named prepared statement, plain columns,
+// rows shaped with JSON.stringify) and no GraphQL at all.
 // It routes by operationName and reads the variables; it is the physical limit convoql is measured
 // against, not an API (it knows only these operations and none of convoql's checks beyond the API key).
 //
@@ -8,8 +9,9 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Pool } from 'pg';
 import { conversationsTable } from './conversations';
+import { prepared } from './prepared';
 import { conversationReplay } from './replay';
-import { sessionDetail, sessionsTable } from './sessions';
+import { nodeSession, sessionDetail, sessionEntities, sessionPanel, sessionRef, sessionsTable } from './sessions';
 import { usageTiles } from './usage';
 
 type Handler = (pool: Pool, tenantId: string, variables: never) => Promise<unknown>;
@@ -18,6 +20,11 @@ type Handler = (pool: Pool, tenantId: string, variables: never) => Promise<unkno
 const HANDLERS: Record<string, Handler> = {
   SessionsTable: sessionsTable,
   SessionDetail: sessionDetail,
+  SessionPanel: sessionPanel,
+  SessionRef: sessionRef,
+  NodeSession: nodeSession,
+  SessionEntities: sessionEntities,
+  Typename: async () => ({ __typename: 'Query' }),
   ConversationsTable: conversationsTable,
   ConversationReplay: conversationReplay,
   UsageTiles: usageTiles,
@@ -37,7 +44,8 @@ async function tenantOf(request: IncomingMessage): Promise<string | null> {
   const hash = createHash('sha256').update(match[1]!, 'utf8').digest('hex');
   const cached = apiKeys.get(hash);
   if (cached && cached.expiresAt > Date.now()) return cached.tenantId;
-  const result = await pool.query<{ tenant_id: string | null }>(
+  const result = await prepared<{ tenant_id: string | null }>(
+    pool,
     'SELECT tenant_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
     [hash],
   );

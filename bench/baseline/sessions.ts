@@ -1,6 +1,7 @@
 // The baseline's sessions table and session detail: one SQL statement each, JSON shaped exactly as
 // the dashboard's SessionsTable and SessionDetail selections.
 import type { Pool } from 'pg';
+import { prepared } from './prepared';
 import { keyOfGlobalId, toGlobalId } from './encoding';
 import { connectionOf, keysetSql, pageRequest, type PageArguments } from './keyset';
 
@@ -66,7 +67,8 @@ export async function sessionsTable(pool: Pool, tenantId: string, variables: Ses
   const params: unknown[] = [tenantId];
   const filter = filterSql(variables.filter, params);
   const keyset = keysetSql(column, descending, page, params);
-  const result = await pool.query<SessionRow & { total: number; message_count: number | null }>(
+  const result = await prepared<SessionRow & { total: number; message_count: number | null }>(
+    pool,
     `WITH page AS (
        SELECT id, external_id, channel, status::text AS status, started_at, ended_at, last_activity_at
        FROM sessions WHERE ${filter} AND ${keyset.where}
@@ -113,7 +115,8 @@ interface DetailRow extends SessionRow {
 export async function sessionDetail(pool: Pool, tenantId: string, variables: { id: string; first?: number | null; after?: string | null }) {
   const key = keyOfGlobalId('Session', variables.id);
   if (key === null) return { session: null };
-  const result = await pool.query<DetailRow>(
+  const result = await prepared<DetailRow>(
+    pool,
     `SELECT s.id, s.external_id, s.channel, s.status::text AS status, s.started_at, s.ended_at, s.last_activity_at, s.metadata,
        m.id AS message_id, m.role::text AS role, m.content, m.created_at, m.metadata AS message_metadata
      FROM sessions s
@@ -269,4 +272,97 @@ function text(value: unknown): string | null {
 
 function finite(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** `session(id) { id }` of SessionRef: whether the tenant has that session. */
+export async function sessionRef(pool: Pool, tenantId: string, variables: { id: string }) {
+  const key = keyOfGlobalId('Session', variables.id);
+  if (key === null) return { session: null };
+  const { rows } = await prepared<{ id: string }>(pool, 'SELECT id FROM sessions WHERE id = $1 AND tenant_id = $2', [key, tenantId]);
+  return { session: rows[0] ? { id: toGlobalId('Session', rows[0].id) } : null };
+}
+
+/** `node(id) { id ... on Session { sessionId status } }` of NodeSession. */
+export async function nodeSession(pool: Pool, tenantId: string, variables: { id: string }) {
+  const key = keyOfGlobalId('Session', variables.id);
+  if (key === null) return { node: null };
+  const { rows } = await prepared<{ id: string; external_id: string; status: string }>(
+    pool,
+    'SELECT id, external_id, status::text AS status FROM sessions WHERE id = $1 AND tenant_id = $2',
+    [key, tenantId],
+  );
+  const row = rows[0];
+  return { node: row ? { id: toGlobalId('Session', row.id), sessionId: row.external_id, status: row.status } : null };
+}
+
+/** `_entities(representations) { ... on Session { id sessionId status } }` of SessionEntities: one statement for all. */
+export async function sessionEntities(pool: Pool, tenantId: string, variables: { representations: { __typename: string; id: string }[] }) {
+  const keys = variables.representations.map((representation) => keyOfGlobalId('Session', representation.id));
+  const { rows } = await prepared<{ id: string; external_id: string; status: string }>(
+    pool,
+    'SELECT id, external_id, status::text AS status FROM sessions WHERE tenant_id = $1 AND id = ANY($2::uuid[])',
+    [tenantId, keys.filter((key) => key !== null)],
+  );
+  const byKey = new Map(rows.map((row) => [row.id, row]));
+  return {
+    _entities: keys.map((key) => {
+      const row = key === null ? undefined : byKey.get(key);
+      return row ? { id: toGlobalId('Session', row.id), sessionId: row.external_id, status: row.status } : null;
+    }),
+  };
+}
+
+interface PanelRow extends SessionRow {
+  metadata: unknown;
+  message_id: string | null;
+  role: string;
+  content: string;
+  created_at: Date;
+}
+
+/** `session(id)` of SessionPanel: the session's fields and its first page of messages (no trace), in one statement. */
+export async function sessionPanel(pool: Pool, tenantId: string, variables: { id: string; first?: number | null }) {
+  const key = keyOfGlobalId('Session', variables.id);
+  if (key === null) return { session: null };
+  const page = pageRequest({ first: variables.first }, 'Message:CREATED_AT');
+  const { rows } = await prepared<PanelRow>(
+    pool,
+    `SELECT s.id, s.external_id, s.channel, s.status::text AS status, s.started_at, s.ended_at, s.last_activity_at, s.metadata,
+       m.id AS message_id, m.role::text AS role, m.content, m.created_at
+     FROM sessions s
+     LEFT JOIN LATERAL (
+       SELECT id, role, content, created_at FROM messages
+       WHERE messages.tenant_id = s.tenant_id AND messages.session_id = s.id
+       ORDER BY created_at, id
+       LIMIT $3
+     ) m ON TRUE
+     WHERE s.id = $1 AND s.tenant_id = $2
+     ORDER BY m.created_at, m.id`,
+    [key, tenantId, page.limit + 1],
+  );
+  const session = rows[0];
+  if (!session) return { session: null };
+  const connection = connectionOf(
+    rows.filter((row) => row.message_id !== null),
+    page,
+    'Message:CREATED_AT',
+    (row) => ({ value: row.created_at.toISOString(), id: row.message_id! }),
+    (row) => ({ id: toGlobalId('Message', row.message_id!), role: row.role, content: row.content, createdAt: row.created_at }),
+  );
+  return {
+    session: {
+      id: toGlobalId('Session', session.id),
+      sessionId: session.external_id,
+      channel: session.channel,
+      status: session.status,
+      startedAt: session.started_at,
+      endedAt: session.ended_at,
+      lastActivityAt: session.last_activity_at,
+      metadata: jsonObject(session.metadata),
+      messages: {
+        pageInfo: { hasNextPage: connection.pageInfo.hasNextPage, endCursor: connection.pageInfo.endCursor },
+        nodes: connection.edges.map((edge) => edge.node),
+      },
+    },
+  };
 }

@@ -1,6 +1,7 @@
 // The baseline's usage tiles: convoql's usage statement (src/analytics/usage.repository.ts) sent
 // directly, so the difference measures only what sits around the SQL.
 import type { Pool } from 'pg';
+import { prepared } from './prepared';
 import { loadConfig } from '../../src/config';
 
 type GroupBy = 'DAY' | 'WEEK' | 'CHANNEL' | 'STATUS' | 'MODEL';
@@ -94,7 +95,8 @@ export async function usageTiles(pool: Pool, tenantId: string, variables: UsageV
          WHERE c.tenant_id = $1 AND c.last_activity_at >= $2 AND c.last_activity_at < $3
          GROUP BY 1`
       : '';
-  const result = await pool.query<UsageRow>(
+  const result = await prepared<UsageRow>(
+    pool,
     `WITH prices AS MATERIALIZED (
        SELECT p.key AS model, (p.value->>'input')::numeric AS input, (p.value->>'output')::numeric AS output
        FROM jsonb_each($4::jsonb) p

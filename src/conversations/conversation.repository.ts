@@ -1,6 +1,5 @@
 import { Prisma } from '../db/client';
-import { dateOf, type JsonRow } from '../db/json-rows';
-import { selectPageAsJson } from '../db/sql';
+import { selectPage } from '../db/sql';
 import type { Conversation as ConversationRow, ConversationStatus } from '../generated/prisma/client';
 import type { KeysetPage } from '../graphql/connection';
 import { OrderDirection } from '../graphql/order';
@@ -16,7 +15,7 @@ export interface ConversationPage {
 
 /**
  * One page of the tenant's conversations in keyset order (`page.limit + 1` rows) and, when asked, the total, in ONE
- * statement, with the rows as one JSON value (see JsonRow).
+ * statement.
  */
 export async function listConversationPage(
   context: TenantContext,
@@ -25,10 +24,10 @@ export async function listConversationPage(
   page: KeysetPage,
   extras: { total: boolean },
 ): Promise<ConversationPage> {
-  const { rows, total } = await selectPageAsJson<RawConversation>(context.db, {
+  const { rows, total } = await selectPage<RawConversation>(context.db, {
     table: 'conversations',
     alias: 'c',
-    // cost_usd as text: a JSON number would pass through floating point.
+    // cost_usd as text, for an exact Prisma.Decimal.
     columns: Prisma.sql`c.id, c.tenant_id, c.thread_id, c.title, c.status, c.created_at, c.last_activity_at, c.step_count,
       c.input_tokens, c.output_tokens, c.reasoning_tokens, c.cost_usd::text AS cost_usd, c.pending_interrupt, c.last_error,
       c.last_checkpoint_id, c.total_tokens, c.metadata, c.models, c.tool_names`,
@@ -39,7 +38,7 @@ export async function listConversationPage(
     page,
     total: extras.total,
   });
-  return { rows: rows.map(fromJsonConversation), total };
+  return { rows: rows.map(fromRawConversation), total };
 }
 
 /** Number of the tenant's conversations matching the filter. */
@@ -69,28 +68,29 @@ interface RawConversation {
   created_at: Date;
   last_activity_at: Date;
   step_count: number;
-  input_tokens: number;
-  output_tokens: number;
-  reasoning_tokens: number;
+  /** bigint columns: node-postgres reads them as strings. */
+  input_tokens: string;
+  output_tokens: string;
+  reasoning_tokens: string;
   cost_usd: string;
   pending_interrupt: Prisma.JsonValue;
   last_error: Prisma.JsonValue;
   last_checkpoint_id: string | null;
-  total_tokens: number;
+  total_tokens: string;
   metadata: Prisma.JsonValue;
   models: string[] | null;
   tool_names: string[] | null;
 }
 
-function fromJsonConversation(row: JsonRow<RawConversation>): ConversationRow {
+function fromRawConversation(row: RawConversation): ConversationRow {
   return {
     id: row.id,
     tenantId: row.tenant_id,
     threadId: row.thread_id,
     title: row.title,
     status: row.status,
-    createdAt: dateOf(row.created_at),
-    lastActivityAt: dateOf(row.last_activity_at),
+    createdAt: row.created_at,
+    lastActivityAt: row.last_activity_at,
     stepCount: row.step_count,
     inputTokens: BigInt(row.input_tokens),
     outputTokens: BigInt(row.output_tokens),

@@ -46,6 +46,8 @@ export async function openDatabase(
   // PGlite is a single backend session: interleaved connections corrupt each other's queries.
   const db = createDatabase(connectionString, {
     poolMax: embedded ? 1 : config.database.poolMax,
+    // PGlite keeps one backend session across reconnections, with the statements an earlier connection prepared.
+    preparedStatements: !embedded && config.database.preparedStatements,
     onPoolError: (error) => logger.warn({ err: error }, 'lost a database connection; a new one is opened on next use'),
   });
   return {

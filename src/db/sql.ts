@@ -1,5 +1,4 @@
 import { Prisma, type Database } from './client';
-import { parseJsonRows, type JsonRow } from './json-rows';
 
 /** A position in a keyset order: the sort value and the id that breaks ties. */
 export interface KeysetPosition {
@@ -61,8 +60,8 @@ export function equalsAnyOf(column: string, values: readonly string[], type: str
     : Prisma.sql`${Prisma.raw(column)} = ANY(${values}::${Prisma.raw(`${type}[]`)})`;
 }
 
-/** What `selectPageAsJson` reads; every identifier must be trusted (never user input). */
-export interface JsonPageStatement {
+/** What `selectPage` reads; every identifier must be trusted (never user input). */
+export interface PageStatement {
   /** The table and its alias, e.g. `sessions` and `s`. */
   table: string;
   alias: string;
@@ -86,12 +85,13 @@ export interface JsonPageStatement {
 
 /**
  * One keyset page (`page.limit + 1` rows, in read order) and, when asked, the number of rows of the whole list, in
- * ONE statement, with the rows as one JSON value (see JsonRow); `total` is null when not asked for.
+ * ONE statement of plain columns; `total` is null when not asked for. The count rides on every row (one row of nulls
+ * when the page is empty), which costs PostgreSQL nothing, where building the page as JSON cost it a tenth more.
  */
-export async function selectPageAsJson<T>(
+export async function selectPage<T extends { id: string }>(
   db: Database,
-  statement: JsonPageStatement,
-): Promise<{ rows: JsonRow<T>[]; total: number | null }> {
+  statement: PageStatement,
+): Promise<{ rows: T[]; total: number | null }> {
   const { table, alias, page, orderColumn } = statement;
   const orderType = statement.orderType ?? 'timestamptz';
   const from = Prisma.raw(`${table} ${alias}`);
@@ -103,17 +103,21 @@ export async function selectPageAsJson<T>(
     page.seek && keysetValue(orderType, page.seek.value),
   );
   const direction = Prisma.raw(readsDescending(statement.descending, page) ? 'DESC' : 'ASC');
-  const total = statement.total ? Prisma.sql`(SELECT count(*)::int FROM ${from} WHERE ${statement.where})` : Prisma.sql`NULL::int`;
-  const [result] = await db.queryRows<{ page: string; total: number | null }>(Prisma.sql`
+  const perRow = statement.perRow ? Prisma.sql`, ${statement.perRow}` : Prisma.empty;
+  const pageSql = Prisma.sql`
     WITH page AS (
-      SELECT ${statement.columns} FROM ${from} WHERE ${statement.where} AND ${keyset.where}
+      SELECT ${statement.columns} FROM ${from}
+      WHERE ${statement.where} AND ${keyset.where}
       ORDER BY ${keyset.orderBy} LIMIT ${page.limit + 1}
-    ), page_rows AS (
-      SELECT page.*${statement.perRow ? Prisma.sql`, ${statement.perRow}` : Prisma.empty} FROM page
-    )
-    SELECT (
-      SELECT coalesce(json_agg(page_rows ORDER BY page_rows.${Prisma.raw(orderColumn)}::${Prisma.raw(orderType)} ${direction}, page_rows.id ${direction}), '[]')::text
-      FROM page_rows
-    ) AS page, ${total} AS total`);
-  return { rows: parseJsonRows<T>(result!.page), total: result!.total };
+    )`;
+  const orderBy = Prisma.sql`ORDER BY page.${Prisma.raw(orderColumn)}::${Prisma.raw(orderType)} ${direction}, page.id ${direction}`;
+  if (!statement.total) {
+    const rows = await db.queryRows<T>(Prisma.sql`${pageSql} SELECT page.*${perRow} FROM page ${orderBy}`);
+    return { rows, total: null };
+  }
+  const rows = await db.queryRows<T & { total: number }>(Prisma.sql`${pageSql}
+    SELECT page.*${perRow}, total.n AS total
+    FROM (SELECT count(*)::int AS n FROM ${from} WHERE ${statement.where}) total LEFT JOIN page ON TRUE
+    ${orderBy}`);
+  return { rows: rows.filter((row) => row.id !== null), total: rows[0]?.total ?? 0 };
 }

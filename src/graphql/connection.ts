@@ -182,7 +182,7 @@ function decodeCursor(cursor: string, listKey: string, shape: CursorShape, argum
 
 /** Turns the `limit + 1` rows fetched for a page into a connection value. */
 export function toConnection<TRow, TNode>(
-  rows: TRow[],
+  rows: readonly TRow[],
   page: KeysetPage,
   listKey: string,
   positionOf: (row: TRow) => KeysetPosition,

@@ -1,5 +1,8 @@
 import {
+  getArgumentValues,
   getDirectiveValues,
+  getNamedType,
+  isObjectType,
   GraphQLIncludeDirective,
   GraphQLSkipDirective,
   Kind,
@@ -17,12 +20,39 @@ import {
  * optimisation of how data is loaded, never of what is returned.
  */
 export function selectsField(info: GraphQLResolveInfo, path: readonly string[]): boolean {
+  return selectedFieldNodes(info, path).length > 0;
+}
+
+/**
+ * The arguments (coerced as graphql-js does, variables and defaults applied) of the field at `path` below the field
+ * being resolved, when it is selected exactly once; null when it is not selected, selected more than once (aliases,
+ * possibly with other arguments), or its arguments do not coerce (its own resolver reports that).
+ */
+export function selectedFieldArguments(info: GraphQLResolveInfo, path: readonly string[]): Record<string, unknown> | null {
+  const nodes = selectedFieldNodes(info, path);
+  if (nodes.length !== 1) return null;
+  let type = getNamedType(info.returnType);
+  let field;
+  for (const name of path) {
+    if (!isObjectType(type)) return null;
+    field = type.getFields()[name];
+    if (!field) return null;
+    type = getNamedType(field.type);
+  }
+  try {
+    return field ? getArgumentValues(field, nodes[0]!, info.variableValues) : null;
+  } catch {
+    return null;
+  }
+}
+
+function selectedFieldNodes(info: GraphQLResolveInfo, path: readonly string[]): readonly FieldNode[] {
   let fields: readonly FieldNode[] = info.fieldNodes;
   for (const name of path) {
     fields = fields.flatMap((field) => (field.selectionSet ? childFields(field.selectionSet, name, info) : []));
-    if (fields.length === 0) return false;
+    if (fields.length === 0) return [];
   }
-  return true;
+  return fields;
 }
 
 function childFields(selectionSet: SelectionSetNode, name: string, info: GraphQLResolveInfo): FieldNode[] {

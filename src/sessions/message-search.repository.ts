@@ -1,5 +1,4 @@
 import { Prisma } from '../db/client';
-import { parseJsonRows } from '../db/json-rows';
 import { keysetSql, readsDescending, type KeysetPage } from '../db/sql';
 import type { Message as MessageRow } from '../generated/prisma/client';
 import type { TenantContext } from '../core/context';
@@ -39,27 +38,28 @@ export async function searchMessagePage(
   const keyset = keysetSql(sort.sort, Prisma.sql`m.id`, true, page, page.seek && sort.seekValue(page.seek));
   const direction = Prisma.raw(readsDescending(true, page) ? 'DESC' : 'ASC');
   const content = Prisma.sql`translate(page.content, ${HIGHLIGHT_START + HIGHLIGHT_STOP}, '')`;
-  const [result] = await context.db.queryRows<{ page: string; total: number | null }>(Prisma.sql`
+  const pageSql = Prisma.sql`
     WITH page AS (
       SELECT m.id, m.tenant_id, m.session_id, m.role, m.content, m.created_at, m.metadata, ${sort.rank} AS rank
       FROM ${MESSAGE_SEARCH_FROM}
       WHERE ${where} AND ${keyset.where}
       ORDER BY ${keyset.orderBy}
       LIMIT ${page.limit + 1}
-    )
-    SELECT (
-      SELECT coalesce(json_agg(json_build_object(
-        'message', json_build_object('id', page.id, 'tenant_id', page.tenant_id, 'session_id', page.session_id, 'role', page.role,
-          'content', page.content, 'created_at', page.created_at, 'metadata', page.metadata),
-        'rank', page.rank::text,
-        'highlight', ts_headline(${textSearchConfig(context)}, ${content}, ${webSearchQuery(context, query)}, ${HIGHLIGHT_OPTIONS})
-      ) ORDER BY ${sort.pageSort} ${direction}, page.id ${direction}), '[]')::text
-      FROM page
-    ) AS page, ${total ? Prisma.sql`(SELECT count(*)::int FROM ${MESSAGE_SEARCH_FROM} WHERE ${where})` : Prisma.sql`NULL::int`} AS total`);
-  const rows = parseJsonRows<{ message: RawMessage; rank: string | null; highlight: string }>(result!.page);
+    )`;
+  const columns = Prisma.sql`page.id, page.tenant_id, page.session_id, page.role, page.content, page.created_at, page.metadata,
+    page.rank::text AS rank,
+    ts_headline(${textSearchConfig(context)}, ${content}, ${webSearchQuery(context, query)}, ${HIGHLIGHT_OPTIONS}) AS highlight`;
+  const orderBy = Prisma.sql`ORDER BY ${sort.pageSort} ${direction}, page.id ${direction}`;
+  // The count rides on every row (one row of nulls when the page is empty), as in selectPage.
+  const rows = await context.db.queryRows<RawMessage & { rank: string | null; highlight: string; total?: number }>(
+    total
+      ? Prisma.sql`${pageSql} SELECT ${columns}, total.n AS total
+          FROM (SELECT count(*)::int AS n FROM ${MESSAGE_SEARCH_FROM} WHERE ${where}) total LEFT JOIN page ON TRUE ${orderBy}`
+      : Prisma.sql`${pageSql} SELECT ${columns} FROM page ${orderBy}`,
+  );
   return {
-    rows: rows.map((row) => ({ message: fromRawMessage(row.message), rank: row.rank, highlight: row.highlight })),
-    total: result!.total,
+    rows: rows.filter((row) => row.id !== null).map((row) => ({ message: fromRawMessage(row), rank: row.rank, highlight: row.highlight })),
+    total: total ? (rows[0]?.total ?? 0) : null,
   };
 }
 

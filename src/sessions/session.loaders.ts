@@ -12,6 +12,7 @@ import {
 } from './session.repository';
 import { messageKeysetValue } from './message.list';
 import type { MessageRole } from './message.type';
+import type { SessionPrefetch } from './session.type';
 
 /** The per-request DataLoaders of the sessions feature; each batch is one SQL statement. */
 export function createSessionLoaders(context: RequestScope) {
@@ -50,19 +51,27 @@ export function createSessionLoaders(context: RequestScope) {
 
 /**
  * One page of a session's messages of `role` (any when null), oldest first (`page.limit + 1` rows), and their number
- * when it is known without a statement: from `prefetched` (all the session's messages, oldest first) when the session
- * was loaded with them, else through the batched page loader. Both read the messages list's keyset (message.list.ts).
+ * when it is known without a statement: the page read with the session when it answers these arguments, else from
+ * all the session's messages when they were read with it, else through the batched page loader. All read the
+ * messages list's keyset (message.list.ts).
  */
 export async function loadMessagePage(
   context: RequestContext,
   sessionKey: string,
-  prefetched: readonly MessageRow[] | undefined,
+  prefetched: SessionPrefetch,
   role: MessageRole | null | undefined,
   page: KeysetPage,
-): Promise<{ rows: MessageRow[]; total: number | null }> {
-  if (!prefetched) return { rows: await context.loaders.messagePageBySession(role ?? null, page).load(sessionKey), total: null };
-  const matching = role ? prefetched.filter((row) => row.role === role) : prefetched;
+): Promise<{ rows: readonly MessageRow[]; total: number | null }> {
+  const { messagePage, messages } = prefetched;
+  if (messagePage && messagePage.role === (role ?? null) && samePage(messagePage.page, page))
+    return { rows: messagePage.rows, total: null };
+  if (!messages) return { rows: await context.loaders.messagePageBySession(role ?? null, page).load(sessionKey), total: null };
+  const matching = role ? messages.filter((row) => row.role === role) : messages;
   return { rows: keysetPageInMemory(matching, page, messageKeysetValue, (row) => row.id), total: matching.length };
+}
+
+function samePage(a: KeysetPage, b: KeysetPage): boolean {
+  return a.limit === b.limit && a.backward === b.backward && a.seek?.id === b.seek?.id && a.seek?.value === b.seek?.value;
 }
 
 /** A loader per distinct arguments, made on first use within the request. */

@@ -1,6 +1,5 @@
 import { Prisma } from '../db/client';
-import { dateOf, nullableDateOf, parseJsonRows, type JsonRow } from '../db/json-rows';
-import { keysetSql, keysetValue, selectPageAsJson } from '../db/sql';
+import { keysetSql, keysetValue, readsDescending, selectPage } from '../db/sql';
 import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
 import type { KeysetPage } from '../graphql/connection';
 import type { TenantContext } from '../core/context';
@@ -30,8 +29,7 @@ export interface SessionPage {
 
 /**
  * One page of the tenant's sessions in keyset order (`page.limit + 1` rows) with, when asked, their message
- * counts and the total, in ONE statement: the sessions table of a dashboard is a single round trip. The rows come
- * as one JSON value (see JsonRow).
+ * counts and the total, in ONE statement: the sessions table of a dashboard is a single round trip.
  */
 export async function listSessionPage(
   context: TenantContext,
@@ -40,7 +38,7 @@ export async function listSessionPage(
   page: KeysetPage,
   extras: SessionPageExtras,
 ): Promise<SessionPage> {
-  const { rows, total } = await selectPageAsJson<RawSession & { message_count?: number }>(context.db, {
+  const { rows, total } = await selectPage<RawSession & { message_count?: number }>(context.db, {
     table: 'sessions',
     alias: 's',
     columns: Prisma.sql`s.id, s.tenant_id, s.external_id, s.channel, s.status, s.started_at, s.ended_at, s.last_activity_at,
@@ -71,11 +69,10 @@ export async function countSessions(context: TenantContext, filter: SessionFilte
 
 /** The tenant's sessions with these database keys, in any order. */
 export async function findSessionsByKeys(context: TenantContext, keys: readonly string[]): Promise<SessionRow[]> {
-  const [result] = await context.db.queryRows<{ rows: string }>(Prisma.sql`
-    SELECT coalesce(json_agg(s), '[]')::text AS rows
-    FROM (SELECT id, tenant_id, external_id, channel, status, started_at, ended_at, last_activity_at, metadata FROM sessions
-          WHERE tenant_id = ${context.viewer.tenantId} AND id = ANY(${[...keys]}::uuid[])) s`);
-  return parseJsonRows<RawSession>(result!.rows).map(fromRawSession);
+  const rows = await context.db.queryRows<RawSession>(Prisma.sql`
+    SELECT id, tenant_id, external_id, channel, status, started_at, ended_at, last_activity_at, metadata FROM sessions
+    WHERE tenant_id = ${context.viewer.tenantId} AND id = ANY(${[...keys]}::uuid[])`);
+  return rows.map(fromRawSession);
 }
 
 /** The tenant's session with this bot session id, or null. */
@@ -131,9 +128,8 @@ export async function listMessagePages(
     page,
     page.seek && keysetValue('timestamptz', page.seek.value),
   );
-  const [result] = await context.db.queryRows<{ rows: string }>(Prisma.sql`
-    SELECT coalesce(json_agg(paged ORDER BY paged.session_id, paged.ordinal), '[]')::text AS rows
-    FROM unnest(${[...sessionKeys]}::uuid[]) AS wanted(session_id)
+  const rows = await context.db.queryRows<RawMessage>(Prisma.sql`
+    SELECT paged.* FROM unnest(${[...sessionKeys]}::uuid[]) WITH ORDINALITY AS wanted(session_id, position)
     CROSS JOIN LATERAL (
       SELECT m.id, m.tenant_id, m.session_id, m.role, m.content, m.created_at, m.metadata,
         row_number() OVER (ORDER BY ${keyset.orderBy}) AS ordinal
@@ -141,9 +137,10 @@ export async function listMessagePages(
       WHERE ${messageListWhere(context, Prisma.sql`wanted.session_id`, role)} AND ${keyset.where}
       ORDER BY ${keyset.orderBy}
       LIMIT ${page.limit + 1}
-    ) AS paged`);
+    ) AS paged
+    ORDER BY wanted.position, paged.ordinal`);
   const pages = new Map<string, MessageRow[]>();
-  for (const row of parseJsonRows<RawMessage>(result!.rows)) {
+  for (const row of rows) {
     const message = fromRawMessage(row);
     const list = pages.get(message.sessionId);
     if (list) list.push(message);
@@ -162,14 +159,14 @@ export async function countMessages(context: TenantContext, sessionKey: string, 
 
 /** All messages of each of these sessions, oldest first, in one statement. */
 export async function findMessagesOfSessions(context: TenantContext, sessionKeys: readonly string[]): Promise<Map<string, MessageRow[]>> {
-  // As one JSON value from the pool: Prisma's decoding of each column of each row was a fifth of the CPU of a request
-  // tracing 100 sessions (see docs/decisions/0005).
-  const [result] = await context.db.queryRows<{ rows: string }>(Prisma.sql`
-    SELECT coalesce(json_agg(m ORDER BY m.session_id, m.created_at, m.id), '[]')::text AS rows
-    FROM (SELECT id, tenant_id, session_id, role, content, created_at, metadata FROM messages
-          WHERE tenant_id = ${context.viewer.tenantId} AND session_id = ANY(${[...sessionKeys]}::uuid[])) m`);
+  // From the pool: Prisma's decoding of each column of each row was a fifth of the CPU of a request tracing 100
+  // sessions (see docs/decisions/0005).
+  const rows = await context.db.queryRows<RawMessage>(Prisma.sql`
+    SELECT id, tenant_id, session_id, role, content, created_at, metadata FROM messages
+    WHERE tenant_id = ${context.viewer.tenantId} AND session_id = ANY(${[...sessionKeys]}::uuid[])
+    ORDER BY session_id, created_at, id`);
   const bySession = new Map<string, MessageRow[]>();
-  for (const row of parseJsonRows<RawMessage>(result!.rows).map(fromRawMessage)) {
+  for (const row of rows.map(fromRawMessage)) {
     const list = bySession.get(row.sessionId);
     if (list) list.push(row);
     else bySession.set(row.sessionId, [row]);
@@ -177,22 +174,99 @@ export async function findMessagesOfSessions(context: TenantContext, sessionKeys
   return bySession;
 }
 
-/** The tenant's session with all of its messages (oldest first) in one statement, or null; the messages come as one JSON array. */
+/** The tenant's session with all of its messages (oldest first) in one statement, or null. */
 export async function findSessionWithMessages(
   context: TenantContext,
   key: string,
 ): Promise<{ session: SessionRow; messages: MessageRow[] } | null> {
-  const [found] = await context.db.queryRows<RawSession & { messages: string }>(Prisma.sql`
-    SELECT s.id, s.tenant_id, s.external_id, s.channel, s.status::text AS status, s.started_at, s.ended_at, s.last_activity_at, s.metadata,
-      (
-        SELECT coalesce(json_agg(m ORDER BY m.created_at, m.id), '[]')::text
-        FROM (SELECT id, tenant_id, session_id, role, content, created_at, metadata FROM messages
-              WHERE session_id = s.id AND tenant_id = s.tenant_id) m
-      ) AS messages
+  // The session's columns ride on each of its messages' rows (one row of nulls for the messages when it has none).
+  const rows = await context.db.queryRows<RawSession & MessageColumns>(Prisma.sql`
+    SELECT s.id, s.tenant_id, s.external_id, s.channel, s.status, s.started_at, s.ended_at, s.last_activity_at, s.metadata,
+      m.id AS message_id, m.role AS message_role, m.content AS message_content, m.created_at AS message_created_at,
+      m.metadata AS message_metadata
     FROM sessions s
-    WHERE s.id = ${key}::uuid AND s.tenant_id = ${context.viewer.tenantId}`);
-  if (!found) return null;
-  return { session: fromRawSession(found), messages: parseJsonRows<RawMessage>(found.messages).map(fromRawMessage) };
+    LEFT JOIN LATERAL (
+      SELECT id, role, content, created_at, metadata FROM messages
+      WHERE session_id = s.id AND tenant_id = s.tenant_id
+      ORDER BY created_at, id
+    ) m ON TRUE
+    WHERE s.id = ${key}::uuid AND s.tenant_id = ${context.viewer.tenantId}
+    ORDER BY m.created_at, m.id`);
+  if (rows.length === 0) return null;
+  return { session: fromRawSession(rows[0]!), messages: messagesOfJoinedRows(rows) };
+}
+
+/** Which optional columns a session statement reads: what the operation selects. */
+export interface SessionColumns {
+  /** The session's metadata; null in the row without it. */
+  metadata: boolean;
+  /** Each message's metadata; null in the rows without it. */
+  messageMetadata: boolean;
+}
+
+/**
+ * The tenant's session with one page (`page.limit + 1` rows of `role`, any when null, oldest first) of its messages, in
+ * ONE statement, or null: a session panel (its fields and first messages) is a single round trip, reading the
+ * metadata only when the operation shows it.
+ */
+export async function findSessionWithMessagePage(
+  context: TenantContext,
+  key: string,
+  role: MessageRole | null | undefined,
+  page: KeysetPage,
+  columns: SessionColumns,
+): Promise<{ session: SessionRow; messages: MessageRow[] } | null> {
+  const keyset = keysetSql(
+    Prisma.raw(`m.${MESSAGE_ORDER_COLUMN}`),
+    Prisma.raw('m.id'),
+    false,
+    page,
+    page.seek && keysetValue('timestamptz', page.seek.value),
+  );
+  const direction = Prisma.raw(readsDescending(false, page) ? 'DESC' : 'ASC');
+  const rows = await context.db.queryRows<RawSession & MessageColumns>(Prisma.sql`
+    SELECT s.id, s.tenant_id, s.external_id, s.channel, s.status, s.started_at, s.ended_at, s.last_activity_at,
+      ${columns.metadata ? Prisma.sql`s.metadata` : Prisma.sql`NULL::jsonb AS metadata`},
+      paged.id AS message_id, paged.role AS message_role, paged.content AS message_content, paged.created_at AS message_created_at,
+      paged.metadata AS message_metadata
+    FROM sessions s
+    LEFT JOIN LATERAL (
+      SELECT m.id, m.role, m.content, m.created_at, ${columns.messageMetadata ? Prisma.sql`m.metadata` : Prisma.sql`NULL::jsonb AS metadata`}
+      FROM messages m
+      WHERE ${messageListWhere(context, Prisma.sql`s.id`, role)} AND ${keyset.where}
+      ORDER BY ${keyset.orderBy}
+      LIMIT ${page.limit + 1}
+    ) paged ON TRUE
+    WHERE s.id = ${key}::uuid AND s.tenant_id = ${context.viewer.tenantId}
+    ORDER BY paged.created_at ${direction}, paged.id ${direction}`);
+  if (rows.length === 0) return null;
+  return { session: fromRawSession(rows[0]!), messages: messagesOfJoinedRows(rows) };
+}
+
+/** A message's columns beside its session's in a joined row; null for a session without messages. */
+interface MessageColumns {
+  message_id: string | null;
+  message_role: MessageRole;
+  message_content: string;
+  message_created_at: Date;
+  message_metadata: Prisma.JsonValue;
+}
+
+function messagesOfJoinedRows(rows: readonly (RawSession & MessageColumns)[]): MessageRow[] {
+  const messages: MessageRow[] = [];
+  for (const row of rows) {
+    if (row.message_id === null) continue;
+    messages.push({
+      id: row.message_id,
+      tenantId: row.tenant_id,
+      sessionId: row.id,
+      role: row.message_role,
+      content: row.message_content,
+      createdAt: row.message_created_at,
+      metadata: row.message_metadata,
+    });
+  }
+  return messages;
 }
 
 /** Result of a status change: the session after it, or why nothing changed. */
@@ -260,16 +334,16 @@ interface RawSession {
   metadata: Prisma.JsonValue;
 }
 
-function fromRawSession(row: RawSession | JsonRow<RawSession>): SessionRow {
+function fromRawSession(row: RawSession): SessionRow {
   return {
     id: row.id,
     tenantId: row.tenant_id,
     externalId: row.external_id,
     channel: row.channel,
     status: row.status,
-    startedAt: dateOf(row.started_at),
-    endedAt: nullableDateOf(row.ended_at),
-    lastActivityAt: dateOf(row.last_activity_at),
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    lastActivityAt: row.last_activity_at,
     metadata: row.metadata,
   };
 }
@@ -285,15 +359,15 @@ export interface RawMessage {
   metadata: Prisma.JsonValue;
 }
 
-/** Maps a raw or JSON messages row to its Prisma shape. */
-export function fromRawMessage(row: RawMessage | JsonRow<RawMessage>): MessageRow {
+/** Maps a raw messages row to its Prisma shape. */
+export function fromRawMessage(row: RawMessage): MessageRow {
   return {
     id: row.id,
     tenantId: row.tenant_id,
     sessionId: row.session_id,
     role: row.role,
     content: row.content,
-    createdAt: dateOf(row.created_at),
+    createdAt: row.created_at,
     metadata: row.metadata,
   };
 }

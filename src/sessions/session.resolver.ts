@@ -15,10 +15,10 @@ import {
   Resolver,
   Root,
 } from 'type-graphql';
-import { ConnectionArgs, toConnection, toKeysetPage, type ConnectionValue } from '../graphql/connection';
+import { ConnectionArgs, toConnection, toKeysetPage, type ConnectionValue, type KeysetPage } from '../graphql/connection';
 import { NotFoundError } from '../graphql/errors';
 import { fromGlobalIdOf } from '../graphql/global-id';
-import { selectsField } from '../graphql/lookahead';
+import { selectedFieldArguments, selectsField } from '../graphql/lookahead';
 import { NonNegativeInt } from '../graphql/scalars';
 import { UserError, UserErrorCode } from '../graphql/user-error';
 import { asTenantContext, type RequestContext } from '../core/context';
@@ -30,6 +30,7 @@ import {
   countMessages,
   countSessions,
   findSessionByExternalId,
+  findSessionWithMessagePage,
   findSessionWithMessages,
   listSessionPage,
   sessionStatistics,
@@ -71,6 +72,22 @@ class UpdateSessionStatusPayload {
 function prefetches(context: RequestContext): boolean {
   return !context.config.graphql.loadPerField;
 }
+
+/**
+ * The role and page of the `messages` field selected (once) under a session, so that the session's statement can read
+ * that page too; null when it is not selected, or its arguments are not valid (its own resolver reports them).
+ */
+function messagePageSelected(info: GraphQLResolveInfo): { role: MessageRole | null; page: KeysetPage } | null {
+  const args = selectedFieldArguments(info, ['messages']) as (MessagesArgs & ConnectionArgs) | null;
+  if (!args) return null;
+  try {
+    return { role: args.role ?? null, page: toKeysetPage(args, MESSAGE_LIST_KEY) };
+  } catch {
+    return null;
+  }
+}
+
+const MESSAGE_LIST_KEY = 'Message:CREATED_AT';
 
 const DEFAULT_ORDER: SessionOrder = { field: SessionOrderField.STARTED_AT, direction: OrderDirection.DESC };
 
@@ -115,14 +132,23 @@ export class SessionResolver {
     @Info() info: GraphQLResolveInfo,
   ): Promise<Session | null> {
     const key = fromGlobalIdOf('Session', id);
-    if (!prefetches(context) || !selectsField(info, ['trace'])) {
-      const row = await context.loaders.sessionByKey.load(key);
-      return row && Session.fromRow(row);
+    if (prefetches(context) && selectsField(info, ['trace'])) {
+      // The trace reads every message anyway: one statement brings the session with all of them, and the messages
+      // page and the count are then served from those rows.
+      const found = await findSessionWithMessages(asTenantContext(context), key);
+      return found && Session.fromRow(found.session, { messages: found.messages });
     }
-    // The trace reads every message anyway: one statement brings the session with all of them, and the messages
-    // page and the count are then served from those rows.
-    const found = await findSessionWithMessages(asTenantContext(context), key);
-    return found && Session.fromRow(found.session, { messages: found.messages });
+    const messagePage = prefetches(context) ? messagePageSelected(info) : null;
+    if (messagePage) {
+      const found = await findSessionWithMessagePage(asTenantContext(context), key, messagePage.role, messagePage.page, {
+        metadata: selectsField(info, ['metadata']),
+        messageMetadata:
+          selectsField(info, ['messages', 'nodes', 'metadata']) || selectsField(info, ['messages', 'edges', 'node', 'metadata']),
+      });
+      return found && Session.fromRow(found.session, { messagePage: { ...messagePage, rows: found.messages } });
+    }
+    const row = await context.loaders.sessionByKey.load(key);
+    return row && Session.fromRow(row);
   }
 
   @Authorized('read')
@@ -178,9 +204,9 @@ export class SessionResolver {
   @FieldResolver(() => MessageConnection, { description: 'The messages of the session, oldest first.' })
   async messages(@Root() session: Session, @Args() args: MessagesArgs, @Ctx() context: RequestContext): Promise<ConnectionValue<Message>> {
     const tenant = asTenantContext(context);
-    const listKey = 'Message:CREATED_AT';
+    const listKey = MESSAGE_LIST_KEY;
     const page = toKeysetPage(args, listKey);
-    const { rows, total } = await loadMessagePage(context, session.key, session.prefetched.messages, args.role, page);
+    const { rows, total } = await loadMessagePage(context, session.key, session.prefetched, args.role, page);
     return toConnection(
       rows,
       page,

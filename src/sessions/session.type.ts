@@ -1,9 +1,9 @@
 import { Directive, Field, Float, ObjectType, registerEnumType } from 'type-graphql';
-import { Connection } from '../graphql/connection';
+import { Connection, type KeysetPage } from '../graphql/connection';
 import { toGlobalId } from '../graphql/global-id';
 import { Node } from '../graphql/node';
 import { DateTime, JSONObject, LocalDate, NonNegativeInt, SafeInt } from '../graphql/scalars';
-import { SessionStatus } from '../generated/prisma/enums';
+import { SessionStatus, type MessageRole } from '../generated/prisma/enums';
 import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
 
 export { SessionStatus };
@@ -29,6 +29,15 @@ export interface SessionPrefetch {
   readonly messageCount?: number;
   /** All its messages, oldest first, when the statement brought them (for the trace); the count follows from them. */
   readonly messages?: readonly MessageRow[];
+  /** One page of its messages (`limit + 1` rows in read order) as the `messages` field of the operation asks for it. */
+  readonly messagePage?: PrefetchedMessagePage;
+}
+
+/** A page of a session's messages read with the session, and the arguments it answers. */
+export interface PrefetchedMessagePage {
+  readonly role: MessageRole | null;
+  readonly page: KeysetPage;
+  readonly rows: readonly MessageRow[];
 }
 
 /** A chat bot session as the API shows it. */

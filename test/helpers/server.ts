@@ -60,7 +60,10 @@ export interface TestServerOptions {
 export async function startTestServer(environment: Environment = {}, options: TestServerOptions = {}): Promise<TestServer> {
   const database = await createTestDatabase();
   const config = createConfig({ DATABASE_URL: database.url, PORT: '0', ...environment });
-  const db = createDatabase(database.url, { poolMax: process.env.TEST_DATABASE_URL ? 4 : 1 });
+  const db = createDatabase(database.url, {
+    poolMax: process.env.TEST_DATABASE_URL ? 4 : 1,
+    preparedStatements: !!process.env.TEST_DATABASE_URL,
+  });
   const logger = createLogger(config, options.logDestination);
   const schema = await (schemaPromise ??= buildSchema());
   // No key cache by default, so a revocation is visible to the next request.

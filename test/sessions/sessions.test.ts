@@ -1,7 +1,7 @@
 import type { Session } from '../../src/generated/prisma/client';
 import { at, createMessages, createSession, createSessions, sessionGid } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { SessionDetailDocument, SessionStatsTilesDocument, SessionsTableDocument } from '../generated/operations';
+import { SessionDetailDocument, SessionPanelDocument, SessionStatsTilesDocument, SessionsTableDocument } from '../generated/operations';
 import { toGlobalId } from '../../src/graphql/global-id';
 
 const SESSIONS = /* GraphQL */ `
@@ -579,22 +579,31 @@ describe('dashboard operations', () => {
         ...(index >= 3 && index <= 6 ? { createdAt: tie } : {}),
       })),
     );
-    const page = (withTrace: boolean) => `query($id: ID!, $first: Int, $after: String, $last: Int, $before: String, $role: MessageRole) {
-      session(id: $id) {
-        ${withTrace ? 'trace { counts { errors } }' : ''}
-        messages(first: $first, after: $after, last: $last, before: $before, role: $role) {
-          totalCount
-          pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-          edges { cursor node { content } }
+    // Three ways to one page: read with the session (its one statement), from all messages read for the trace, and
+    // through the batched page loader (under `node`, which reads the session alone).
+    const page = (
+      way: 'with-session' | 'trace' | 'loader',
+    ) => `query($id: ID!, $first: Int, $after: String, $last: Int, $before: String, $role: MessageRole) {
+      session: ${way === 'loader' ? 'node' : 'session'}(id: $id) {
+        ... on Session {
+          ${way === 'trace' ? 'trace { counts { errors } }' : ''}
+          messages(first: $first, after: $after, last: $last, before: $before, role: $role) {
+            totalCount
+            pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+            edges { cursor node { content } }
+          }
         }
       }
     }`;
     type Page = { session: { messages: { pageInfo: { endCursor: string | null; startCursor: string | null } } } };
     const both = async (variables: Record<string, unknown>) => {
-      const [sql, memory] = await Promise.all([server.graphql<Page>(page(false), variables), server.graphql<Page>(page(true), variables)]);
-      expect(memory.errors).toBeUndefined();
-      expect(memory.data!.session.messages).toEqual(sql.data!.session.messages);
-      return sql.data!.session.messages;
+      const [sql, memory, loader] = await Promise.all(
+        (['with-session', 'trace', 'loader'] as const).map((way) => server.graphql<Page>(page(way), variables)),
+      );
+      expect(sql!.errors).toBeUndefined();
+      expect(memory!.data!.session.messages).toEqual(sql!.data!.session.messages);
+      expect(loader!.data!.session.messages).toEqual(sql!.data!.session.messages);
+      return sql!.data!.session.messages;
     };
     const id = sessionGid(session);
     for (const role of [null, 'USER', 'ASSISTANT']) {
@@ -604,7 +613,23 @@ describe('dashboard operations', () => {
       await both({ id, last: 3, before: backward.pageInfo.startCursor, role });
       await both({ id, first: 100, role });
     }
-    expect(await errorCode(page(true), { id, first: 2, after: 'not-a-cursor' })).toBe('BAD_USER_INPUT');
+    for (const way of ['with-session', 'trace', 'loader'] as const)
+      expect(await errorCode(page(way), { id, first: 2, after: 'not-a-cursor' })).toBe('BAD_USER_INPUT');
+  });
+
+  it('opens a session panel (its fields and first messages, no trace) in one statement that reads only the metadata it shows', async () => {
+    await server.graphql(SessionPanelDocument, { id: sessionGid(acme[3]!) });
+    const { result, statements } = await server.db.statements.record(() =>
+      server.graphql(SessionPanelDocument, { id: sessionGid(acme[3]!), first: 2 }),
+    );
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.session!.messages.nodes).toHaveLength(2);
+    expect(result.data!.session!.messages.pageInfo.hasNextPage).toBe(true);
+    const sql = statements.filter((text) => !/api_keys/.test(text));
+    expect(sql).toHaveLength(1);
+    // The panel shows the session's metadata, not its messages'.
+    expect(sql[0]).toMatch(/s\.metadata/);
+    expect(sql[0]).not.toMatch(/m\.metadata/);
   });
 
   it('runs the sessions table and the stats tiles', async () => {
