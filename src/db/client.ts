@@ -1,6 +1,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Pool } from 'pg';
 import { Prisma, PrismaClient } from '../generated/prisma/client';
+import { typeParsers } from './timestamps';
 
 export { Prisma };
 export type { PrismaClient };
@@ -57,7 +58,13 @@ export function createDatabase(
   connectionString: string,
   options: { poolMax: number; preparedStatements?: boolean; onPoolError?: (error: Error) => void },
 ): Database {
-  const pool = new Pool({ connectionString, max: options.poolMax, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+  const pool = new Pool({
+    connectionString,
+    max: options.poolMax,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    types: typeParsers,
+  });
   // Without a listener, an idle connection's error (e.g. the server shut down) would crash the process.
   pool.on('error', (error) => options.onPoolError?.(error));
   const prisma = new PrismaClient({

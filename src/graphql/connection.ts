@@ -192,17 +192,22 @@ export function toConnection<TRow, TNode>(
   const hasMore = rows.length > page.limit;
   const pageRows = rows.slice(0, page.limit);
   if (page.backward) pageRows.reverse();
-  const edges = pageRows.map((row) => ({ cursor: encodeCursor(listKey, positionOf(row)), node: toNode(row) }));
+  const nodes = pageRows.map(toNode);
+  const cursorOf = (row: TRow) => encodeCursor(listKey, positionOf(row));
+  // Cursors are made only when the operation reads the edges (a table of nodes needs only the page's two ends).
+  let edges: { cursor: string; node: TNode }[] | undefined;
   let counted: Promise<number> | undefined;
   return {
-    edges,
-    nodes: edges.map((edge) => edge.node),
+    get edges() {
+      return (edges ??= pageRows.map((row, index) => ({ cursor: cursorOf(row), node: nodes[index]! })));
+    },
+    nodes,
     pageInfo: {
       // Relay lets the side we did not read report whether a cursor was given, which is true for any valid cursor.
       hasNextPage: page.backward ? page.seek !== null : hasMore,
       hasPreviousPage: page.backward ? hasMore : page.seek !== null,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
+      startCursor: pageRows.length > 0 ? cursorOf(pageRows[0]!) : null,
+      endCursor: pageRows.length > 0 ? cursorOf(pageRows.at(-1)!) : null,
     },
     get totalCount() {
       return (counted ??= totalCount());

@@ -16,7 +16,11 @@ export {
  */
 export const DateTime = new GraphQLScalarType<Date, string>({
   ...DateTimeResolver.toConfig(),
-  serialize: (value) => (DateTimeResolver.serialize(value) as Date).toISOString(),
+  // A valid Date, what every resolver returns, goes straight out; anything else gets graphql-scalars' checks.
+  serialize: (value) =>
+    value instanceof Date && !Number.isNaN(value.getTime())
+      ? value.toISOString()
+      : (DateTimeResolver.serialize(value) as Date).toISOString(),
 });
 
 /** An exact decimal number, serialized as a string so no precision is lost (e.g. "0.01234500"). */
