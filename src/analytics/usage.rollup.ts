@@ -121,22 +121,27 @@ export function usageRollupStatement(input: RollupStatementInput): Prisma.Sql {
   const latencyHours = dayTable
     ? Prisma.sql`((s.hour >= ${wallClock(hours.first)} AND s.hour < ${wallClock(days.first)}) OR (s.hour >= ${wallClock(days.end)} AND s.hour < ${wallClock(hours.end)}))`
     : hourRange(Prisma.sql`s.hour`);
-  const latencyRows = Prisma.sql`
+  const hourLatencies = Prisma.sql`
     SELECT ${rowKey}::${keyType} AS key, s.latency_ms AS value, s.messages AS weight
     FROM usage_latency_rollups s
     WHERE s.tenant_id = ${tenantId} AND ${latencyHours} AND ${filter}
     UNION ALL
     SELECT ${rowKey}::${keyType}, s.latency_ms, 1
     FROM (${edgeFacts}) s
-    WHERE s.latency_ms IS NOT NULL AND ${filter}
-    ${
-      dayTable
-        ? Prisma.sql`UNION ALL
-    SELECT date_trunc(${unit}, d.day::timestamp), d.latency_ms, d.messages
+    WHERE s.latency_ms IS NOT NULL AND ${filter}`;
+  // By DAY the key is the day column itself, so that the index (tenant_id, day, latency_ms) gives the windows their order.
+  const dayLatencies = Prisma.sql`
+    SELECT ${groupBy === UsageGroupBy.DAY ? Prisma.sql`d.day` : Prisma.sql`date_trunc('week', d.day::timestamp)`} AS key,
+      d.latency_ms AS value, d.messages AS weight
     FROM usage_day_latencies d
-    WHERE d.tenant_id = ${tenantId} AND d.day >= ${wallClock(days.first)}::date AND d.day < ${wallClock(days.end)}::date`
-        : Prisma.empty
-    }`;
+    WHERE d.tenant_id = ${tenantId} AND d.day >= ${wallClock(days.first)}::date AND d.day < ${wallClock(days.end)}::date`;
+  // By DAY a bucket is either a whole day (the day table alone, read in its key order: no sort) or a partial one (the
+  // hour table and the edges); a week mixes both.
+  const latencyParts = !dayTable
+    ? [weightedPercentiles(hourLatencies, 'latency')]
+    : groupBy === UsageGroupBy.DAY
+      ? [weightedPercentiles(dayLatencies, 'latency'), weightedPercentiles(hourLatencies, 'latency')]
+      : [weightedPercentiles(Prisma.sql`${hourLatencies} UNION ALL ${dayLatencies}`, 'latency')];
 
   // Sessions: started in the range (the sessions table), or by MODEL, served a message of the model in the range.
   const duration = Prisma.sql`extract(epoch FROM coalesce(s.ended_at, s.last_activity_at) - s.started_at)`;
@@ -208,8 +213,13 @@ export function usageRollupStatement(input: RollupStatementInput): Prisma.Sql {
       SELECT key, NULL, messages, NULL, input_tokens, output_tokens, cost_usd, NULL, NULL, NULL, NULL
       FROM (${messagesPart}) messages_part
       UNION ALL
-      SELECT key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, latency_p50, latency_p95
-      FROM (${weightedPercentiles(latencyRows, 'latency')}) latency_part
+      ${Prisma.join(
+        latencyParts.map(
+          (part) =>
+            Prisma.sql`SELECT key::${keyType}, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, latency_p50, latency_p95 FROM (${part}) latency_part`,
+        ),
+        ' UNION ALL ',
+      )}
       ${conversationsPart}
     )
     SELECT ${output} AS key,

@@ -6,8 +6,8 @@ CREATE TABLE "usage_message_rollups" (
     "status" "session_status" NOT NULL,
     "model" TEXT NOT NULL,
     "messages" INTEGER NOT NULL,
-    "input_tokens" numeric NOT NULL,
-    "output_tokens" numeric NOT NULL,
+    "input_tokens" DECIMAL(65,30) NOT NULL,
+    "output_tokens" DECIMAL(65,30) NOT NULL,
 
     CONSTRAINT "usage_message_rollups_pkey" PRIMARY KEY ("tenant_id","hour","channel","status","model")
 );
@@ -256,7 +256,8 @@ CREATE TRIGGER "usage_rollup_messages_truncate" AFTER TRUNCATE ON "messages"
   FOR EACH STATEMENT EXECUTE FUNCTION "usage_rollup_messages_truncate"();
 
 -- Backfill from the existing messages (the triggers above are in place, and this migration's locks keep writers out
--- until it commits, so nothing is counted twice or missed).
+-- until it commits, so nothing is counted twice or missed). Rows are written in key order, so that a range of hours
+-- or days is read from neighbouring pages.
 CREATE TEMPORARY TABLE "usage_backfill_facts" AS
 SELECT (f).* FROM (
   SELECT "usage_message_fact"(m, s.channel, s.status, 1) AS f
@@ -265,16 +266,16 @@ SELECT (f).* FROM (
 
 INSERT INTO "usage_message_rollups" (tenant_id, hour, channel, status, model, messages, input_tokens, output_tokens)
 SELECT tenant_id, hour, channel, status, model, count(*), sum(input_tokens), sum(output_tokens)
-FROM "usage_backfill_facts" GROUP BY 1, 2, 3, 4, 5;
+FROM "usage_backfill_facts" GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5;
 
 INSERT INTO "usage_session_models" (tenant_id, hour, model, session_id, messages)
-SELECT tenant_id, hour, model, session_id, count(*) FROM "usage_backfill_facts" GROUP BY 1, 2, 3, 4;
+SELECT tenant_id, hour, model, session_id, count(*) FROM "usage_backfill_facts" GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
 
 INSERT INTO "usage_latency_rollups" (tenant_id, hour, channel, status, model, latency_ms, messages)
 SELECT tenant_id, hour, channel, status, model, latency_ms, count(*)
-FROM "usage_backfill_facts" WHERE latency_ms IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6;
+FROM "usage_backfill_facts" WHERE latency_ms IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6;
 
 INSERT INTO "usage_day_latencies" (tenant_id, day, latency_ms, messages)
-SELECT tenant_id, hour::date, latency_ms, count(*) FROM "usage_backfill_facts" WHERE latency_ms IS NOT NULL GROUP BY 1, 2, 3;
+SELECT tenant_id, hour::date, latency_ms, count(*) FROM "usage_backfill_facts" WHERE latency_ms IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
 
 DROP TABLE "usage_backfill_facts";
