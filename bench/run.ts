@@ -42,6 +42,7 @@ import { connectionStringFor } from './database-cpu';
 import { runExplain } from './explain';
 import { requestOnce, runSegment, type SegmentResult } from './load';
 import { NOISY_NEIGHBOUR_KEY, noisyNeighbourTargets, runNoisyNeighbour } from './noisy-neighbour';
+import { USAGE_ROLLUPS_KEY, runUsageRollups } from './usage-rollups';
 import { buildOperations, loadDashboardDocuments, type BenchOperation } from './operations';
 import { parseBenchOptions, USAGE, UsageError, type BenchOptions } from './options';
 import { findReplayPages } from './replay-pages';
@@ -90,9 +91,10 @@ async function main(): Promise<void> {
     const fixtures = await loadFixtures(database, options.dataset);
     if (options.mode === 'explain') await runExplain(PROJECT_ROOT, database, fixtures, convoqlEnv(database, true), log);
     else {
-      if (!options.only.every((key) => key === NOISY_NEIGHBOUR_KEY) || options.only.length === 0)
-        await runLoad(options, database, fixtures);
+      const scenarios = [NOISY_NEIGHBOUR_KEY, USAGE_ROLLUPS_KEY];
+      if (!options.only.every((key) => scenarios.includes(key)) || options.only.length === 0) await runLoad(options, database, fixtures);
       if (options.only.length === 0 || options.only.includes(NOISY_NEIGHBOUR_KEY)) await runNoisyNeighbours(options, database, fixtures);
+      if (options.only.length === 0 || options.only.includes(USAGE_ROLLUPS_KEY)) await runUsageRollupsScenario(options, database, fixtures);
     }
   } finally {
     await database.stop();
@@ -314,6 +316,27 @@ async function runNoisyNeighbours(options: BenchOptions, database: BenchDatabase
     database: database.kind,
     dataset: options.dataset,
     results,
+    targets,
+  });
+  console.log(`wrote ${path.relative(PROJECT_ROOT, file)} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
+
+/** The usage-rollups scenario: uncached usage by day from the scan and from the rollups, and the triggers' insert cost. */
+async function runUsageRollupsScenario(options: BenchOptions, database: BenchDatabase, fixtures: Fixtures): Promise<void> {
+  const started = performance.now();
+  log('');
+  log(
+    `usage from rollups vs the scan on ${database.kind === 'postgresql' ? 'PostgreSQL' : 'embedded PGlite'}: ${describeSize(options.dataset)}`,
+  );
+  const { ranges, insert, targets } = await runUsageRollups(database, fixtures, log);
+  console.log(formatTargets(targets));
+  const file = writeResults(PROJECT_ROOT, {
+    scenario: USAGE_ROLLUPS_KEY,
+    startedAt: new Date(Date.now() - (performance.now() - started)).toISOString(),
+    database: database.kind,
+    dataset: options.dataset,
+    ranges,
+    insert,
     targets,
   });
   console.log(`wrote ${path.relative(PROJECT_ROOT, file)} in ${((performance.now() - started) / 1000).toFixed(0)} s`);

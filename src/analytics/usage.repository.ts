@@ -2,6 +2,7 @@ import { Prisma } from '../db/client';
 import type { TenantContext } from '../core/context';
 import { sessionFilterConditions } from '../sessions/session.list';
 import type { SessionStatus } from '../sessions/session.type';
+import { usageRollupStatement } from './usage.rollup';
 import { UsageGroupBy, type UsageBucket } from './usage.type';
 
 /** The resolved range and filters of a usage query. */
@@ -17,6 +18,23 @@ export interface UsageQuery {
   hasErrors?: boolean | null;
   toolName?: string[] | null;
   model?: string[] | null;
+}
+
+/** Where usage is computed from: the rollups the triggers keep, or a scan of the sessions and messages. */
+export type UsageSource = 'rollups' | 'scan';
+
+/**
+ * The filters the rollups can answer: their rows carry the session's channel and status, nothing else of it. This is
+ * the one rule deciding between rollups and scan (docs/decisions/0008-usage-rollups.md): a query whose filter
+ * restricts sessions by anything more (metadata, text, hasErrors, toolName, model, and any filter added later) scans.
+ */
+const ROLLUP_FILTERS = ['channel', 'status'] as const satisfies readonly (keyof UsageQuery)[];
+
+/** The source that answers `query`: the rollups unless its filter restricts sessions by more than they carry. */
+export function usageSource(context: TenantContext, query: UsageQuery): UsageSource {
+  const { metadata, text, hasErrors, toolName, model } = query;
+  const beyond = sessionFilterConditions(context, { metadata, text, hasErrors, toolName, model });
+  return beyond.length === 0 ? 'rollups' : 'scan';
 }
 
 /** One bucket's figures as the repository computes them (the resolver adds `start`). */
@@ -77,12 +95,35 @@ function bucketKeys(groupBy: UsageGroupBy) {
 }
 
 /**
- * Usage buckets in one statement: sessions, messages and conversations are aggregated separately by
- * the bucket key and merged per key (each part has at most one row per key); percentiles are
- * computed by PostgreSQL. Messages are joined to their sessions only when a filter or the grouping
- * needs session columns (every message belongs to a session of its tenant).
+ * Usage buckets in one statement, from the source `usageSource` picks (or `source`, which the tests and the benchmark
+ * pass to compare both): the same figures either way.
  */
-export async function usageBuckets(context: TenantContext, query: UsageQuery): Promise<UsageFigures[]> {
+export async function usageBuckets(
+  context: TenantContext,
+  query: UsageQuery,
+  source = usageSource(context, query),
+): Promise<UsageFigures[]> {
+  if (source === 'scan') return usageScan(context, query);
+  const rollupQuery = Object.fromEntries(ROLLUP_FILTERS.map((name) => [name, query[name]]));
+  const rows = await context.db.prisma.$queryRaw<UsageRow[]>(
+    usageRollupStatement({
+      tenantId: context.viewer.tenantId,
+      from: query.from,
+      to: query.to,
+      groupBy: query.groupBy,
+      conditions: sessionFilterConditions(context, rollupQuery),
+      prices: JSON.stringify(context.config.conversations.modelPrices),
+    }),
+  );
+  return rows.map(toFigures);
+}
+
+/**
+ * The scan: sessions, messages and conversations are aggregated separately by the bucket key and merged per key
+ * (each part has at most one row per key); percentiles are computed by PostgreSQL. Messages are joined to their
+ * sessions only when a filter or the grouping needs session columns (every message belongs to a session of its tenant).
+ */
+async function usageScan(context: TenantContext, query: UsageQuery): Promise<UsageFigures[]> {
   const tenantId = context.viewer.tenantId;
   const keys = bucketKeys(query.groupBy);
   // The sessions list's own filter (see session.list.ts); messages are joined to sessions whenever it restricts them,
@@ -167,7 +208,11 @@ export async function usageBuckets(context: TenantContext, query: UsageQuery): P
     FROM parts
     GROUP BY parts.key
     ORDER BY 1`;
-  return rows.map((row) => ({
+  return rows.map(toFigures);
+}
+
+function toFigures(row: UsageRow): UsageFigures {
+  return {
     key: row.key,
     sessions: row.sessions ?? 0,
     messages: row.messages ?? 0,
@@ -179,5 +224,5 @@ export async function usageBuckets(context: TenantContext, query: UsageQuery): P
     sessionDurationP95: row.duration_p95,
     stepLatencyP50: row.latency_p50,
     stepLatencyP95: row.latency_p95,
-  }));
+  };
 }

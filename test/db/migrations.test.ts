@@ -149,6 +149,10 @@ describe('applyMigrations', () => {
           'messages',
           'sessions',
           'tenants',
+          'usage_day_latencies',
+          'usage_latency_rollups',
+          'usage_message_rollups',
+          'usage_session_models',
         ].sort(),
       );
       expect(schema.enums).toEqual({

@@ -1,0 +1,235 @@
+import { Prisma } from '../db/client';
+import { UsageGroupBy } from './usage.type';
+
+/**
+ * The usage statement over the rollups that triggers keep (migration `usage_rollups`, docs/decisions/0008): it
+ * answers exactly what the scan in usage.repository.ts answers, reading hours of rollup rows instead of messages.
+ *
+ * - Messages, tokens and cost: `usage_message_rollups` for the whole UTC hours of the range, plus the messages of the
+ *   partial hours at its ends, read as the triggers read them (`usage_message_fact`). Cost is priced per model from
+ *   the token sums, so it follows the current MODEL_PRICES.
+ * - Step latency percentiles: ranked over exact values with their counts (`usage_latency_rollups` per hour, or
+ *   `usage_day_latencies` for the whole days of an unfiltered DAY or WEEK query), as PostgreSQL's `percentile_cont`
+ *   ranks every message.
+ * - Sessions and their duration percentiles: the sessions table itself (durations change with every message, so a
+ *   session's row is its rollup), or, by MODEL, `usage_session_models` weighted by messages as the scan weighs them.
+ * - Conversations: the conversations table, as the scan reads it.
+ *
+ * Rollup rows carry their session's `channel` and `status` under the sessions' own column names and are read under the
+ * alias `s`, so the sessions list's own conditions (sessionFilterConditions) filter them.
+ */
+export interface RollupStatementInput {
+  tenantId: string;
+  from: Date;
+  to: Date;
+  groupBy: UsageGroupBy;
+  /** The sessions list's conditions of the query's filter, over the alias `s`; only those rollup rows carry. */
+  conditions: Prisma.Sql[];
+  /** MODEL_PRICES as JSON: {"<model>": {"input": n, "output": n}} per million tokens. */
+  prices: string;
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/** The whole UTC hours (or days) inside [from, to): [first, end), empty when first >= end. */
+function whole(from: Date, to: Date, unitMs: number): { first: Date; end: Date } {
+  return { first: new Date(Math.ceil(from.getTime() / unitMs) * unitMs), end: new Date(Math.floor(to.getTime() / unitMs) * unitMs) };
+}
+
+/** A UTC instant as the rollups' `timestamp` hours name it, whatever the connection's TimeZone. */
+function wallClock(instant: Date): Prisma.Sql {
+  return Prisma.sql`(${instant}::timestamptz AT TIME ZONE 'UTC')`;
+}
+
+/** `percentile_cont(p)` over rows (key, value, weight), each value counted weight times; columns key, <name>50, <name>95. */
+function weightedPercentiles(rows: Prisma.Sql, name: string): Prisma.Sql {
+  // PostgreSQL's percentile_cont: with n values in order, r = p * (n - 1) (in double precision), the values at ranks
+  // floor(r) and ceil(r) (0-based), and lo + (r - floor(r)) * (hi - lo). The value at rank k is the smallest whose
+  // running count exceeds k.
+  const at = (p: string, round: string) => Prisma.raw(`min(h.value) FILTER (WHERE h.upto > ${round}(${p}::float8 * (h.total - 1)))`);
+  const percentile = (p: string) =>
+    Prisma.sql`${at(p, 'floor')} + ((${Prisma.raw(p)}::float8 * (max(h.total) - 1) - floor(${Prisma.raw(p)}::float8 * (max(h.total) - 1))) * (${at(p, 'ceil')} - ${at(p, 'floor')}))`;
+  return Prisma.sql`
+    SELECT h.key, ${percentile('0.5')} AS ${Prisma.raw(`${name}_p50`)}, ${percentile('0.95')} AS ${Prisma.raw(`${name}_p95`)}
+    FROM (
+      SELECT w.key, w.value,
+        sum(w.weight) OVER (PARTITION BY w.key ORDER BY w.value ROWS UNBOUNDED PRECEDING) AS upto,
+        sum(w.weight) OVER (PARTITION BY w.key) AS total
+      FROM (${rows}) w
+    ) h
+    GROUP BY h.key`;
+}
+
+/** The usage statement over the rollups; its rows are the scan's (key, sessions, messages, …, latency_p95). */
+export function usageRollupStatement(input: RollupStatementInput): Prisma.Sql {
+  const { tenantId, from, to, groupBy, conditions } = input;
+  const filter = conditions.length > 0 ? Prisma.join(conditions, ' AND ') : Prisma.sql`TRUE`;
+  const timed = groupBy === UsageGroupBy.DAY || groupBy === UsageGroupBy.WEEK;
+  const unit = groupBy === UsageGroupBy.WEEK ? 'week' : 'day';
+  // The bucket of a rollup row (alias s: hour, channel, status, model) and of a session row.
+  const rowKey = (() => {
+    switch (groupBy) {
+      case UsageGroupBy.DAY:
+      case UsageGroupBy.WEEK:
+        return Prisma.sql`date_trunc(${unit}, s.hour)`;
+      case UsageGroupBy.CHANNEL:
+        return Prisma.sql`s.channel`;
+      case UsageGroupBy.STATUS:
+        return Prisma.sql`s.status::text`;
+      case UsageGroupBy.MODEL:
+        return Prisma.sql`s.model`;
+    }
+  })();
+  const keyType = timed ? Prisma.sql`timestamp` : Prisma.sql`text`;
+
+  const hours = whole(from, to, HOUR_MS);
+  const hasHours = hours.first < hours.end;
+  // The partial hours at the ends (or the whole range when it holds no whole hour), read from the messages.
+  const edges = hasHours
+    ? Prisma.sql`((m.created_at >= ${from} AND m.created_at < ${hours.first}) OR (m.created_at >= ${hours.end} AND m.created_at < ${to}))`
+    : Prisma.sql`(m.created_at >= ${from} AND m.created_at < ${to})`;
+  const hourRange = (column: Prisma.Sql) =>
+    hasHours ? Prisma.sql`${column} >= ${wallClock(hours.first)} AND ${column} < ${wallClock(hours.end)}` : Prisma.sql`FALSE`;
+  const edgeFacts = Prisma.sql`
+    SELECT f.* FROM messages m
+    JOIN sessions ss ON ss.id = m.session_id AND ss.tenant_id = m.tenant_id
+    CROSS JOIN LATERAL (SELECT (usage_message_fact(m, ss.channel, ss.status, 1)).*) f
+    WHERE m.tenant_id = ${tenantId} AND ${edges}`;
+
+  // Messages, tokens and cost per bucket.
+  const messageRows = Prisma.sql`
+    SELECT s.hour, s.channel, s.status, s.model, s.messages, s.input_tokens, s.output_tokens
+    FROM usage_message_rollups s
+    WHERE s.tenant_id = ${tenantId} AND ${hourRange(Prisma.sql`s.hour`)} AND ${filter}
+    UNION ALL
+    SELECT s.hour, s.channel, s.status, s.model, 1, s.input_tokens, s.output_tokens
+    FROM (${edgeFacts}) s
+    WHERE ${filter}`;
+  const messagesPart = Prisma.sql`
+    SELECT ${rowKey}::${keyType} AS key, sum(s.messages)::int AS messages, sum(s.input_tokens) AS input_tokens,
+      sum(s.output_tokens) AS output_tokens,
+      sum((s.input_tokens * coalesce(p.input, 0) + s.output_tokens * coalesce(p.output, 0)) / 1000000) AS cost_usd
+    FROM (${messageRows}) s
+    LEFT JOIN prices p ON p.model = s.model
+    GROUP BY 1`;
+
+  // Step latencies: exact values with their counts. Unfiltered days and weeks read whole days from the day table and
+  // only the hours of partial days from the hour table.
+  const days = whole(from, to, DAY_MS);
+  const dayTable = timed && conditions.length === 0 && days.first < days.end;
+  const latencyHours = dayTable
+    ? Prisma.sql`((s.hour >= ${wallClock(hours.first)} AND s.hour < ${wallClock(days.first)}) OR (s.hour >= ${wallClock(days.end)} AND s.hour < ${wallClock(hours.end)}))`
+    : hourRange(Prisma.sql`s.hour`);
+  const hourLatencies = Prisma.sql`
+    SELECT ${rowKey}::${keyType} AS key, s.latency_ms AS value, s.messages AS weight
+    FROM usage_latency_rollups s
+    WHERE s.tenant_id = ${tenantId} AND ${latencyHours} AND ${filter}
+    UNION ALL
+    SELECT ${rowKey}::${keyType}, s.latency_ms, 1
+    FROM (${edgeFacts}) s
+    WHERE s.latency_ms IS NOT NULL AND ${filter}`;
+  // By DAY the key is the day column itself, so that the index (tenant_id, day, latency_ms) gives the windows their order.
+  const dayLatencies = Prisma.sql`
+    SELECT ${groupBy === UsageGroupBy.DAY ? Prisma.sql`d.day` : Prisma.sql`date_trunc('week', d.day::timestamp)`} AS key,
+      d.latency_ms AS value, d.messages AS weight
+    FROM usage_day_latencies d
+    WHERE d.tenant_id = ${tenantId} AND d.day >= ${wallClock(days.first)}::date AND d.day < ${wallClock(days.end)}::date`;
+  // By DAY a bucket is either a whole day (the day table alone, read in its key order: no sort) or a partial one (the
+  // hour table and the edges); a week mixes both.
+  const latencyParts = !dayTable
+    ? [weightedPercentiles(hourLatencies, 'latency')]
+    : groupBy === UsageGroupBy.DAY
+      ? [weightedPercentiles(dayLatencies, 'latency'), weightedPercentiles(hourLatencies, 'latency')]
+      : [weightedPercentiles(Prisma.sql`${hourLatencies} UNION ALL ${dayLatencies}`, 'latency')];
+
+  // Sessions: started in the range (the sessions table), or by MODEL, served a message of the model in the range.
+  const duration = Prisma.sql`extract(epoch FROM coalesce(s.ended_at, s.last_activity_at) - s.started_at)`;
+  const sessionKey = (() => {
+    switch (groupBy) {
+      case UsageGroupBy.DAY:
+      case UsageGroupBy.WEEK:
+        return Prisma.sql`date_trunc(${unit}, s.started_at AT TIME ZONE 'UTC')`;
+      case UsageGroupBy.CHANNEL:
+        return Prisma.sql`s.channel`;
+      case UsageGroupBy.STATUS:
+        return Prisma.sql`s.status::text`;
+      case UsageGroupBy.MODEL:
+        return null;
+    }
+  })();
+  const sessionsPart = sessionKey
+    ? Prisma.sql`
+      SELECT ${sessionKey}::${keyType} AS key, count(*)::int AS sessions,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY ${duration}) AS duration_p50,
+        percentile_cont(0.95) WITHIN GROUP (ORDER BY ${duration}) AS duration_p95
+      FROM sessions s
+      WHERE s.tenant_id = ${tenantId} AND s.started_at >= ${from} AND s.started_at < ${to} AND ${filter}
+      GROUP BY 1`
+    : Prisma.sql`
+      SELECT c.key, c.sessions, d.duration_p50, d.duration_p95
+      FROM (SELECT w.key, count(*)::int AS sessions FROM session_weights w GROUP BY 1) c
+      JOIN (${weightedPercentiles(Prisma.sql`SELECT w.key, w.value, w.weight FROM session_weights w`, 'duration')}) d ON d.key = c.key`;
+  const sessionWeights =
+    groupBy === UsageGroupBy.MODEL
+      ? Prisma.sql`,
+    session_weights AS (
+      SELECT u.model AS key, ${duration}::float8 AS value, u.weight
+      FROM (
+        SELECT r.model, r.session_id, sum(r.messages) AS weight FROM (
+          SELECT sm.model, sm.session_id, sm.messages FROM usage_session_models sm
+          WHERE sm.tenant_id = ${tenantId} AND ${hourRange(Prisma.sql`sm.hour`)}
+          UNION ALL
+          SELECT f.model, f.session_id, 1 FROM (${edgeFacts}) f
+        ) r
+        GROUP BY 1, 2
+      ) u
+      JOIN sessions s ON s.id = u.session_id AND s.tenant_id = ${tenantId}
+      WHERE ${filter}
+    )`
+      : Prisma.empty;
+  const conversationsPart =
+    timed && conditions.length === 0
+      ? Prisma.sql`
+      UNION ALL
+      SELECT date_trunc(${unit}, c.last_activity_at AT TIME ZONE 'UTC'), NULL, NULL, count(*)::int, sum(c.input_tokens),
+        sum(c.output_tokens), sum(c.cost_usd), NULL, NULL, NULL, NULL
+      FROM conversations c
+      WHERE c.tenant_id = ${tenantId} AND c.last_activity_at >= ${from} AND c.last_activity_at < ${to}
+      GROUP BY 1`
+      : Prisma.empty;
+  const output = timed ? Prisma.sql`to_char(parts.key, 'YYYY-MM-DD')` : Prisma.sql`parts.key`;
+  return Prisma.sql`
+    WITH prices AS MATERIALIZED (
+      SELECT p.key AS model, (p.value->>'input')::numeric AS input, (p.value->>'output')::numeric AS output
+      FROM jsonb_each(${input.prices}::jsonb) p
+    )${sessionWeights},
+    parts AS (
+      SELECT key::${keyType} AS key, sessions, NULL::int AS messages, NULL::int AS conversations,
+        NULL::numeric AS input_tokens, NULL::numeric AS output_tokens, NULL::numeric AS cost_usd,
+        duration_p50, duration_p95, NULL::float8 AS latency_p50, NULL::float8 AS latency_p95
+      FROM (${sessionsPart}) sessions_part
+      UNION ALL
+      SELECT key, NULL, messages, NULL, input_tokens, output_tokens, cost_usd, NULL, NULL, NULL, NULL
+      FROM (${messagesPart}) messages_part
+      UNION ALL
+      ${Prisma.join(
+        latencyParts.map(
+          (part) =>
+            Prisma.sql`SELECT key::${keyType}, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, latency_p50, latency_p95 FROM (${part}) latency_part`,
+        ),
+        ' UNION ALL ',
+      )}
+      ${conversationsPart}
+    )
+    SELECT ${output} AS key,
+      coalesce(sum(parts.sessions), 0)::int AS sessions, coalesce(sum(parts.messages), 0)::int AS messages,
+      coalesce(sum(parts.conversations), 0)::int AS conversations,
+      coalesce(sum(parts.input_tokens), 0)::text AS input_tokens, coalesce(sum(parts.output_tokens), 0)::text AS output_tokens,
+      round(coalesce(sum(parts.cost_usd), 0), 8)::text AS cost_usd,
+      max(parts.duration_p50) AS duration_p50, max(parts.duration_p95) AS duration_p95,
+      max(parts.latency_p50) AS latency_p50, max(parts.latency_p95) AS latency_p95
+    FROM parts
+    GROUP BY parts.key
+    ORDER BY 1`;
+}
