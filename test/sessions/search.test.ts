@@ -342,6 +342,27 @@ describe('searchMessages', () => {
       expect(statements.filter((sql) => !/api_keys/.test(sql))).toHaveLength(2);
     }
   });
+
+  it('costs the same on later pages, backwards, filtered by session metadata, with totalCount', async () => {
+    for (const orderBy of ['NEWEST', 'RELEVANCE']) {
+      const first = await server.graphql<SearchData>(SEARCH, { query: 'invoice', orderBy, first: 5 });
+      const cursor = first.data!.searchMessages.pageInfo.endCursor;
+      for (const variables of [
+        { first: 5, after: cursor },
+        { last: 5, before: cursor },
+        { first: 5, after: cursor, filter: { sessionMetadata: {}, role: ['USER', 'ASSISTANT'] } },
+      ]) {
+        const { result, statements } = await server.db.statements.record(() =>
+          server.graphql<SearchData>(SEARCH, { query: 'invoice', orderBy, ...variables }),
+        );
+        expect(result.errors).toBeUndefined();
+        expect(result.data!.searchMessages.edges.length).toBeGreaterThan(0);
+        expect(result.data!.searchMessages.totalCount).toBeGreaterThan(5);
+        // The page and its total in one statement, the hits' sessions in one batch.
+        expect(statements.filter((sql) => !/api_keys/.test(sql))).toHaveLength(2);
+      }
+    }
+  });
 });
 
 describe('bad input', () => {
