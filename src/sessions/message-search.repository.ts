@@ -5,7 +5,7 @@ import type { Message as MessageRow } from '../generated/prisma/client';
 import type { TenantContext } from '../core/context';
 import { textSearchConfig, webSearchQuery } from './message.list';
 import type { MessageSearchFilter, MessageSearchOrder } from './message-search.inputs';
-import { MESSAGE_SEARCH_FROM, messageSearchOrder, messageSearchWhere } from './message-search.list';
+import { messageSearchFrom, messageSearchOrder, messageSearchWhere } from './message-search.list';
 import { fromRawMessage, type RawMessage } from './session.repository';
 
 /** A search hit as the repository reads it: the message, its rank (float4 text) and its highlight (see HIGHLIGHT_OPTIONS). */
@@ -34,6 +34,7 @@ export async function searchMessagePage(
   total: boolean,
 ): Promise<{ rows: MessageSearchRow[]; total: number | null }> {
   const where = messageSearchWhere(context, query, filter);
+  const from = messageSearchFrom(filter);
   const sort = messageSearchOrder(context, query, order);
   // Both orders read best or newest first.
   const keyset = keysetSql(sort.sort, Prisma.sql`m.id`, true, page, page.seek && sort.seekValue(page.seek));
@@ -42,7 +43,7 @@ export async function searchMessagePage(
   const [result] = await context.db.queryRows<{ page: string; total: number | null }>(Prisma.sql`
     WITH page AS (
       SELECT m.id, m.tenant_id, m.session_id, m.role, m.content, m.created_at, m.metadata, ${sort.rank} AS rank
-      FROM ${MESSAGE_SEARCH_FROM}
+      FROM ${from}
       WHERE ${where} AND ${keyset.where}
       ORDER BY ${keyset.orderBy}
       LIMIT ${page.limit + 1}
@@ -55,7 +56,7 @@ export async function searchMessagePage(
         'highlight', ts_headline(${textSearchConfig(context)}, ${content}, ${webSearchQuery(context, query)}, ${HIGHLIGHT_OPTIONS})
       ) ORDER BY ${sort.pageSort} ${direction}, page.id ${direction}), '[]')::text
       FROM page
-    ) AS page, ${total ? Prisma.sql`(SELECT count(*)::int FROM ${MESSAGE_SEARCH_FROM} WHERE ${where})` : Prisma.sql`NULL::int`} AS total`);
+    ) AS page, ${total ? Prisma.sql`(SELECT count(*)::int FROM ${from} WHERE ${where})` : Prisma.sql`NULL::int`} AS total`);
   const rows = parseJsonRows<{ message: RawMessage; rank: string | null; highlight: string }>(result!.page);
   return {
     rows: rows.map((row) => ({ message: fromRawMessage(row.message), rank: row.rank, highlight: row.highlight })),
@@ -70,7 +71,7 @@ export async function countSearchMessages(
   filter: MessageSearchFilter | null | undefined,
 ): Promise<number> {
   const [row] = await context.db.queryRows<{ count: number }>(
-    Prisma.sql`SELECT count(*)::int AS count FROM ${MESSAGE_SEARCH_FROM} WHERE ${messageSearchWhere(context, query, filter)}`,
+    Prisma.sql`SELECT count(*)::int AS count FROM ${messageSearchFrom(filter)} WHERE ${messageSearchWhere(context, query, filter)}`,
   );
   return row!.count;
 }
