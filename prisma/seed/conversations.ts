@@ -41,6 +41,7 @@ export const CONVERSATIONS_TABLE: TableSpec = {
     ['pending_interrupt', 'jsonb'],
     ['last_error', 'jsonb'],
     ['last_checkpoint_id', 'text'],
+    ['metadata', 'jsonb'],
   ],
 };
 
@@ -125,6 +126,8 @@ function conversationRow(id: string, tenantId: string, thread: AgentThread): unk
     thread.pendingInterrupt === null ? null : JSON.stringify(thread.pendingInterrupt),
     thread.lastError === null ? null : JSON.stringify(thread.lastError),
     root.head.id,
+    // What the sync stores from the root checkpoints' metadata (it reads only checkpoints after last_checkpoint_id).
+    JSON.stringify({ tenant_id: tenantId, ...thread.runMetadata }),
   ];
 }
 
@@ -153,7 +156,7 @@ class AgentThread {
     private readonly model: ModelSpec,
     start: number,
     /** Keys of the runs' metadata besides tenant_id (LangGraph copies them into every checkpoint's metadata). */
-    private readonly runMetadata: Readonly<Record<string, unknown>> = {},
+    readonly runMetadata: Readonly<Record<string, unknown>> = {},
     /** A sentence the thread's first user message ends with (the search benchmark's text marker), or ''. */
     private readonly firstMessageSuffix = '',
   ) {
