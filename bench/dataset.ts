@@ -8,6 +8,9 @@ import { Client } from 'pg';
 import { SEED_DEFAULTS, seedDatabase } from '../prisma/seed';
 import { tenantAt } from '../prisma/seed/content';
 import { createApiKey } from '../src/api-keys/api-key.repository';
+import { loadConfig } from '../src/config';
+import { conversationSyncConfigOf } from '../src/conversations/conversation.sync';
+import { syncSeededConversations } from '../src/server/demo';
 import { createDatabase } from '../src/db/client';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded';
 import { applyMigrations } from '../src/db/migrations';
@@ -112,6 +115,17 @@ export async function prepareDataset(
   log(
     `  seeded ${summary.sessions} sessions, ${summary.messages} messages, ${summary.conversations} conversations, ` +
       `${summary.checkpoints} checkpoints (${(summary.checkpointBytes / 1e6).toFixed(0)} MB) in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+  );
+  // As `npm run db:seed` and a running server do: the sync stores each thread's metadata, models, tools and search
+  // steps (what the conversation filters read) and its replay step index.
+  const synced = performance.now();
+  const sync = await syncSeededConversations(
+    database.url,
+    conversationSyncConfigOf(loadConfig({ NODE_ENV: 'production', DATABASE_URL: database.url, LOG_LEVEL: 'silent' })),
+  );
+  log(
+    `  synced ${sync.created + sync.updated} conversations (${sync.checkpointsIndexed} checkpoints indexed, ${sync.failed} failed) in ` +
+      `${((performance.now() - synced) / 1000).toFixed(0)} s`,
   );
   await withClient(database.url, async (client) => {
     const vacuumed = performance.now();
@@ -238,8 +252,14 @@ export function describeSize(size: DatasetSize): string {
   );
 }
 
+/**
+ * Version of what a dataset of given options holds; a dataset of an older version is generated again. 2: the search
+ * markers (prisma/seed/search-markers.ts), and the conversation sync run after seeding.
+ */
+const DATASET_VERSION = 2;
+
 function datasetKey(size: DatasetSize): string {
-  return `convoql-bench dataset ${JSON.stringify({ ...size, now: DATASET_NOW.toISOString() })}`;
+  return `convoql-bench dataset ${JSON.stringify({ ...size, now: DATASET_NOW.toISOString(), version: DATASET_VERSION })}`;
 }
 
 async function ensureDatabaseExists(url: string): Promise<void> {

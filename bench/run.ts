@@ -44,6 +44,7 @@ import { requestOnce, runSegment, type SegmentResult } from './load';
 import { NOISY_NEIGHBOUR_KEY, noisyNeighbourTargets, runNoisyNeighbour } from './noisy-neighbour';
 import { USAGE_ROLLUPS_KEY, runUsageRollups } from './usage-rollups';
 import { buildOperations, loadDashboardDocuments, type BenchOperation } from './operations';
+import { runSearch, SEARCH_KEY } from './search';
 import { parseBenchOptions, USAGE, UsageError, type BenchOptions } from './options';
 import { findReplayPages } from './replay-pages';
 import { npmStartCommand, startServerProcess, type ServerProcess } from './processes';
@@ -91,8 +92,10 @@ async function main(): Promise<void> {
     const fixtures = await loadFixtures(database, options.dataset);
     if (options.mode === 'explain') await runExplain(PROJECT_ROOT, database, fixtures, convoqlEnv(database, true), log);
     else {
-      const scenarios = [NOISY_NEIGHBOUR_KEY, USAGE_ROLLUPS_KEY];
-      if (!options.only.every((key) => scenarios.includes(key)) || options.only.length === 0) await runLoad(options, database, fixtures);
+      const isSearch = (key: string) => key === SEARCH_KEY || key.startsWith(`${SEARCH_KEY}-`);
+      const isScenario = (key: string) => key === NOISY_NEIGHBOUR_KEY || key === USAGE_ROLLUPS_KEY || isSearch(key);
+      if (!options.only.every(isScenario) || options.only.length === 0) await runLoad(options, database, fixtures);
+      if (options.only.length === 0 || options.only.some(isSearch)) await runSearchScenario(options, database, fixtures);
       if (options.only.length === 0 || options.only.includes(NOISY_NEIGHBOUR_KEY)) await runNoisyNeighbours(options, database, fixtures);
       if (options.only.length === 0 || options.only.includes(USAGE_ROLLUPS_KEY)) await runUsageRollupsScenario(options, database, fixtures);
     }
@@ -340,6 +343,48 @@ async function runUsageRollupsScenario(options: BenchOptions, database: BenchDat
     targets,
   });
   console.log(`wrote ${path.relative(PROJECT_ROOT, file)} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
+
+/** The search scenario (bench/search.ts) on one convoql server that captures its statements for EXPLAIN. */
+async function runSearchScenario(options: BenchOptions, database: BenchDatabase, fixtures: Fixtures): Promise<void> {
+  const started = performance.now();
+  const server = await startConvoql(database, true, { ...LOAD_BENCHMARK_ENV, BENCH_CAPTURE_STATEMENTS: '1' });
+  let result: Awaited<ReturnType<typeof runSearch>>;
+  try {
+    log(`search scenario: convoql pid ${server.pid}`);
+    result = await runSearch({
+      database,
+      fixtures,
+      documents: loadDashboardDocuments(PROJECT_ROOT),
+      server,
+      segmentSeconds: options.segmentSeconds,
+      warmupSeconds: options.warmupSeconds,
+      only: options.only.filter((key) => key.startsWith(`${SEARCH_KEY}-`)),
+      finish: () => finishLeftoverWork(database),
+      log,
+    });
+  } finally {
+    await server.stop();
+  }
+  console.log('');
+  console.log(`search on ${database.kind === 'postgresql' ? 'PostgreSQL' : 'embedded PGlite'}: ${describeSize(options.dataset)}`);
+  console.log(`segments of ${options.segmentSeconds} s (longer for slower operations), 2 per connection count; 50 rows per page`);
+  console.log('');
+  console.log(result.table);
+  console.log('');
+  console.log('targets (2-core machine; PostgreSQL figures count):');
+  console.log(formatTargets(result.targets));
+  const file = writeResults(PROJECT_ROOT, {
+    scenario: SEARCH_KEY,
+    startedAt: new Date(Date.now() - (performance.now() - started)).toISOString(),
+    durationSeconds: round((performance.now() - started) / 1000, 0),
+    database: database.kind,
+    dataset: options.dataset,
+    method: { segmentSeconds: options.segmentSeconds, warmupSeconds: options.warmupSeconds, connections: [1, 16], segments: 2 },
+    rows: result.rows,
+    targets: result.targets,
+  });
+  console.log(`wrote ${path.relative(PROJECT_ROOT, file)} (with every plan) in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
 /** One segment, then the end of what the server still works on for it (see finishLeftoverWork). */

@@ -14,6 +14,7 @@ import {
   type ToolCall,
 } from './langgraph';
 import { Random } from './random';
+import { CAMPAIGNS, SESSION_MARKERS, conversationMarkers } from './search-markers';
 import type { TableSpec } from './writer';
 
 const SECOND = 1_000;
@@ -40,6 +41,7 @@ export const CONVERSATIONS_TABLE: TableSpec = {
     ['pending_interrupt', 'jsonb'],
     ['last_error', 'jsonb'],
     ['last_checkpoint_id', 'text'],
+    ['metadata', 'jsonb'],
   ],
 };
 
@@ -124,6 +126,8 @@ function conversationRow(id: string, tenantId: string, thread: AgentThread): unk
     thread.pendingInterrupt === null ? null : JSON.stringify(thread.pendingInterrupt),
     thread.lastError === null ? null : JSON.stringify(thread.lastError),
     root.head.id,
+    // What the sync stores from the root checkpoints' metadata (it reads only checkpoints after last_checkpoint_id).
+    JSON.stringify({ tenant_id: tenantId, ...thread.runMetadata }),
   ];
 }
 
@@ -151,11 +155,15 @@ class AgentThread {
     private readonly tenantName: string,
     private readonly model: ModelSpec,
     start: number,
+    /** Keys of the runs' metadata besides tenant_id (LangGraph copies them into every checkpoint's metadata). */
+    readonly runMetadata: Readonly<Record<string, unknown>> = {},
+    /** A sentence the thread's first user message ends with (the search benchmark's text marker), or ''. */
+    private readonly firstMessageSuffix = '',
   ) {
     this.clock = start;
     this.topic = rng.pick(TOPICS);
     this.vars = drawVars(rng, tenantName, start);
-    this.root = new CheckpointThread(sink, rng, { threadId: rng.uuid(), metadata: { tenant_id: tenantId } });
+    this.root = new CheckpointThread(sink, rng, { threadId: rng.uuid(), metadata: { tenant_id: tenantId, ...runMetadata } });
   }
 
   /** Plays one run of the given kind (`rounds` sequential tool calls for a 'tool' run). */
@@ -169,7 +177,7 @@ class AgentThread {
     if (kind === 'research') text = rng.pick(RESEARCH_QUESTIONS);
     else if (kind === 'approval' || kind === 'approvalPending') text = 'Please refund order {order}, the {product} arrived broken.';
     else text = this.turnCount === 0 ? rng.pick(this.topic.openers) : rng.pick(this.topic.followUps);
-    this.user(fill(text, this.vars), gapMs);
+    this.user(fill(text, this.vars) + (this.turnCount === 0 && this.firstMessageSuffix ? ` ${this.firstMessageSuffix}` : ''), gapMs);
 
     switch (kind) {
       case 'answer':
@@ -304,7 +312,7 @@ class AgentThread {
       threadId: this.root.threadId,
       ns: `research:${researchTask}`,
       parents: { '': parentHead.id },
-      metadata: { tenant_id: this.tenantId },
+      metadata: { tenant_id: this.tenantId, ...this.runMetadata },
     });
     sub.input(this.tick(3, 20), this.root.messages, 'search', true);
     sub.start(this.tick(2, 10));
@@ -402,7 +410,17 @@ export function generateConversation(input: ConversationsInput, index: number, s
     ]);
   // Threads start between 30 days and 8 hours ago; runs and waits fit well within those 8 hours.
   const start = input.now - rng.int(8 * HOUR, 30 * DAY);
-  const thread = new AgentThread(sink, rng, input.tenantId, input.tenantName, model, start);
+  const markers = conversationMarkers(input.seed, input.tenantId, index);
+  const thread = new AgentThread(
+    sink,
+    rng,
+    input.tenantId,
+    input.tenantName,
+    model,
+    start,
+    markers.campaign ? { campaign: CAMPAIGNS[markers.campaign] } : {},
+    markers.text ? SESSION_MARKERS[markers.text].sentence : '',
+  );
   scenario.turns(rng).forEach((kind, turn) => thread.turn(kind, turn === 0 ? 1 : rng.int(20 * SECOND, 20 * MINUTE)));
   return conversationRow(rng.uuid(), input.tenantId, thread);
 }

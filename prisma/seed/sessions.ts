@@ -21,6 +21,7 @@ import {
   type Vars,
 } from './content';
 import { Random } from './random';
+import { CAMPAIGNS, MESSAGE_MARKERS, SESSION_MARKERS, rowMarkers, userMessageTier } from './search-markers';
 import type { TableSpec } from './writer';
 
 const MINUTE = 60_000;
@@ -253,6 +254,7 @@ export function generateSession(input: SessionInput): GeneratedSession {
     if (rng.chance(0.03)) script.note();
   }
   const drafts = script.drafts;
+  const markers = addSearchMarkers(input, drafts);
   const duration = drafts.length > 0 ? drafts[drafts.length - 1].at : 0;
 
   // Timing: a few sessions are live (ACTIVE, recent activity); the rest ended at least 2 h ago.
@@ -283,6 +285,7 @@ export function generateSession(input: SessionInput): GeneratedSession {
   if (channel === 'wechat') metadata.openId = `o${rng.base62(27)}`;
   if (channel === 'phone') metadata.callerCountry = rng.pick(['US', 'GB', 'DE', 'FR', 'JP']);
   metadata.topic = topic.key;
+  if (markers.campaign) metadata.campaign = CAMPAIGNS[markers.campaign];
 
   const externalId = `sess_${rng.base62(14)}${input.index.toString(36).padStart(4, '0')}`;
   const iso = (ms: number) => new Date(ms).toISOString();
@@ -310,4 +313,19 @@ export function generateSession(input: SessionInput): GeneratedSession {
     ],
     messages,
   };
+}
+
+/**
+ * Ends user messages with the search benchmark's postscripts and one user message of the session with its text marker
+ * (search-markers.ts); returns the session's markers. Draws only from the markers' own stream.
+ */
+function addSearchMarkers(input: SessionInput, drafts: Draft[]): ReturnType<typeof rowMarkers> {
+  const markers = rowMarkers(input.seed, 'session', input.tenantId, input.index);
+  const users = drafts.filter((draft) => draft.role === 'USER');
+  for (const draft of users) {
+    const tier = userMessageTier(markers.rng);
+    if (tier) draft.content += ` ${MESSAGE_MARKERS[tier].sentence}`;
+  }
+  if (markers.text && users.length > 0) markers.rng.pick(users).content += ` ${SESSION_MARKERS[markers.text].sentence}`;
+  return markers;
 }

@@ -67,10 +67,14 @@ export function conversationListWhere(context: TenantContext, filter: Conversati
   if (filter?.lastActivityBefore) conditions.push(Prisma.sql`c.last_activity_at < ${filter.lastActivityBefore}`);
   if (filter?.metadata != null) conditions.push(Prisma.sql`c.metadata @> ${JSON.stringify(filter.metadata)}::jsonb`);
   if (filter?.text != null && filter.text.trim() !== '') {
-    // websearch_to_tsquery accepts any text; a query of no words (only punctuation) matches nothing.
+    // websearch_to_tsquery accepts any text; a query of no words (only punctuation) matches nothing. The configuration
+    // is written into the statement (an identifier checked by src/config.ts), not passed as a parameter: a parameter
+    // cast to regconfig is not a constant when the statement is planned, so the planner could not estimate the GIN
+    // index's selectivity and preferred reading every search step.
+    const config = Prisma.raw(`'${context.config.search.textSearchConfig}'::regconfig`);
     conditions.push(Prisma.sql`EXISTS (SELECT 1 FROM conversation_search_steps t
       WHERE t.conversation_id = c.id
-        AND t.tsv @@ websearch_to_tsquery(${context.config.search.textSearchConfig}::regconfig, ${filter.text}))`);
+        AND t.tsv @@ websearch_to_tsquery(${config}, ${filter.text}))`);
   }
   if (filter?.model?.length) conditions.push(Prisma.sql`c.models && ${filter.model}::text[]`);
   if (filter?.toolName?.length) conditions.push(Prisma.sql`c.tool_names && ${filter.toolName}::text[]`);

@@ -16,6 +16,7 @@ import {
 import { mapSchema } from '@graphql-tools/utils';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { unsafeStringError } from './string-input';
+import { withArgumentPaths } from './variable-errors';
 
 /**
  * Runs operations as graphql-jit compiles them: a JavaScript function per operation, generated once from the
@@ -30,7 +31,8 @@ import { unsafeStringError } from './string-input';
  * schema (same resolvers, types and extensions), so that fields without a resolver stay plain property reads.
  *
  * Variables are coerced by graphql-js (getVariableValues, as its `execute` does: defaults of variables and of input
- * fields, custom scalars, its error messages); the compiled operation receives them as they are. graphql-jit's own
+ * fields, custom scalars, its error messages, to which variable-errors.ts adds the argument path); the compiled
+ * operation receives them as they are. graphql-jit's own
  * coercion differs (it skips input-field defaults, serializes defaults through JSON), so each operation is compiled
  * with its variables retyped as a pass-through scalar. Operations graphql-jit would treat differently from graphql-js
  * run on graphql-js: a variable inside an object or list literal (graphql-jit sets a missing one to null instead of
@@ -71,12 +73,14 @@ export function compiledExecutor(schema: GraphQLSchema): GatewayExecutor {
     const runOnGraphQLJs = () =>
       execute({ schema, document, operationName: request.operationName, variableValues: variables, contextValue: context });
     // No operation: Apollo answers OPERATION_RESOLUTION_FAILURE with the error graphql-js gives.
-    if (!definition || request.http?.headers.get('apollo-federation-include-trace') === 'ftv1') return runOnGraphQLJs();
+    if (!definition) return runOnGraphQLJs();
+    // Coerced first on either path, so that a refused variable is answered alike (with its argument path).
+    const coerced = getVariableValues(schema, definition.variableDefinitions ?? [], variables);
+    if (coerced.errors) return { errors: withArgumentPaths(coerced.errors, document, definition) };
+    if (request.http?.headers.get('apollo-federation-include-trace') === 'ftv1') return runOnGraphQLJs();
     let operation = compiledByOperation.get(definition);
     if (operation === undefined) compiledByOperation.set(definition, (operation = compileOperation(compiledSchema, document, definition)));
     if (operation === null) return runOnGraphQLJs();
-    const coerced = getVariableValues(schema, definition.variableDefinitions ?? [], variables);
-    if (coerced.errors) return { errors: coerced.errors };
     const result: ExecutionResult = await operation.query(undefined, context, coerced.coerced);
     return result.errors ? { ...result, errors: result.errors.map((error) => asGraphQLJsError(error, document)) } : result;
   };

@@ -13,10 +13,18 @@ import { sessionMetadataContains } from './session.list';
  * newest or best first; the page and its count read the list through this module.
  */
 
-/** The tables of the list: each message with its session (same tenant, by the composite foreign key). */
-export const MESSAGE_SEARCH_FROM = Prisma.sql`messages m JOIN sessions s ON s.id = m.session_id AND s.tenant_id = m.tenant_id`;
+/**
+ * The tables of the list for `filter`: the messages `m`, joined to their sessions `s` (same tenant, by the composite
+ * foreign key) only when the filter reads a session's columns. Every message has its session, so the join selects
+ * the same messages; without it, counting 100,000 matches does not also read and hash the tenant's 100,000 sessions.
+ */
+export function messageSearchFrom(filter: MessageSearchFilter | null | undefined): Prisma.Sql {
+  return filter?.channel?.length || filter?.sessionStatus?.length || filter?.sessionMetadata
+    ? Prisma.sql`messages m JOIN sessions s ON s.id = m.session_id AND s.tenant_id = m.tenant_id`
+    : Prisma.sql`messages m`;
+}
 
-/** The tenant's messages matching `query` that `filter` selects, over `m` and `s`. */
+/** The tenant's messages matching `query` that `filter` selects, over `m` and `s` (see messageSearchFrom). */
 export function messageSearchWhere(context: TenantContext, query: string, filter: MessageSearchFilter | null | undefined): Prisma.Sql {
   const conditions: Prisma.Sql[] = [Prisma.sql`m.tenant_id = ${context.viewer.tenantId}`, messageMatches(context, query)];
   if (filter?.role?.length) conditions.push(equalsAnyOf('m.role', filter.role, 'message_role'));

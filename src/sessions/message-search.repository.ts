@@ -4,7 +4,7 @@ import type { Message as MessageRow } from '../generated/prisma/client';
 import type { TenantContext } from '../core/context';
 import { textSearchConfig, webSearchQuery } from './message.list';
 import type { MessageSearchFilter, MessageSearchOrder } from './message-search.inputs';
-import { MESSAGE_SEARCH_FROM, messageSearchOrder, messageSearchWhere } from './message-search.list';
+import { messageSearchFrom, messageSearchOrder, messageSearchWhere } from './message-search.list';
 import { fromRawMessage, type RawMessage } from './session.repository';
 
 /** A search hit as the repository reads it: the message, its rank (float4 text) and its highlight (see HIGHLIGHT_OPTIONS). */
@@ -33,6 +33,7 @@ export async function searchMessagePage(
   total: boolean,
 ): Promise<{ rows: MessageSearchRow[]; total: number | null }> {
   const where = messageSearchWhere(context, query, filter);
+  const from = messageSearchFrom(filter);
   const sort = messageSearchOrder(context, query, order);
   // Both orders read best or newest first.
   const keyset = keysetSql(sort.sort, Prisma.sql`m.id`, true, page, page.seek && sort.seekValue(page.seek));
@@ -41,7 +42,7 @@ export async function searchMessagePage(
   const pageSql = Prisma.sql`
     WITH page AS (
       SELECT m.id, m.tenant_id, m.session_id, m.role, m.content, m.created_at, m.metadata, ${sort.rank} AS rank
-      FROM ${MESSAGE_SEARCH_FROM}
+      FROM ${from}
       WHERE ${where} AND ${keyset.where}
       ORDER BY ${keyset.orderBy}
       LIMIT ${page.limit + 1}
@@ -54,7 +55,7 @@ export async function searchMessagePage(
   const rows = await context.db.queryRows<RawMessage & { rank: string | null; highlight: string; total?: number }>(
     total
       ? Prisma.sql`${pageSql} SELECT ${columns}, total.n AS total
-          FROM (SELECT count(*)::int AS n FROM ${MESSAGE_SEARCH_FROM} WHERE ${where}) total LEFT JOIN page ON TRUE ${orderBy}`
+          FROM (SELECT count(*)::int AS n FROM ${from} WHERE ${where}) total LEFT JOIN page ON TRUE ${orderBy}`
       : Prisma.sql`${pageSql} SELECT ${columns} FROM page ${orderBy}`,
   );
   return {
@@ -70,7 +71,7 @@ export async function countSearchMessages(
   filter: MessageSearchFilter | null | undefined,
 ): Promise<number> {
   const [row] = await context.db.queryRows<{ count: number }>(
-    Prisma.sql`SELECT count(*)::int AS count FROM ${MESSAGE_SEARCH_FROM} WHERE ${messageSearchWhere(context, query, filter)}`,
+    Prisma.sql`SELECT count(*)::int AS count FROM ${messageSearchFrom(filter)} WHERE ${messageSearchWhere(context, query, filter)}`,
   );
   return row!.count;
 }

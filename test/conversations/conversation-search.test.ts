@@ -269,19 +269,19 @@ describe('bad input', () => {
 
   it.each([[[1, 2]], ['pro'], [7]])('rejects a metadata filter that is not an object (%j)', async (metadata) => {
     const { error, statements } = await rejected({ filter: { metadata } });
-    expect(error.extensions!.code).toBe('BAD_USER_INPUT');
+    expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'filter.metadata' });
     expect(error.message).toContain('filter.metadata');
     expect(statements).toEqual([]);
   });
 
   it('rejects an unknown order and malformed ranges', async () => {
-    for (const variables of [
-      { orderBy: { field: 'PRICE', direction: 'ASC' } },
-      { filter: { costUsd: { min: 'cheap' } } },
-      { filter: { totalTokens: { min: 1.5 } } },
-    ]) {
+    for (const [argument, variables] of [
+      ['orderBy.field', { orderBy: { field: 'PRICE', direction: 'ASC' } }],
+      ['filter.costUsd.min', { filter: { costUsd: { min: 'cheap' } } }],
+      ['filter.totalTokens.min', { filter: { totalTokens: { min: 1.5 } } }],
+    ] as const) {
       const { error, statements } = await rejected(variables);
-      expect(error.extensions!.code).toBe('BAD_USER_INPUT');
+      expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument });
       expect(statements).toEqual([]);
     }
   });

@@ -227,11 +227,12 @@ describe('errors', () => {
     expect(response.errors).toEqual([
       expect.objectContaining({
         message: expect.stringContaining('"yesterday" at "filter.startedAfter"; DateTime cannot represent'),
-        extensions: { code: 'BAD_USER_INPUT' },
+        // The path of the offending input field from the argument the variable is passed to (variable-errors.ts).
+        extensions: { code: 'BAD_USER_INPUT', argument: 'filter.startedAfter' },
       }),
     ]);
     const missing = await answeredAlike(print(SessionDetailDocument), {});
-    expect(missing.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
+    expect(missing.errors![0]!.extensions).toEqual({ code: 'BAD_USER_INPUT', argument: 'id' });
   });
 
   it('an unknown id and a foreign one both answer null', async () => {

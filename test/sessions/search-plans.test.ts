@@ -2,10 +2,17 @@
 // this file builds a dataset large enough (8,000 sessions, 32,000 messages of one tenant, analyzed) for it to prefer
 // the indexes by itself: a condition on an expression the index does not hold (another text search configuration
 // literal, a cast) shows here as a sequential scan. Built by SQL in a second or two, even on PGlite.
-import { Prisma } from '../../src/db/client';
+import { Prisma, type Database } from '../../src/db/client';
 import type { TenantContext } from '../../src/core/context';
+import { listConversationPage } from '../../src/conversations/conversation.repository';
+import { ConversationOrderField, type ConversationFilter } from '../../src/conversations/conversation.inputs';
+import { OrderDirection } from '../../src/graphql/order';
 import { sessionListWhere } from '../../src/sessions/session.list';
-import { MESSAGE_SEARCH_FROM, messageSearchWhere } from '../../src/sessions/message-search.list';
+import { messageSearchFrom, messageSearchWhere } from '../../src/sessions/message-search.list';
+import { searchMessagePage } from '../../src/sessions/message-search.repository';
+import { MessageSearchOrder } from '../../src/sessions/message-search.inputs';
+import { listSessionPage } from '../../src/sessions/session.repository';
+import { SessionOrderField, type SessionFilter } from '../../src/sessions/session.inputs';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 let server: TestServer;
@@ -23,9 +30,24 @@ beforeAll(async () => {
       'hello there word' || (n % 50) || ' common text ' || CASE WHEN n % 5000 = 0 THEN 'needle' ELSE 'hay' END, s.started_at + n * interval '1 second', '{}'
     FROM sessions s CROSS JOIN generate_series(1, 4) k CROSS JOIN LATERAL (SELECT (hashtext(s.id::text) & 1048575) * 4 + k AS n) x
     WHERE s.tenant_id = 'acme'`);
-  await server.db.prisma.$executeRawUnsafe('ANALYZE sessions');
-  await server.db.prisma.$executeRawUnsafe('ANALYZE messages');
-}, 120_000);
+  // 4,000 agent threads with run metadata, and eight search steps each (one thread in 1,000 has the rare word).
+  await server.db.prisma.$executeRawUnsafe(`
+    INSERT INTO conversations (id, tenant_id, thread_id, title, created_at, last_activity_at, metadata)
+    SELECT gen_random_uuid(), 'acme', 'bulk-thread-' || i, 'thread ' || i, now() - i * interval '1 minute', now() - i * interval '1 minute',
+      jsonb_build_object('plan', 'p' || (i % 1000), 'tier', i % 3)
+    FROM generate_series(1, 4000) i`);
+  await server.db.prisma.$executeRawUnsafe(`
+    INSERT INTO conversation_search_steps (conversation_id, checkpoint_id, ordinal, type, content, tsv)
+    SELECT c.id, 'cp-' || k, k, 'USER_MESSAGE', x.content, to_tsvector('simple', x.content)
+    FROM conversations c CROSS JOIN generate_series(1, 8) k
+    CROSS JOIN LATERAL (SELECT 'hello there word' || (hashtext(c.id::text || k) & 8191) || ' common text ' ||
+      CASE WHEN c.thread_id LIKE '%000' AND k = 1 THEN 'needle' ELSE 'hay' END AS content) x
+    WHERE c.tenant_id = 'acme'`);
+  // VACUUM also moves the rows inserted since the GIN indexes were built from their pending lists into the indexes,
+  // as autovacuum would: a long pending list makes an index scan look costly to the planner.
+  for (const table of ['sessions', 'messages', 'conversations', 'conversation_search_steps'])
+    await server.db.prisma.$executeRawUnsafe(`VACUUM (ANALYZE) ${table}`);
+}, 300_000);
 
 afterAll(() => server?.close());
 
@@ -50,7 +72,88 @@ it('the sessions text filter uses the GIN index on message content', async () =>
 
 it('searchMessages uses the GIN index on message content', async () => {
   const where = messageSearchWhere(acme(), 'needle', null);
-  expect(await plan(Prisma.sql`SELECT count(*) FROM ${MESSAGE_SEARCH_FROM} WHERE ${where}`)).toMatch(
+  expect(await plan(Prisma.sql`SELECT count(*) FROM ${messageSearchFrom(null)} WHERE ${where}`)).toMatch(
     /Bitmap Index Scan on messages_content_search_idx/,
   );
+});
+
+/** A plan node of EXPLAIN (FORMAT JSON). */
+interface PlanNode {
+  'Node Type': string;
+  'Index Name'?: string;
+  Plans?: PlanNode[];
+}
+
+/**
+ * The statements `read` sends through `db.queryRows` (the repositories' hand-written reads), each with its parameters,
+ * explained as EXPLAIN (FORMAT JSON): the indexes its plan scans.
+ */
+async function indexesOfRepositoryReads(read: (context: TenantContext) => Promise<unknown>): Promise<string[][]> {
+  const sent: Prisma.Sql[] = [];
+  const db: Database = {
+    ...server.db,
+    queryRows: <T>(statement: Prisma.Sql) => {
+      sent.push(statement);
+      return server.db.queryRows<T>(statement);
+    },
+  };
+  await read({ viewer: { tenantId: 'acme' }, config: server.config, db } as unknown as TenantContext);
+  expect(sent.length).toBeGreaterThan(0);
+  const indexes: string[][] = [];
+  for (const statement of sent) {
+    const [row] = await server.db.prisma.$queryRaw<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>(
+      Prisma.sql`EXPLAIN (FORMAT JSON) ${statement}`,
+    );
+    const names: string[] = [];
+    const walk = (node: PlanNode) => {
+      if (node['Index Name']) names.push(node['Index Name']);
+      node.Plans?.forEach(walk);
+    };
+    walk(row!['QUERY PLAN'][0].Plan);
+    indexes.push(names);
+  }
+  return indexes;
+}
+
+const firstPage = { limit: 50, backward: false, seek: null };
+
+describe("the repositories' statements (page and total in one), explained", () => {
+  it.each<[string, SessionFilter, string]>([
+    ['metadata', { metadata: { plan: 'p7' } }, 'sessions_metadata_idx'],
+    ['text', { text: 'needle' }, 'messages_content_search_idx'],
+    ['text and metadata', { text: 'needle', metadata: { tier: 1 } }, 'messages_content_search_idx'],
+  ])('the sessions page filtered by %s scans %s', async (_name, filter, index) => {
+    const [page] = await indexesOfRepositoryReads((context) =>
+      listSessionPage(context, filter, { field: SessionOrderField.STARTED_AT, direction: OrderDirection.DESC }, firstPage, {
+        metadata: true,
+        messageCounts: true,
+        total: true,
+      }),
+    );
+    expect(page).toContain(index);
+  });
+
+  it.each([MessageSearchOrder.NEWEST, MessageSearchOrder.RELEVANCE])('a %s searchMessages page scans the content index', async (order) => {
+    const [page] = await indexesOfRepositoryReads((context) => searchMessagePage(context, 'needle', null, order, firstPage, true));
+    expect(page).toContain('messages_content_search_idx');
+  });
+
+  it('a searchMessages page filtered by session metadata scans the content or the metadata index, whichever selects less', async () => {
+    const [page] = await indexesOfRepositoryReads((context) =>
+      searchMessagePage(context, 'needle', { sessionMetadata: { plan: 'p7' } }, MessageSearchOrder.NEWEST, firstPage, true),
+    );
+    expect(page.filter((index) => ['messages_content_search_idx', 'sessions_metadata_idx'].includes(index))).not.toEqual([]);
+  });
+
+  it.each<[string, ConversationFilter, string]>([
+    ['metadata', { metadata: { plan: 'p7' } }, 'conversations_metadata_idx'],
+    ['text', { text: 'needle' }, 'conversation_search_steps_tsv_idx'],
+  ])('the conversations page filtered by %s scans %s', async (_name, filter, index) => {
+    const [page] = await indexesOfRepositoryReads((context) =>
+      listConversationPage(context, filter, { field: ConversationOrderField.LAST_ACTIVITY_AT, direction: OrderDirection.DESC }, firstPage, {
+        total: true,
+      }),
+    );
+    expect(page).toContain(index);
+  });
 });
