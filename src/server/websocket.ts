@@ -49,7 +49,7 @@ export const LIVE_CLOSE_CODES = {
 } as const;
 
 /** How long a socket closed for being slow may take to finish its close handshake before it is cut. */
-const CLOSE_GRACE_MS = 5_000;
+const CLOSE_GRACE_MS = 10_000;
 /** How long shutdown waits for the `complete` messages of open subscriptions to be written. */
 const SHUTDOWN_FLUSH_MS = 1_000;
 

@@ -46,3 +46,22 @@ it("delivers a change made through one server to the other server's subscribers,
   // The messages' events may carry the status change too, when they come in one delivery.
   expect((await sessions.next()).data).toMatchObject({ sessionChanged: { session: { sessionId: 'replicated', status: 'CLOSED' } } });
 });
+
+it('completes every subscription and closes its sockets as going away when a server stops', async () => {
+  const session = await createSession(writer.db, { externalId: 'stopping' });
+  const watcher = connectLive(reader.url, { authorization: `Bearer ${writer.apiKey}` });
+  const subscription = watcher.subscribe(`subscription ($id: ID!) { messageAdded(sessionId: $id) { content } }`, {
+    id: sessionGid(session),
+  });
+  let seen;
+  for (let attempt = 0; attempt < 20 && !seen; attempt++) {
+    await createMessages(writer.db, session, [{ content: `before stop ${attempt}` }]);
+    seen = await subscription.next(500).catch(() => undefined);
+  }
+  expect(seen).toBeDefined();
+  await reader.close();
+  // The server sent `complete` for the subscription before closing the socket.
+  await expect(subscription.done).resolves.toBeUndefined();
+  expect(await watcher.closed).toEqual({ code: 1001, reason: 'The server is shutting down.' });
+  await watcher.dispose();
+});
