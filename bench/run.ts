@@ -41,6 +41,7 @@ import { summarizeCpuProfile } from './cpu-profile';
 import { runExplain } from './explain';
 import { requestOnce, runSegment, type SegmentResult } from './load';
 import { NOISY_NEIGHBOUR_KEY, noisyNeighbourTargets, runNoisyNeighbour } from './noisy-neighbour';
+import { runSubscriptions, SUBSCRIPTIONS_ENV, SUBSCRIPTIONS_KEY } from './subscriptions';
 import { buildOperations, loadDashboardDocuments, type BenchOperation } from './operations';
 import { parseBenchOptions, USAGE, UsageError, type BenchOptions } from './options';
 import { findReplayPages } from './replay-pages';
@@ -89,8 +90,16 @@ async function main(): Promise<void> {
     const fixtures = await loadFixtures(database, options.dataset);
     if (options.mode === 'explain') await runExplain(PROJECT_ROOT, database, fixtures, convoqlEnv(database, true), log);
     else {
-      if (!options.only.every((key) => key === NOISY_NEIGHBOUR_KEY) || options.only.length === 0)
-        await runLoad(options, database, fixtures);
+      const scenarios = [NOISY_NEIGHBOUR_KEY, SUBSCRIPTIONS_KEY];
+      if (!options.only.every((key) => scenarios.includes(key)) || options.only.length === 0) await runLoad(options, database, fixtures);
+      if (options.only.length === 0 || options.only.includes(SUBSCRIPTIONS_KEY)) {
+        const server = await startConvoql(database, true, SUBSCRIPTIONS_ENV);
+        try {
+          await runSubscriptions(server, database, fixtures, Math.max(10, options.segmentSeconds * 2), log);
+        } finally {
+          await server.stop();
+        }
+      }
       if (options.only.length === 0 || options.only.includes(NOISY_NEIGHBOUR_KEY)) await runNoisyNeighbours(options, database, fixtures);
     }
   } finally {

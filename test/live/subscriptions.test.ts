@@ -18,7 +18,11 @@ function live(params: Record<string, unknown> = { authorization: `Bearer ${serve
 }
 
 beforeAll(async () => {
-  server = await startTestServer({ LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION: '3', LIVE_MAX_SUBSCRIPTIONS_PER_KEY: '5' });
+  server = await startTestServer({
+    LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION: '3',
+    LIVE_MAX_SUBSCRIPTIONS_PER_KEY: '5',
+    LIVE_SEND_QUEUE_LENGTH: '50',
+  });
 });
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.dispose()));
