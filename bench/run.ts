@@ -43,6 +43,7 @@ import { runExplain } from './explain';
 import { requestOnce, runSegment, type SegmentResult } from './load';
 import { NOISY_NEIGHBOUR_KEY, noisyNeighbourTargets, runNoisyNeighbour } from './noisy-neighbour';
 import { USAGE_ROLLUPS_KEY, runUsageRollups } from './usage-rollups';
+import { runSubscriptions, SUBSCRIPTIONS_ENV, SUBSCRIPTIONS_KEY } from './subscriptions';
 import { buildOperations, loadDashboardDocuments, type BenchOperation } from './operations';
 import { runSearch, SEARCH_KEY } from './search';
 import { parseBenchOptions, USAGE, UsageError, type BenchOptions } from './options';
@@ -93,9 +94,18 @@ async function main(): Promise<void> {
     if (options.mode === 'explain') await runExplain(PROJECT_ROOT, database, fixtures, convoqlEnv(database, true), log);
     else {
       const isSearch = (key: string) => key === SEARCH_KEY || key.startsWith(`${SEARCH_KEY}-`);
-      const isScenario = (key: string) => key === NOISY_NEIGHBOUR_KEY || key === USAGE_ROLLUPS_KEY || isSearch(key);
+      const isScenario = (key: string) =>
+        key === NOISY_NEIGHBOUR_KEY || key === USAGE_ROLLUPS_KEY || key === SUBSCRIPTIONS_KEY || isSearch(key);
       if (!options.only.every(isScenario) || options.only.length === 0) await runLoad(options, database, fixtures);
       if (options.only.length === 0 || options.only.some(isSearch)) await runSearchScenario(options, database, fixtures);
+      if (options.only.length === 0 || options.only.includes(SUBSCRIPTIONS_KEY)) {
+        const server = await startConvoql(database, true, SUBSCRIPTIONS_ENV);
+        try {
+          await runSubscriptions(server, database, fixtures, Math.max(10, options.segmentSeconds * 2), log);
+        } finally {
+          await server.stop();
+        }
+      }
       if (options.only.length === 0 || options.only.includes(NOISY_NEIGHBOUR_KEY)) await runNoisyNeighbours(options, database, fixtures);
       if (options.only.length === 0 || options.only.includes(USAGE_ROLLUPS_KEY)) await runUsageRollupsScenario(options, database, fixtures);
     }

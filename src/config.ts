@@ -94,6 +94,10 @@ const environmentSchema = z.object({
   METRICS_HOST: z.string().min(1).optional(),
   METRICS_PORT: integer(0, 65535).optional(),
   METRICS_MAX_OPERATIONS: integer(1, 10_000).default(100),
+  LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION: integer(1, 10_000).default(50),
+  LIVE_MAX_SUBSCRIPTIONS_PER_KEY: integer(1, 1_000_000).default(500),
+  LIVE_SEND_QUEUE_LENGTH: integer(1, 1_000_000).default(1000),
+  LIVE_KEEPALIVE_SECONDS: integer(0, 3600).default(12),
 });
 
 /** Prices per million tokens used when MODEL_PRICES is not set. */
@@ -187,6 +191,20 @@ export interface Config {
     /** Operation names counted under their own label (METRICS_MAX_OPERATIONS); later names count as `other`. */
     readonly maxOperations: number;
   };
+  /** GraphQL subscriptions over WebSocket (graphql-ws on /graphql). */
+  readonly live: {
+    /** Subscriptions one socket may hold at once (LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION). */
+    readonly maxSubscriptionsPerConnection: number;
+    /** Subscriptions one API key may hold at once in this process, over all its sockets (LIVE_MAX_SUBSCRIPTIONS_PER_KEY). */
+    readonly maxSubscriptionsPerKey: number;
+    /**
+     * Events one socket may have waiting to be sent (LIVE_SEND_QUEUE_LENGTH); a socket whose client reads too slowly
+     * to stay under it is closed with code 4413.
+     */
+    readonly sendQueueLength: number;
+    /** Seconds between WebSocket pings; a socket that does not answer one within as long is closed (0: no pings). */
+    readonly keepAliveSeconds: number;
+  };
 }
 
 /** Environment variables as data; tests pass their own instead of touching process.env. */
@@ -266,6 +284,12 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
       token: e.METRICS_TOKEN,
       listen: e.METRICS_PORT === undefined ? undefined : { host: e.METRICS_HOST ?? e.HOST, port: e.METRICS_PORT },
       maxOperations: e.METRICS_MAX_OPERATIONS,
+    },
+    live: {
+      maxSubscriptionsPerConnection: e.LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      maxSubscriptionsPerKey: e.LIVE_MAX_SUBSCRIPTIONS_PER_KEY,
+      sendQueueLength: e.LIVE_SEND_QUEUE_LENGTH,
+      keepAliveSeconds: e.LIVE_KEEPALIVE_SECONDS,
     },
   });
 }

@@ -10,6 +10,7 @@ import { JobScheduler } from './core/jobs';
 import { sessionExpiryJob } from './sessions/session-expiry.job';
 import { conversationSyncJob } from './conversations/conversation-sync.job';
 import { createLogger } from './logger';
+import { LIVE_EVENTS_CHANNEL, listenOnPostgres } from './db/notifications';
 
 /** How long API key lookups are cached; revocation takes effect within this time. */
 const API_KEY_CACHE_MS = 30_000;
@@ -38,7 +39,8 @@ export async function start(environment: Environment = process.env, argv: readon
     const demoApiKey = database.embedded ? await ensureDemoApiKey(database.db, config.database.dataDir) : undefined;
     const schema = await buildSchema();
     const authenticator = new Authenticator(database.db, logger, API_KEY_CACHE_MS);
-    const server = await startServer({ config, logger, db: database.db, schema, authenticator, demoApiKey });
+    const liveEvents = database.embedded?.liveEvents ?? listenOnPostgres(database.connectionString, LIVE_EVENTS_CHANNEL, logger);
+    const server = await startServer({ config, logger, db: database.db, schema, authenticator, demoApiKey, liveEvents });
     const jobs = new JobScheduler([sessionExpiryJob(database.db, config), conversationSyncJob(database.db, config)], logger);
     jobs.start();
     logger.info({ url: server.url, metricsUrl: server.metricsUrl }, 'convoql is serving GraphQL');

@@ -11,7 +11,7 @@ const LAYERS = [
   { name: 'ground', paths: ['config.ts', 'logger.ts', 'generated/'] },
   { name: 'db', paths: ['db/'] },
   { name: 'core', paths: ['core/', 'graphql/'] },
-  { name: 'features', paths: ['sessions/', 'conversations/', 'replay/', 'analytics/', 'api-keys/'] },
+  { name: 'features', paths: ['sessions/', 'conversations/', 'replay/', 'analytics/', 'api-keys/', 'live/'] },
   { name: 'composition root', paths: ['server/', 'cli/', 'main.ts'] },
 ];
 

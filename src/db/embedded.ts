@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { LIVE_EVENTS_CHANNEL, notificationHub, type NotificationSource } from './notifications';
 
 /** Options of {@link startEmbeddedPostgres}. */
 export interface EmbeddedPostgresOptions {
@@ -27,9 +28,51 @@ export interface EmbeddedPostgres {
   readonly connectionString: string;
   /** The PGlite instance when it runs in this process (for dumps and direct queries), else undefined. */
   readonly db: PGlite | undefined;
+  /**
+   * The notifications of LIVE_EVENTS_CHANNEL, whichever client's statement committed them. PGlite is one backend
+   * session that its owner LISTENs in before serving; its socket server streams each response raw to the client that
+   * sent the statement, so a notification arrives only in the writer's stream. The owner reads it there (see
+   * NOTIFICATION_TEE) and hands it on: in this process, or from the child as a line on its stdout.
+   */
+  readonly liveEvents: NotificationSource;
   /** Closes the socket server and then PGlite; calling it again does nothing. */
   stop(): Promise<void>;
 }
+
+/**
+ * Makes a PGlite instance report the NotificationResponse messages ('A') of the raw protocol stream its socket server
+ * sends to clients, to `emit(channel, payload)`; the stream itself is passed on unchanged. Source text, because the
+ * child process (below) runs it too; it must stay self-contained plain JavaScript.
+ */
+const NOTIFICATION_TEE = `(db, emit) => {
+  const raw = db.execProtocolRawStream.bind(db);
+  db.execProtocolRawStream = (message, options) => {
+    let carry = null;
+    return raw(message, {
+      ...options,
+      onRawData: (chunk) => {
+        try {
+          let data = carry ? Buffer.concat([carry, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+          let offset = 0;
+          while (offset + 5 <= data.length) {
+            const length = data.readInt32BE(offset + 1);
+            if (offset + 1 + length > data.length) break;
+            if (data[offset] === 0x41) {
+              const channelEnd = data.indexOf(0, offset + 9);
+              const payloadEnd = data.indexOf(0, channelEnd + 1);
+              emit(data.toString('utf8', offset + 9, channelEnd), data.toString('utf8', channelEnd + 1, payloadEnd));
+            }
+            offset += 1 + length;
+          }
+          carry = offset < data.length ? Buffer.from(data.subarray(offset)) : null;
+        } catch (error) {
+          carry = null;
+        }
+        return options.onRawData(chunk);
+      },
+    });
+  };
+}`;
 
 // Reconnects (a pool replacing a broken client, a second short-lived client) must not be refused,
 // although clients are expected to use one connection at a time.
@@ -87,6 +130,15 @@ async function startInProcess(settings: ServerSettings): Promise<EmbeddedPostgre
     ...(settings.dataDir === undefined ? {} : { dataDir: settings.dataDir }),
     ...(loadDataDir === undefined ? {} : { loadDataDir }),
   });
+  const liveEvents = notificationHub();
+  // Before serving: a LISTEN run later could land inside a client's open transaction (one session) and be rolled back.
+  await db.exec(`LISTEN ${LIVE_EVENTS_CHANNEL}`);
+  (new Function(`return ${NOTIFICATION_TEE}`)() as (db: PGlite, emit: (channel: string, payload: string) => void) => void)(
+    db,
+    (channel, payload) => {
+      if (channel === LIVE_EVENTS_CHANNEL) liveEvents.deliver(payload);
+    },
+  );
   const server = new PGLiteSocketServer({
     db,
     host: HOST,
@@ -110,6 +162,7 @@ async function startInProcess(settings: ServerSettings): Promise<EmbeddedPostgre
   return {
     connectionString: connectionString(boundPort),
     db,
+    liveEvents,
     stop() {
       stopping ??= (async () => {
         try {
@@ -135,6 +188,10 @@ const { readFileSync } = require('node:fs');
   const db = await PGlite.create({
     ...(s.dataDir === undefined ? {} : { dataDir: s.dataDir }),
     ...(s.loadDataDir === undefined ? {} : { loadDataDir: new Blob([readFileSync(s.loadDataDir)]) }),
+  });
+  await db.exec('LISTEN ${LIVE_EVENTS_CHANNEL}');
+  (${NOTIFICATION_TEE})(db, (channel, payload) => {
+    if (channel === '${LIVE_EVENTS_CHANNEL}') process.stdout.write(JSON.stringify({ notification: payload }) + '\\n');
   });
   const server = new PGLiteSocketServer({ db, host: '${HOST}', port: s.port, maxConnections: s.maxConnections });
   await server.start();
@@ -184,13 +241,19 @@ async function startInChild(settings: ServerSettings): Promise<EmbeddedPostgres>
   // Only observed until the port arrives; the normal exit at stop() must not become an unhandled rejection.
   exitedEarly.catch(() => undefined);
   const firstLine = await Promise.race([once(lines, 'line').then(([line]) => line as string), exitedEarly]);
-  lines.close();
   const { port } = JSON.parse(firstLine) as { port: number };
+  // Every later line is a notification the child's PGlite committed.
+  const liveEvents = notificationHub();
+  lines.on('line', (line) => {
+    const { notification } = JSON.parse(line) as { notification?: string };
+    if (notification !== undefined) liveEvents.deliver(notification);
+  });
 
   let stopping: Promise<void> | undefined;
   return {
     connectionString: connectionString(port),
     db: undefined,
+    liveEvents,
     stop() {
       stopping ??= (async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;
@@ -198,6 +261,7 @@ async function startInChild(settings: ServerSettings): Promise<EmbeddedPostgres>
         child.stdin.end();
         await exited;
         clearTimeout(timer);
+        lines.close();
       })();
       return stopping;
     },

@@ -9,6 +9,7 @@ import { CLIENT_SAFE_CODES } from '../graphql/errors';
 import { clientErrorCode, isCodedError } from './error-codes';
 import type { RequestContext } from '../core/context';
 import { compiledExecutionGateway } from './compiled-execution';
+import type { CostBudget } from './cost-budget';
 import { fairnessPlugin } from './fairness';
 import { limitedParseOptions, queryLimitsPlugin } from './limits';
 import { knownOperationTypesRule } from './validation';
@@ -21,6 +22,8 @@ export function createApolloServer(options: {
   logger: Logger;
   httpServer?: Server;
   plugins?: ApolloServerPlugin<RequestContext>[];
+  /** The keys' cost budgets, shared with subscriptions; made from config when left out. */
+  budget?: CostBudget | null;
 }): ApolloServer<RequestContext> {
   const { config, logger } = options;
   const development = config.env === 'development';
@@ -42,7 +45,7 @@ export function createApolloServer(options: {
         ? [ApolloServerPluginDrainHttpServer({ httpServer: options.httpServer }) as ApolloServerPlugin<BaseContext>]
         : []),
       queryLimitsPlugin(config.graphql),
-      fairnessPlugin(config),
+      fairnessPlugin(config, options.budget),
       executedOperationStatusPlugin(),
       requestLoggingPlugin(logger),
       ...(options.plugins ?? []),

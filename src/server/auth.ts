@@ -37,7 +37,8 @@ export class Authenticator {
   constructor(
     private readonly db: Database,
     private readonly logger: Logger,
-    private readonly ttlMs: number,
+    /** How long a looked-up key is reused; a revocation takes effect within it. */
+    readonly ttlMs: number,
   ) {}
 
   /** Returns the viewer for these headers, null without a key; throws UNAUTHENTICATED or FORBIDDEN. */

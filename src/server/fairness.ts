@@ -23,10 +23,14 @@ const SLOT_RETRY_AFTER_MS = 1_000;
  * before any resolver runs. Operations the query limits refuse are left to queryLimitsPlugin and cost nothing;
  * requests without a key have no budget (every tenant field refuses them anyway).
  */
-export function fairnessPlugin(config: Pick<Config, 'graphql' | 'fairness'>): ApolloServerPlugin<RequestContext> {
+export function fairnessPlugin(
+  config: Pick<Config, 'graphql' | 'fairness'>,
+  /** The keys' budgets, when shared with another entry point (subscriptions over WebSocket); else made from config. */
+  sharedBudget?: CostBudget | null,
+): ApolloServerPlugin<RequestContext> {
   const { fairness } = config;
   const limits: QueryLimits = config.graphql;
-  const budget = fairness.budgetMaximum > 0 ? new CostBudget(fairness.budgetMaximum, fairness.budgetRestoreRate) : null;
+  const budget = sharedBudget !== undefined ? sharedBudget : costBudgetOf(config);
   const slots =
     fairness.tenantConcurrency > 0
       ? new TenantSlots(fairness.tenantConcurrency, fairness.tenantQueueLength, SLOT_WAIT_MS, fairness.tenantCostInFlight)
@@ -96,4 +100,9 @@ function budgetExceeded(cost: number, status: ThrottleStatus, retryAfterMs: numb
       `${Math.ceil(retryAfterMs / 1000)} s, or ask for fewer or smaller pages.`,
     { retryAfterMs, requested: cost, currentlyAvailable: status.currentlyAvailable },
   );
+}
+
+/** The keys' cost budgets the configuration asks for, or null when COST_BUDGET_MAX is 0. */
+export function costBudgetOf(config: Pick<Config, 'fairness'>): CostBudget | null {
+  return config.fairness.budgetMaximum > 0 ? new CostBudget(config.fairness.budgetMaximum, config.fairness.budgetRestoreRate) : null;
 }

@@ -70,11 +70,13 @@ function loadAssets(): Assets {
   const reactDom = packageFile('react-dom', 'umd/react-dom.production.min.js');
   const graphiql = packageFile('graphiql', 'dist/index.umd.js');
   const graphiqlCss = packageFile('graphiql', 'dist/style.css');
+  const graphqlWs = packageFile('graphql-ws', 'umd/graphql-ws.min.js');
   assetsCache = {
     scripts: [
       { url: `${ASSET_PATH}/react-${react.version}.production.min.js`, contentType: JAVASCRIPT, file: react.file },
       { url: `${ASSET_PATH}/react-dom-${reactDom.version}.production.min.js`, contentType: JAVASCRIPT, file: reactDom.file },
       { url: `${ASSET_PATH}/graphiql-${graphiql.version}.umd.js`, contentType: JAVASCRIPT, file: graphiql.file },
+      { url: `${ASSET_PATH}/graphql-ws-${graphqlWs.version}.min.js`, contentType: JAVASCRIPT, file: graphqlWs.file },
       { url: `${ASSET_PATH}/convoql-${contentHash(CLIENT_SCRIPT)}.js`, contentType: JAVASCRIPT, text: CLIENT_SCRIPT },
     ],
     styles: [
@@ -212,7 +214,8 @@ export function graphiqlLandingPagePlugin<TContext extends BaseContext>(options:
 
 /**
  * The page's own script, served as a file so the Content-Security-Policy can forbid inline scripts.
- * It keeps the API key in localStorage and sends it as `Authorization: Bearer <key>`.
+ * It keeps the API key in localStorage and sends it as `Authorization: Bearer <key>`; subscriptions go over a
+ * WebSocket to the same endpoint (graphql-ws's UMD client), with the key in `connection_init`.
  */
 const CLIENT_SCRIPT = String.raw`(function () {
   'use strict';
@@ -244,7 +247,31 @@ const CLIENT_SCRIPT = String.raw`(function () {
   });
   if (demo) demo.addEventListener('click', function () { input.value = settings.demoApiKey; storeKey(settings.demoApiKey); });
 
+  // One WebSocket per API key, opened at the first subscription and kept for the next ones.
+  var wsClient = null;
+  var wsClientKey = null;
+  function webSocketClient(key) {
+    if (wsClient && wsClientKey === key) return wsClient;
+    if (wsClient) wsClient.dispose();
+    var url = new URL(settings.endpoint, window.location.href);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    wsClientKey = key;
+    wsClient = graphqlWs.createClient({ url: url.href, connectionParams: key ? { authorization: 'Bearer ' + key } : {} });
+    return wsClient;
+  }
+  function isSubscription(params, options) {
+    var document = options && options.documentAST;
+    if (!document) return /^\s*subscription\b/.test(params.query || '');
+    return document.definitions.some(function (definition) {
+      return definition.kind === 'OperationDefinition' && definition.operation === 'subscription' &&
+        (!params.operationName || (definition.name && definition.name.value === params.operationName));
+    });
+  }
+
   async function fetcher(params, options) {
+    if (isSubscription(params, options)) {
+      return webSocketClient(input.value.trim()).iterate({ query: params.query, variables: params.variables, operationName: params.operationName });
+    }
     var headers = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' };
     var key = input.value.trim();
     if (key) headers.authorization = 'Bearer ' + key;

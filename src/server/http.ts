@@ -17,6 +17,10 @@ import { UsageCache } from '../analytics/usage.cache';
 import type { UsageFigures } from '../analytics/usage.repository';
 import { ServiceUnavailableError } from '../graphql/errors';
 import type { Logger } from '../logger';
+import type { NotificationSource } from '../db/notifications';
+import { LiveEventBus } from '../live/live.bus';
+import { costBudgetOf } from './fairness';
+import { serveWebSocket } from './websocket';
 
 const GRAPHQL_PATH = '/graphql';
 
@@ -45,6 +49,8 @@ export async function startServer(options: {
   authenticator: Authenticator;
   /** The embedded demo database's API key, pre-filled in GraphiQL; leave out for any other database. */
   demoApiKey?: string;
+  /** The database's live events (LISTEN on PostgreSQL, the embedded PGlite's own), which subscriptions are fed from. */
+  liveEvents: NotificationSource;
 }): Promise<RunningServer> {
   const { config, logger, db, schema, authenticator, demoApiKey } = options;
   const app = express();
@@ -61,11 +67,13 @@ export async function startServer(options: {
   httpServer.headersTimeout = 66_000;
   const metrics = new Metrics(db, { maxOperations: config.metrics.maxOperations });
   const usageCache = new UsageCache<UsageFigures[]>({ ttlMs: config.analytics.usageCacheSeconds * 1000 });
+  const budget = costBudgetOf(config);
   const apollo = createApolloServer({
     schema,
     config,
     logger,
     httpServer,
+    budget,
     plugins: [graphiqlLandingPagePlugin({ demoApiKey }), metrics.plugin()],
   });
   await apollo.start();
@@ -92,11 +100,44 @@ export async function startServer(options: {
   const serveGraphQL = (request: IncomingMessage, response: ServerResponse) => {
     handleGraphQL(request, response).catch((error: unknown) => answerHttpError(response, error, logger));
   };
+  const bus = new LiveEventBus(
+    options.liveEvents,
+    (tenantId) =>
+      createRequestContext({
+        db,
+        config,
+        logger,
+        metrics,
+        usageCache,
+        viewer: { apiKeyId: 'live-events', apiKeyName: 'live events', scopes: new Set(['read']), tenantId, isAdminKey: false },
+      }),
+    logger,
+    { delivered: () => undefined, failed: (count) => metrics.liveEvents.inc({ field: 'any', outcome: 'dropped' }, count) },
+  );
+  await bus.start();
+  const webSocket = serveWebSocket({
+    httpServer,
+    path: GRAPHQL_PATH,
+    schema,
+    config,
+    logger,
+    db,
+    authenticator,
+    bus,
+    metrics,
+    budget,
+    usageCache,
+    recheckMs: authenticator.ttlMs,
+  });
   mountGraphiQL(app, { demoApiKey });
   app.use(GRAPHQL_PATH, serveGraphQL);
   app.use(jsonErrorHandler(logger));
 
-  const address = await listen(httpServer, config.http.host, config.http.port, 'PORT');
+  const address = await listen(httpServer, config.http.host, config.http.port, 'PORT').catch(async (error: unknown) => {
+    await webSocket.close();
+    await bus.stop();
+    throw error;
+  });
   let metricsServer: Server | undefined;
   let metricsAddress = address;
   if (config.metrics.listen) {
@@ -116,6 +157,8 @@ export async function startServer(options: {
     metrics,
     close: () =>
       (closing ??= (async () => {
+        await webSocket.close();
+        await bus.stop();
         const server = metricsServer;
         if (server) {
           server.closeAllConnections();

@@ -47,6 +47,35 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Open WebSocket connections (graphql-ws on /graphql). */
+  readonly liveSockets = new Gauge({
+    name: 'convoql_live_sockets',
+    help: 'Open WebSocket connections serving subscriptions.',
+    registers: [this.registry],
+  });
+
+  readonly liveSubscriptions = new Gauge({
+    name: 'convoql_live_subscriptions',
+    help: 'Active subscriptions by subscription field.',
+    labelNames: ['field'] as const,
+    registers: [this.registry],
+  });
+
+  readonly liveEvents = new Counter({
+    name: 'convoql_live_events_total',
+    help: 'Subscription events by outcome: delivered (sent to a socket), dropped (a slow consumer closed, or the rows could not be read).',
+    labelNames: ['field', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly liveDeliveryLatency = new Histogram({
+    name: 'convoql_live_delivery_latency_seconds',
+    help: 'From the notification of a committed change reaching this process to its event being sent, by subscription field.',
+    labelNames: ['field'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
   /** Operation names with a series of their own, first come first served, at most `maxOperations`. */
   private readonly operations = new Set<string>();
   private readonly maxOperations: number;

@@ -14,6 +14,7 @@ import { UsageResolver } from '../analytics/usage.resolver';
 import { conversationEntityResolvers } from '../conversations/conversation.entities';
 import { ReplayResolver } from '../replay/replay.resolver';
 import { ViewerResolver } from '../api-keys/viewer.resolver';
+import { LiveResolver } from '../live/live.resolver';
 
 /** Federation 2 link; without it a subgraph silently composes as Federation 1. */
 const FEDERATION_LINK = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable"])';
@@ -28,6 +29,7 @@ const resolvers: NonEmptyArray<Function> = [
   ReplayResolver,
   UsageResolver,
   ViewerResolver,
+  LiveResolver,
 ];
 
 /** Builds convoql's executable schema: type-graphql classes turned into an Apollo Federation 2 subgraph. */
@@ -41,6 +43,13 @@ export async function buildSchema(): Promise<GraphQLSchema> {
     validate: false,
     // Federation adds its own types and directives afterwards; type-graphql's check would reject them.
     skipCheck: true,
+    // Every subscription has its own `subscribe` (fed by src/live/'s bus); type-graphql asks for a PubSub regardless.
+    pubSub: {
+      publish: () => undefined,
+      subscribe: () => {
+        throw new Error('convoql subscriptions subscribe through src/live/, not through type-graphql topics.');
+      },
+    },
   });
   const typeDefs = withRootDescriptions(parse(`${FEDERATION_LINK}\n${printSchemaWithDirectives(schema)}`));
   const resolverMap = createResolversMap(schema) as Record<string, object>;
@@ -60,6 +69,9 @@ const ROOT_DESCRIPTIONS: Record<string, string> = {
     "Reads of the tenant's chat sessions and messages, LangGraph agent threads and their replay, usage and search. " +
     'Every field needs an API key (all but `viewer` one with the `read` scope) and sees only its tenant; lists are Relay connections.',
   Mutation: "Changes to the tenant's data; every field needs an API key with the `write` scope.",
+  Subscription:
+    "Live changes of the tenant's data, over WebSocket on /graphql (graphql-ws's graphql-transport-ws protocol, the API key " +
+    "in connection_init's payload); every field needs an API key with the `read` scope and sees only its tenant's changes.",
 };
 
 function withRootDescriptions(document: DocumentNode): DocumentNode {

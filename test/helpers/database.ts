@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { startEmbeddedPostgres } from '../../src/db/embedded';
 import { applyMigrations } from '../../src/db/migrations';
+import { LIVE_EVENTS_CHANNEL, listenOnPostgres, type NotificationSource } from '../../src/db/notifications';
 
 /** A database of its own for one test file. */
 export interface TestDatabase {
@@ -9,6 +10,8 @@ export interface TestDatabase {
   readonly url: string;
   /** True on a real PostgreSQL server (TEST_DATABASE_URL), false on an embedded PGlite. */
   readonly external: boolean;
+  /** The live-events notifications of this database: a LISTEN connection on a server, the PGlite's own otherwise. */
+  liveEvents(): NotificationSource;
   /** Drops the database (or stops the PGlite); calling it again does nothing. */
   drop(): Promise<void>;
 }
@@ -94,7 +97,7 @@ async function createOnServer(server: string, migrated: boolean): Promise<TestDa
       throw error;
     });
   }
-  return { url, external: true, drop };
+  return { url, external: true, liveEvents: () => listenOnPostgres(url, LIVE_EVENTS_CHANNEL), drop };
 }
 
 async function createEmbedded(migrated: boolean): Promise<TestDatabase> {
@@ -110,7 +113,7 @@ async function createEmbedded(migrated: boolean): Promise<TestDatabase> {
       throw error;
     });
   }
-  return { url: pg.connectionString, external: false, drop: () => pg.stop() };
+  return { url: pg.connectionString, external: false, liveEvents: () => pg.liveEvents, drop: () => pg.stop() };
 }
 
 /** Drops a database on the server, ending its connections first. */

@@ -9,7 +9,7 @@ import { Authenticator } from '../../src/server/auth';
 import { startServer, type RunningServer } from '../../src/server/http';
 import { createLogger } from '../../src/logger';
 import { createApiKey, ensureTenant } from '../../src/api-keys/api-key.repository';
-import { createTestDatabase } from './database';
+import { createTestDatabase, type TestDatabase } from './database';
 
 /** A GraphQL response as a client receives it over HTTP. */
 export interface GraphQLResponse<TData = Record<string, unknown>> {
@@ -32,6 +32,8 @@ export interface TestServer {
   /** Where the server serves /metrics. */
   readonly metricsUrl: string;
   readonly db: Database;
+  /** The database it serves. */
+  readonly database: TestDatabase;
   readonly config: Config;
   /** A read+write key of tenant "acme", sent by default. */
   readonly apiKey: string;
@@ -54,11 +56,14 @@ export interface TestServerOptions {
   logDestination?: DestinationStream;
   /** How long a looked-up API key is reused; 0 (the default) so a revocation is visible to the next request. */
   apiKeyCacheMs?: number;
+  /** Serve this database (another server's, to run two replicas on one database) instead of a fresh one; not dropped at close. */
+  database?: TestDatabase;
 }
 
 /** Starts a server on a fresh migrated database with tenants acme and globex. */
 export async function startTestServer(environment: Environment = {}, options: TestServerOptions = {}): Promise<TestServer> {
-  const database = await createTestDatabase();
+  const shared = options.database;
+  const database = shared ?? (await createTestDatabase());
   const config = createConfig({ DATABASE_URL: database.url, PORT: '0', ...environment });
   const db = createDatabase(database.url, {
     poolMax: process.env.TEST_DATABASE_URL ? 4 : 1,
@@ -68,9 +73,9 @@ export async function startTestServer(environment: Environment = {}, options: Te
   const schema = await (schemaPromise ??= buildSchema());
   // No key cache by default, so a revocation is visible to the next request.
   const authenticator = new Authenticator(db, logger, options.apiKeyCacheMs ?? 0);
-  const server: RunningServer = await startServer({ config, logger, db, schema, authenticator });
-  await ensureTenant(db, 'acme', 'Acme Inc.');
-  await ensureTenant(db, 'globex', 'Globex Corporation');
+  const server: RunningServer = await startServer({ config, logger, db, schema, authenticator, liveEvents: database.liveEvents() });
+  if (!shared) await ensureTenant(db, 'acme', 'Acme Inc.');
+  if (!shared) await ensureTenant(db, 'globex', 'Globex Corporation');
   const createKey = async (tenantId: string | null, scopes: Scope[] = ['read', 'write']) => {
     if (tenantId) await ensureTenant(db, tenantId, tenantId);
     return (await createApiKey(db, { tenantId, name: `test ${scopes.join('+')}`, scopes })).key;
@@ -79,6 +84,7 @@ export async function startTestServer(environment: Environment = {}, options: Te
   return {
     url: server.url,
     metricsUrl: server.metricsUrl,
+    database,
     db,
     config,
     apiKey,
@@ -102,7 +108,7 @@ export async function startTestServer(environment: Environment = {}, options: Te
       await server.close();
       server.httpServer.closeAllConnections();
       await db.close();
-      await database.drop();
+      if (!shared) await database.drop();
     },
   };
 }

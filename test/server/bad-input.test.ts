@@ -232,12 +232,13 @@ describe.each(Object.entries(EXECUTORS))('on %s execution', (_executor, headers)
     expect(response.errors?.map((error) => error.extensions?.code)).toEqual(['OPERATION_RESOLUTION_FAILURE']);
   });
 
-  it('a subscription is a validation error until subscriptions exist', async () => {
-    const response = await server.graphql('subscription S { __typename }', {}, { headers });
+  it('a subscription over HTTP is a validation error that points to the WebSocket', async () => {
+    const response = await server.graphql('subscription S { messageAdded(sessionId: "U2Vzc2lvbjox") { content } }', {}, { headers });
     expect(response.status).toBe(200);
     expect(response.errors).toEqual([
       expect.objectContaining({
-        message: 'Subscriptions are not supported yet; send a query or a mutation.',
+        message:
+          'Subscriptions are served over WebSocket on this path (the graphql-transport-ws protocol of graphql-ws); send queries and mutations over HTTP.',
         extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
       }),
     ]);

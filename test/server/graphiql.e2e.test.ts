@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { buildSchema } from '../../src/server/schema';
 import { measureOperation } from '../../src/server/limits';
-import { createMessages, createSession } from '../helpers/factories';
+import { createMessages, createSession, sessionGid } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -132,6 +132,36 @@ inBrowser('runs a sessions query with the pasted API key and shows the result', 
   await page.keyboard.press('Escape');
   await page.getByRole('dialog').waitFor({ state: 'detached' });
 
+  expect(outside).toEqual([]);
+  expect(problems).toEqual([]);
+});
+
+inBrowser('runs a subscription over WebSocket and shows each new message as it is written', async () => {
+  const session = await createSession(server.db, { externalId: 'e2e-live-session', channel: 'web' });
+  const { page } = await openGraphiQL();
+  await page.fill('#convoql-api-key', server.apiKey);
+  await page.click('.graphiql-query-editor .CodeMirror');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
+  await page.keyboard.insertText(`subscription E2ELive { messageAdded(sessionId: "${sessionGid(session)}") { content role } }`);
+  await page.locator('.graphiql-tab').getByText('E2ELive', { exact: true }).waitFor();
+  await page.click('.graphiql-execute-button');
+
+  // graphql-ws does not acknowledge a subscribe: write until the page shows a message, then one more.
+  const response = page.locator('.graphiql-response');
+  for (let attempt = 0; attempt < 20; attempt++) {
+    await createMessages(server.db, session, [{ content: `live warm-up ${attempt}` }]);
+    const shown = await response
+      .filter({ hasText: 'live warm-up' })
+      .waitFor({ timeout: 1_000 })
+      .then(() => true)
+      .catch(() => false);
+    if (shown) break;
+  }
+  await createMessages(server.db, session, [{ content: 'written while watching', role: 'ASSISTANT' }]);
+  await response.filter({ hasText: 'written while watching' }).waitFor({ timeout: 20_000 });
+  expect((await response.textContent()) ?? '').toContain('"role": "ASSISTANT"');
+  await page.close();
   expect(outside).toEqual([]);
   expect(problems).toEqual([]);
 });

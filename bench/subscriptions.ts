@@ -1,0 +1,170 @@
+// The subscriptions benchmark (`npm run bench -- --only subscriptions`): one convoql process with 1,000 open
+// subscriptions (half messageAdded, half sessionChanged with a sessionId filter) while messages are written with SQL
+// at a fixed rate; delivery latency from commit to client, lost and duplicated messageAdded events, peak RSS; then
+// 1,000 idle sockets opened and closed ten times, with RSS before and after.
+import { randomUUID } from 'node:crypto';
+import { Pool } from 'pg';
+import { createClient, type Client } from 'graphql-ws/client';
+import WebSocket from 'ws';
+import { toGlobalId } from '../src/graphql/global-id';
+import type { BenchDatabase, Fixtures } from './dataset';
+import { sampleRss, type ServerProcess } from './processes';
+
+export const SUBSCRIPTIONS_KEY = 'subscriptions';
+
+const SESSIONS = 500;
+const SUBSCRIPTIONS_PER_SOCKET = 50;
+const MESSAGES_PER_SECOND = 200;
+const TICK_MS = 50;
+const IDLE_SOCKETS = 1000;
+const IDLE_ROUNDS = 10;
+
+/** The environment the benchmark's convoql server gets beyond the benchmark's own. */
+export const SUBSCRIPTIONS_ENV = {
+  COST_BUDGET_MAX: '0',
+  LIVE_MAX_SUBSCRIPTIONS_PER_KEY: '5000',
+  LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION: String(SUBSCRIPTIONS_PER_SOCKET),
+};
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function connect(url: string, apiKey: string): Client {
+  return createClient({
+    url: url.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${apiKey}` },
+    lazy: false,
+    retryAttempts: 0,
+    onNonLazyError: () => undefined,
+  });
+}
+
+/** Runs the scenario against a started server; `seconds` of writing at MESSAGES_PER_SECOND. */
+export async function runSubscriptions(
+  server: ServerProcess,
+  database: BenchDatabase,
+  fixtures: Fixtures,
+  seconds: number,
+  log: (line: string) => void,
+): Promise<void> {
+  const pool = new Pool({ connectionString: database.url, max: 2 });
+  const run = randomUUID().slice(0, 8);
+  try {
+    const sessions = (
+      await pool.query<{ id: string; external_id: string }>(
+        `INSERT INTO sessions (id, tenant_id, external_id, channel, status, started_at, last_activity_at)
+         SELECT gen_random_uuid(), $1, 'bench-live-' || $2 || '-' || i, 'bench-live', 'ACTIVE', now(), now() FROM generate_series(1, $3) i
+         RETURNING id, external_id`,
+        [fixtures.tenantId, run, SESSIONS],
+      )
+    ).rows;
+    const gid = (id: string) => toGlobalId('Session', id);
+    const received = new Map<string, number>();
+    const latencies: number[] = [];
+    let sessionEvents = 0;
+    let errors = 0;
+    const clients: Client[] = [];
+    let measuring = false;
+    for (let socket = 0; socket < (SESSIONS * 2) / SUBSCRIPTIONS_PER_SOCKET; socket++) clients.push(connect(server.url, fixtures.apiKey));
+    let subscriptions = 0;
+    sessions.forEach((session, index) => {
+      const client = clients[Math.floor((index * 2) / SUBSCRIPTIONS_PER_SOCKET)]!;
+      client.subscribe(
+        { query: 'subscription ($id: ID!) { messageAdded(sessionId: $id) { id content } }', variables: { id: gid(session.id) } },
+        {
+          next: (result) => {
+            if (result.errors) errors++;
+            const message = (result.data as { messageAdded?: { id: string; content: string } } | null)?.messageAdded;
+            if (!message || !measuring) return;
+            received.set(message.id, (received.get(message.id) ?? 0) + 1);
+            const sent = Number(message.content.split(' ')[1]);
+            if (Number.isFinite(sent)) latencies.push(Date.now() - sent);
+          },
+          error: () => errors++,
+          complete: () => undefined,
+        },
+      );
+      client.subscribe(
+        {
+          query: 'subscription ($filter: SessionFilter) { sessionChanged(filter: $filter) { changes session { sessionId messageCount } } }',
+          variables: { filter: { sessionId: session.external_id } },
+        },
+        { next: () => void (measuring && sessionEvents++), error: () => errors++, complete: () => undefined },
+      );
+      subscriptions += 2;
+    });
+    // Subscribes are not acknowledged: give them time, then check every session's messageAdded is live.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const rss = sampleRss(server);
+    measuring = true;
+    const written = new Set<string>();
+    const perTick = (MESSAGES_PER_SECOND * TICK_MS) / 1000;
+    const started = Date.now();
+    let tick = 0;
+    while (Date.now() - started < seconds * 1000) {
+      const targets = Array.from({ length: perTick }, (_, i) => sessions[(tick * perTick + i) % sessions.length]!);
+      const now = Date.now();
+      const rows = await pool.query<{ id: string }>(
+        `INSERT INTO messages (id, tenant_id, session_id, role, content, created_at)
+         SELECT gen_random_uuid(), $1, s, 'USER', 'sent ' || $2::text, now() FROM unnest($3::uuid[]) s RETURNING id`,
+        [fixtures.tenantId, String(now), targets.map((session) => session.id)],
+      );
+      for (const row of rows.rows) written.add(toGlobalId('Message', row.id));
+      tick++;
+      const next = started + tick * TICK_MS;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())));
+    }
+    const elapsed = (Date.now() - started) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    measuring = false;
+    const peakRss = rss();
+    let lost = 0;
+    let duplicated = 0;
+    for (const id of written) {
+      const count = received.get(id) ?? 0;
+      if (count === 0) lost++;
+      if (count > 1) duplicated += count - 1;
+    }
+    latencies.sort((a, b) => a - b);
+    log(
+      `subscriptions: ${subscriptions} open (${clients.length} sockets), ${written.size} messages written in ${elapsed.toFixed(1)} s ` +
+        `(${(written.size / elapsed).toFixed(0)}/s)`,
+    );
+    log(
+      `  messageAdded delivery latency (commit to client) p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, ` +
+        `max ${latencies.at(-1)} ms; lost ${lost}, duplicated ${duplicated}; sessionChanged events ${sessionEvents}; errors ${errors}`,
+    );
+    log(`  peak RSS of the server ${peakRss?.toFixed(0)} MB`);
+    await Promise.all(clients.map((client) => client.dispose()));
+
+    // Idle sockets: open (connection_init, acknowledged) and close 1,000 ten times.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const before = server.rssMb();
+    for (let round = 0; round < IDLE_ROUNDS; round++) {
+      const idle = await Promise.all(
+        Array.from(
+          { length: IDLE_SOCKETS },
+          () =>
+            new Promise<WebSocket>((resolve, reject) => {
+              const socket = new WebSocket(server.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+              socket.once('open', () =>
+                socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${fixtures.apiKey}` } })),
+              );
+              socket.once('message', () => resolve(socket));
+              socket.once('error', reject);
+            }),
+        ),
+      );
+      await Promise.all(idle.map((socket) => new Promise((resolve) => (socket.once('close', resolve), socket.close(1000)))));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    log(
+      `  ${IDLE_SOCKETS} idle sockets opened and closed ${IDLE_ROUNDS}x: server RSS ${before?.toFixed(0)} MB before, ${server.rssMb()?.toFixed(0)} MB after`,
+    );
+  } finally {
+    await pool.query(`DELETE FROM sessions WHERE external_id LIKE $1`, [`bench-live-${run}-%`]).catch(() => undefined);
+    await pool.end();
+  }
+}

@@ -1,0 +1,221 @@
+import type { NotificationSource } from '../db/notifications';
+import { asTenantContext, type RequestContext } from '../core/context';
+import type { Logger } from '../logger';
+import { Message } from '../sessions/message.type';
+import type { SessionFilter } from '../sessions/session.inputs';
+import { Session } from '../sessions/session.type';
+import { parseLiveEvent, type LiveEvent, type LiveEventKind } from './live.events';
+import { matchSessionFilters } from './live.repository';
+import type { LiveConnection, LiveDelivery, LiveSink } from './live.stream';
+import { SessionChange, SessionChangedEvent } from './live.type';
+
+/** What the bus reports; the server's metrics satisfy it. */
+export interface LiveBusMetrics {
+  /** Events handed to subscriptions, by subscription field. */
+  delivered(field: string, count: number): void;
+  /** Notifications that could not be delivered (the database failed while reading their rows). */
+  failed(count: number): void;
+}
+
+interface SessionWatch {
+  readonly filter: SessionFilter | null;
+  readonly filterKey: string;
+  readonly sink: LiveSink<SessionChangedEvent>;
+}
+
+interface TenantWatches {
+  readonly sessions: Set<SessionWatch>;
+  /** messageAdded subscriptions by session key. */
+  readonly messages: Map<string, Set<LiveSink<Message>>>;
+}
+
+const CHANGE_OF_KIND: Record<LiveEventKind, SessionChange> = {
+  'session.created': SessionChange.CREATED,
+  'session.status': SessionChange.STATUS_CHANGED,
+  'session.updated': SessionChange.UPDATED,
+  'message.added': SessionChange.MESSAGES_ADDED,
+};
+
+/**
+ * The process's one fan-out of live events: notifications from the database (one listening connection per process)
+ * go to the subscriptions of their tenant. Notifications arriving together are handled as one batch per tenant, in
+ * arrival (commit) order, one batch after another: the rows are read through the tenant's loaders (one statement per
+ * kind of row per batch, shared by all its subscribers), and sessionChanged filters are tested by the sessions list's
+ * own definition in one statement per batch (matchSessionFilters). A subscriber never sees another tenant's event: it
+ * is only ever handed events of the tenant it subscribed as, with rows read as that tenant.
+ */
+export class LiveEventBus {
+  private readonly tenants = new Map<string, TenantWatches>();
+  private pending: LiveEvent[] = [];
+  private flushing: Promise<void> | undefined;
+  private detach: (() => void) | undefined;
+
+  constructor(
+    private readonly source: NotificationSource,
+    /** The context a batch of one tenant's events is read in: the composition root's context builder, fresh loaders. */
+    private readonly createContext: (tenantId: string) => RequestContext,
+    private readonly logger: Logger,
+    private readonly metrics?: LiveBusMetrics,
+  ) {}
+
+  /** Starts listening; resolves when changes committed from now on will be delivered. */
+  async start(): Promise<void> {
+    this.detach ??= this.source.onNotification((payload) => this.receive(payload));
+    await this.source.start();
+  }
+
+  /** Stops listening and waits for the batch being delivered. */
+  async stop(): Promise<void> {
+    this.detach?.();
+    this.detach = undefined;
+    await this.source.stop();
+    await this.flushing;
+  }
+
+  /** Watches the tenant's sessions that `filter` selects; returns the function that stops watching. */
+  watchSessions(tenantId: string, filter: SessionFilter | null, sink: LiveSink<SessionChangedEvent>): () => void {
+    const watch: SessionWatch = { filter, filterKey: JSON.stringify(filter ?? null), sink };
+    const watches = this.tenant(tenantId);
+    watches.sessions.add(watch);
+    return () => {
+      watches.sessions.delete(watch);
+      this.forgetIfIdle(tenantId, watches);
+    };
+  }
+
+  /** Watches the messages added to one of the tenant's sessions (by key); returns the function that stops watching. */
+  watchMessages(tenantId: string, sessionKey: string, sink: LiveSink<Message>): () => void {
+    const watches = this.tenant(tenantId);
+    let sinks = watches.messages.get(sessionKey);
+    if (!sinks) watches.messages.set(sessionKey, (sinks = new Set()));
+    sinks.add(sink);
+    return () => {
+      sinks.delete(sink);
+      if (sinks.size === 0) watches.messages.delete(sessionKey);
+      this.forgetIfIdle(tenantId, watches);
+    };
+  }
+
+  private tenant(tenantId: string): TenantWatches {
+    let watches = this.tenants.get(tenantId);
+    if (!watches) this.tenants.set(tenantId, (watches = { sessions: new Set(), messages: new Map() }));
+    return watches;
+  }
+
+  private forgetIfIdle(tenantId: string, watches: TenantWatches): void {
+    if (watches.sessions.size === 0 && watches.messages.size === 0 && this.tenants.get(tenantId) === watches) this.tenants.delete(tenantId);
+  }
+
+  private receive(payload: string): void {
+    const event = parseLiveEvent(payload, performance.now());
+    if (!event) return void this.logger.warn({ payload: payload.slice(0, 200) }, 'ignored an unknown live event');
+    // Events of tenants nobody watches cost nothing more.
+    if (!this.tenants.has(event.tenantId)) return;
+    this.pending.push(event);
+    if (!this.flushing) this.flushing = this.flushLoop();
+  }
+
+  /** Delivers batches until none is pending; one batch at a time keeps commit order. */
+  private async flushLoop(): Promise<void> {
+    // Let the notifications that arrived in the same read join the batch.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      const byTenant = new Map<string, LiveEvent[]>();
+      for (const event of batch) {
+        const list = byTenant.get(event.tenantId);
+        if (list) list.push(event);
+        else byTenant.set(event.tenantId, [event]);
+      }
+      await Promise.all(
+        [...byTenant].map(([tenantId, events]) =>
+          this.deliverTenant(tenantId, events).catch((error: unknown) => {
+            this.metrics?.failed(events.length);
+            this.logger.error({ err: error, tenant: tenantId, events: events.length }, 'could not deliver live events');
+          }),
+        ),
+      );
+    }
+    this.flushing = undefined;
+  }
+
+  private async deliverTenant(tenantId: string, events: LiveEvent[]): Promise<void> {
+    const watches = this.tenants.get(tenantId);
+    if (!watches) return;
+    const context = this.createContext(tenantId);
+    await Promise.all([this.deliverMessages(context, watches, events), this.deliverSessions(context, watches, events)]);
+  }
+
+  private async deliverMessages(context: RequestContext, watches: TenantWatches, events: LiveEvent[]): Promise<void> {
+    const added = events.filter((event) => event.kind === 'message.added' && watches.messages.has(event.sessionKey));
+    if (added.length === 0) return;
+    const rows = await context.loaders.messageByKey.loadMany(added.map((event) => event.messageKey!));
+    let delivered = 0;
+    added.forEach((event, index) => {
+      const row = rows[index];
+      // A message deleted (or its transaction's row not visible) by the time it is read is skipped.
+      if (!row || row instanceof Error || row.sessionId !== event.sessionKey) return;
+      const delivery: LiveDelivery<Message> = { value: Message.fromRow(row), context, receivedAt: event.receivedAt };
+      for (const sink of watches.messages.get(event.sessionKey) ?? []) {
+        sink.push(delivery);
+        delivered++;
+      }
+    });
+    this.metrics?.delivered('messageAdded', delivered);
+  }
+
+  private async deliverSessions(context: RequestContext, watches: TenantWatches, events: LiveEvent[]): Promise<void> {
+    if (watches.sessions.size === 0) return;
+    // Changes of one session within the batch become one event listing each kind once, in the order first seen.
+    const changes = new Map<string, { kinds: Set<SessionChange>; receivedAt: number }>();
+    for (const event of events) {
+      const entry = changes.get(event.sessionKey);
+      if (entry) entry.kinds.add(CHANGE_OF_KIND[event.kind]);
+      else changes.set(event.sessionKey, { kinds: new Set([CHANGE_OF_KIND[event.kind]]), receivedAt: event.receivedAt });
+    }
+    const subscribers = [...watches.sessions];
+    const filterIndex = new Map<string, number>();
+    const filters: (SessionFilter | null)[] = [];
+    for (const watch of subscribers) {
+      if (!filterIndex.has(watch.filterKey)) {
+        filterIndex.set(watch.filterKey, filters.length);
+        filters.push(watch.filter);
+      }
+    }
+    const keys = [...changes.keys()];
+    const matches = await matchSessionFilters(asTenantContext(context), keys, filters);
+    const matched = keys.filter((key) => matches.get(key)?.some(Boolean));
+    if (matched.length === 0) return;
+    const rows = await context.loaders.sessionByKey.loadMany(matched);
+    let delivered = 0;
+    matched.forEach((key, index) => {
+      const row = rows[index];
+      if (!row || row instanceof Error) return;
+      const change = changes.get(key)!;
+      const value: SessionChangedEvent = Object.assign(new SessionChangedEvent(), {
+        session: Session.fromRow(row),
+        changes: [...change.kinds],
+      });
+      const delivery: LiveDelivery<SessionChangedEvent> = { value, context, receivedAt: change.receivedAt };
+      const flags = matches.get(key)!;
+      for (const watch of subscribers) {
+        if (!flags[filterIndex.get(watch.filterKey)!] || !watches.sessions.has(watch)) continue;
+        watch.sink.push(delivery);
+        delivered++;
+      }
+    });
+    this.metrics?.delivered('sessionChanged', delivered);
+  }
+}
+
+/** What a WebSocket connection gives the subscriptions it runs: the process's bus and its own share of the send queue. */
+export interface LiveSubscriber {
+  readonly bus: LiveEventBus;
+  readonly connection: LiveConnection;
+}
+
+/** The context of an operation run over WebSocket; `live` is absent over HTTP, where subscriptions are refused. */
+export interface LiveContext extends RequestContext {
+  readonly live?: LiveSubscriber;
+}
