@@ -41,6 +41,7 @@ import { summarizeCpuProfile } from './cpu-profile';
 import { runExplain } from './explain';
 import { requestOnce, runSegment, type SegmentResult } from './load';
 import { NOISY_NEIGHBOUR_KEY, noisyNeighbourTargets, runNoisyNeighbour } from './noisy-neighbour';
+import { APPEND_MESSAGES_KEY, appendMessagesTargets, runAppendMessages } from './append-messages';
 import { buildOperations, loadDashboardDocuments, type BenchOperation } from './operations';
 import { parseBenchOptions, USAGE, UsageError, type BenchOptions } from './options';
 import { findReplayPages } from './replay-pages';
@@ -89,9 +90,10 @@ async function main(): Promise<void> {
     const fixtures = await loadFixtures(database, options.dataset);
     if (options.mode === 'explain') await runExplain(PROJECT_ROOT, database, fixtures, convoqlEnv(database, true), log);
     else {
-      if (!options.only.every((key) => key === NOISY_NEIGHBOUR_KEY) || options.only.length === 0)
-        await runLoad(options, database, fixtures);
+      const scenarios = [NOISY_NEIGHBOUR_KEY, APPEND_MESSAGES_KEY];
+      if (!options.only.every((key) => scenarios.includes(key)) || options.only.length === 0) await runLoad(options, database, fixtures);
       if (options.only.length === 0 || options.only.includes(NOISY_NEIGHBOUR_KEY)) await runNoisyNeighbours(options, database, fixtures);
+      if (options.only.length === 0 || options.only.includes(APPEND_MESSAGES_KEY)) await runAppendScenario(options, database, fixtures);
     }
   } finally {
     await database.stop();
@@ -303,6 +305,36 @@ async function runNoisyNeighbours(options: BenchOptions, database: BenchDatabase
     database: database.kind,
     dataset: options.dataset,
     results,
+    targets,
+  });
+  console.log(`wrote ${path.relative(PROJECT_ROOT, file)} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
+
+/** The append-messages scenario (bench/append-messages.ts): appendMessages vs the raw baseline's INSERT … SELECT FROM unnest. */
+async function runAppendScenario(options: BenchOptions, database: BenchDatabase, fixtures: Fixtures): Promise<void> {
+  const started = performance.now();
+  log('load: appendMessages, 100 messages per call');
+  const result = await runAppendMessages({
+    database,
+    fixtures,
+    startConvoql: () => startConvoql(database, true, LOAD_BENCHMARK_ENV),
+    startBaseline: () => startBaseline(database),
+    // The issue's figure is at 16 connections; 1 shows a call's latency.
+    connections: options.connections.filter((connections) => connections <= 16),
+    seconds: options.segmentSeconds,
+    warmupSeconds: options.warmupSeconds,
+    log,
+  });
+  const targets = appendMessagesTargets(result);
+  console.log('');
+  console.log(`append messages on ${database.kind === 'postgresql' ? 'PostgreSQL' : 'embedded PGlite'}: ${describeSize(options.dataset)}`);
+  console.log(formatTargets(targets));
+  const file = writeResults(PROJECT_ROOT, {
+    scenario: APPEND_MESSAGES_KEY,
+    startedAt: new Date(Date.now() - (performance.now() - started)).toISOString(),
+    database: database.kind,
+    dataset: options.dataset,
+    result,
     targets,
   });
   console.log(`wrote ${path.relative(PROJECT_ROOT, file)} in ${((performance.now() - started) / 1000).toFixed(0)} s`);

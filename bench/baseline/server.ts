@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Pool } from 'pg';
+import { appendMessages } from './append';
 import { conversationsTable } from './conversations';
 import { conversationReplay } from './replay';
 import { sessionDetail, sessionsTable } from './sessions';
@@ -21,6 +22,7 @@ const HANDLERS: Record<string, Handler> = {
   ConversationsTable: conversationsTable,
   ConversationReplay: conversationReplay,
   UsageTiles: usageTiles,
+  AppendMessages: appendMessages,
 };
 
 /** API key lookups are cached like convoql's (30 s), so a request usually costs no SQL for authentication. */
