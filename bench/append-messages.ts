@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { createApiKey } from '../src/api-keys/api-key.repository';
 import { createDatabase } from '../src/db/client';
+import { summarizeCpuProfile } from './cpu-profile';
 import type { BenchDatabase, Fixtures } from './dataset';
 import { withClient } from './dataset';
 import { requestOnce, runSegment, type SegmentResult } from './load';
@@ -80,6 +81,8 @@ export async function runAppendMessages(options: {
   connections: number[];
   seconds: number;
   warmupSeconds: number;
+  /** Profiles convoql through one more 16-connection segment and prints where its CPU went. */
+  cpuProfile?: boolean;
   log: (line: string) => void;
 }): Promise<AppendMessagesResult> {
   const { database, fixtures, log } = options;
@@ -149,6 +152,12 @@ export async function runAppendMessages(options: {
           `p50 ${a.p50Ms?.toFixed(1) ?? '–'} vs ${b.p50Ms?.toFixed(1) ?? '–'} ms per call, errors ${a.errors} vs ${b.errors}` +
           (a.errorSample ? `; convoql: ${a.errorSample.slice(0, 200)}` : ''),
       );
+    }
+    if (options.cpuProfile) {
+      await convoql.startProfile();
+      const segment = await runSegment(convoql, operation, apiKey, 16, options.seconds);
+      const { text } = summarizeCpuProfile(await convoql.stopProfile(), 'convoql CPU profile, appendMessages, 16 conns', segment.requests);
+      log(text);
     }
     return { messagesPerCall: MESSAGES_PER_CALL, statementsPerCall: statements, rows };
   } finally {

@@ -323,6 +323,7 @@ async function runAppendScenario(options: BenchOptions, database: BenchDatabase,
     connections: options.connections.filter((connections) => connections <= 16),
     seconds: options.segmentSeconds,
     warmupSeconds: options.warmupSeconds,
+    cpuProfile: options.cpuProfile,
     log,
   });
   const targets = appendMessagesTargets(result);

@@ -165,6 +165,7 @@ export async function appendMessageBatches(
   // Random ids, assigned in ascending order: the order given breaks ties of equal createdAt.
   const ids = rows.map(() => randomUUID()).sort();
   const sessionKeys = [...new Set(batches.map((batch) => batch.sessionKey))];
+  // Only the keys and times of the rows written come back: their role, content and metadata are the ones given.
   const [result] = await context.db.queryRows<{ sessions: string; inserted: string }>(Prisma.sql`
     WITH input AS (
       SELECT * FROM unnest(
@@ -185,7 +186,7 @@ export async function appendMessageBatches(
       ${onlyActive ? Prisma.sql`WHERE l.status = 'ACTIVE'` : Prisma.empty}
       ORDER BY i.ordinal
       ON CONFLICT (session_id, client_message_id) DO NOTHING
-      RETURNING id, tenant_id, session_id, role, content, created_at, metadata, client_message_id
+      RETURNING id, session_id, client_message_id, created_at
     ), touched AS (
       UPDATE sessions s SET last_activity_at = greatest(s.last_activity_at, newest.created_at)
       FROM (SELECT session_id, max(created_at) AS created_at FROM inserted GROUP BY session_id) newest
@@ -197,14 +198,26 @@ export async function appendMessageBatches(
         SELECT locked.id, locked.tenant_id, locked.external_id, locked.channel, locked.status, locked.started_at, locked.ended_at,
           coalesce(touched.last_activity_at, locked.last_activity_at) AS last_activity_at, locked.thread_id, locked.metadata
         FROM locked LEFT JOIN touched ON touched.id = locked.id) l)::text AS sessions,
-      (SELECT coalesce(json_agg(inserted), '[]') FROM inserted)::text AS inserted`);
+      (SELECT coalesce(json_agg(json_build_array(inserted.id, inserted.session_id, inserted.client_message_id, inserted.created_at)), '[]')
+        FROM inserted)::text AS inserted`);
   const sessions = new Map(parseJsonRows<RawSession>(result!.sessions).map((row) => [row.id, fromRawSession(row)]));
   const stored = new Map<string, MessageRow>();
   const keyOf = (sessionKey: string, clientMessageId: string) => `${sessionKey}\u0000${clientMessageId}`;
   const fresh = new Set<string>();
-  for (const row of parseJsonRows<RawMessage>(result!.inserted)) {
-    const key = keyOf(row.session_id, row.client_message_id!);
-    stored.set(key, fromRawMessage(row));
+  const given = new Map(rows.map((row) => [keyOf(row.sessionKey, row.message.clientMessageId), row.message]));
+  for (const [id, sessionKey, clientMessageId, createdAt] of JSON.parse(result!.inserted) as [string, string, string, string][]) {
+    const key = keyOf(sessionKey, clientMessageId);
+    const message = given.get(key)!;
+    stored.set(key, {
+      id,
+      tenantId,
+      sessionId: sessionKey,
+      role: message.role,
+      content: message.content,
+      createdAt: new Date(createdAt),
+      metadata: message.metadata as Prisma.JsonObject,
+      clientMessageId,
+    });
     fresh.add(key);
   }
   const appendable = (session: SessionRow | undefined) => session !== undefined && (!onlyActive || session.status === SessionStatus.ACTIVE);

@@ -79,10 +79,12 @@ export async function findSessionsByKeys(context: TenantContext, keys: readonly 
 }
 
 /** The tenant's session with this bot session id, or null. */
-export function findSessionByExternalId(context: TenantContext, externalId: string): Promise<SessionRow | null> {
-  return context.db.prisma.session.findUnique({
-    where: { tenantId_externalId: { tenantId: context.viewer.tenantId, externalId } },
-  });
+export async function findSessionByExternalId(context: TenantContext, externalId: string): Promise<SessionRow | null> {
+  // From the pool (see docs/decisions/0005): every appendMessages call starts here.
+  const [row] = await context.db.queryRows<RawSession>(Prisma.sql`
+    SELECT id, tenant_id, external_id, channel, status::text AS status, started_at, ended_at, last_activity_at, thread_id, metadata
+    FROM sessions WHERE tenant_id = ${context.viewer.tenantId} AND external_id = ${externalId}`);
+  return row ? fromRawSession(row) : null;
 }
 
 /** Message counts of these sessions, in one grouped statement. */
