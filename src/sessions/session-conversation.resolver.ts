@@ -5,7 +5,7 @@ import { Conversation } from '../conversations/conversation.type';
 import { Session, SessionConnection } from './session.type';
 
 /**
- * The link between a chat session and the LangGraph agent thread that served it (`sessions.thread_id`, generated from
+ * The link between a chat session and the LangGraph agent thread that served it (`sessions.thread_id`, set by a trigger from
  * the session's metadata key `threadId`), both ways. The link is data of the sessions, so both fields live here.
  */
 @Resolver(() => Session)

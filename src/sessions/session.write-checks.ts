@@ -6,7 +6,7 @@ import { UserErrorCode } from '../graphql/user-error';
  * database: a refused write names each problem by its path below the input and writes nothing.
  */
 
-/** Metadata key that links a session to a LangGraph thread; `sessions.thread_id` is generated from it. */
+/** Metadata key that links a session to a LangGraph thread; `sessions.thread_id` is set from it by the trigger `sessions_thread_id`. */
 export const THREAD_ID_METADATA_KEY = 'threadId';
 /** Longest bot session id, channel and thread id, in characters. */
 export const MAX_ID_LENGTH = 200;

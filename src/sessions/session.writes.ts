@@ -58,7 +58,7 @@ export function checkSessionUpsert(config: Config, input: SessionUpsert, now: Da
 export async function upsertSession(context: TenantContext, input: SessionUpsert, now = new Date()): Promise<SessionUpsertResult> {
   const metadataGiven = input.metadata != null;
   const startedAt = input.startedAt ?? now;
-  // The thread link lives in the metadata (the column is generated from it): what to do with the key on both paths.
+  // The thread link lives in the metadata (a trigger sets the column from it): what to do with the key on both paths.
   const link =
     typeof input.threadId === 'string'
       ? Prisma.sql`jsonb_build_object(${THREAD_ID_METADATA_KEY}::text, ${input.threadId}::text)`
