@@ -13,7 +13,11 @@ declare module 'autocannon' {
     /** Seconds before a request counts as timed out. */
     timeout?: number;
     /** Requests in turn; each inherits method, headers and body from these options. */
-    requests?: { onResponse?: (status: number, body: string) => void }[];
+    requests?: {
+      /** Returns the request to send, e.g. with a fresh body each time. */
+      setupRequest?: (request: Record<string, unknown>) => Record<string, unknown>;
+      onResponse?: (status: number, body: string) => void;
+    }[];
   }
 
   interface Result {

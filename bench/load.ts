@@ -71,6 +71,9 @@ export async function runSegment(
     // The status and body of every answer: a 200 may still carry GraphQL errors.
     requests: [
       {
+        ...(operation.nextBody
+          ? { setupRequest: (request: Record<string, unknown>) => ({ ...request, body: operation.nextBody!() }) }
+          : {}),
         onResponse: (status, body) => {
           const failed = status >= 400 || body.includes(GRAPHQL_ERROR_MARKER) || !body.startsWith('{"data"');
           if (!failed) return;

@@ -14,6 +14,8 @@ export interface BenchOperation {
   readonly operationName: string;
   /** The HTTP body both servers receive. */
   readonly body: string;
+  /** For writes: a fresh body for each request under load (`body` is the first one sent alone). */
+  readonly nextBody?: () => string;
 }
 
 /** An operation that cannot run in this build or on this dataset, and why. */

@@ -67,7 +67,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --connections A,B,C       connection counts (default 1,16,64; quick 1,16)
   --only KEY,KEY            operations to run (keys as printed in the table), or one scenario alone: noisy-neighbour;
                             usage-rollups (usage by day from the scan vs the rollups, and the triggers' cost on a bulk
-                            insert); search (or search-sessions, search-messages, search-conversations for part of it)
+                            insert); search (or search-sessions, search-messages, search-conversations for part of it);
+                            subscriptions; append-messages
   --reseed                  regenerate the dataset even if one with these options exists
   --cpu-prof                profile the convoql server under each operation (an extra 16-connection segment)
 Database: BENCH_DATABASE_URL=postgres://… runs on that PostgreSQL (created if missing); unset, on the embedded PGlite.`;

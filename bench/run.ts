@@ -44,6 +44,7 @@ import { requestOnce, runSegment, type SegmentResult } from './load';
 import { NOISY_NEIGHBOUR_KEY, noisyNeighbourTargets, runNoisyNeighbour } from './noisy-neighbour';
 import { USAGE_ROLLUPS_KEY, runUsageRollups } from './usage-rollups';
 import { runSubscriptions, SUBSCRIPTIONS_ENV, SUBSCRIPTIONS_KEY } from './subscriptions';
+import { APPEND_MESSAGES_KEY, appendMessagesTargets, runAppendMessages } from './append-messages';
 import { buildOperations, loadDashboardDocuments, type BenchOperation } from './operations';
 import { runSearch, SEARCH_KEY } from './search';
 import { parseBenchOptions, USAGE, UsageError, type BenchOptions } from './options';
@@ -94,11 +95,12 @@ async function main(): Promise<void> {
     if (options.mode === 'explain') await runExplain(PROJECT_ROOT, database, fixtures, convoqlEnv(database, true), log);
     else {
       const isSearch = (key: string) => key === SEARCH_KEY || key.startsWith(`${SEARCH_KEY}-`);
-      const isScenario = (key: string) =>
-        key === NOISY_NEIGHBOUR_KEY || key === USAGE_ROLLUPS_KEY || key === SUBSCRIPTIONS_KEY || isSearch(key);
-      if (!options.only.every(isScenario) || options.only.length === 0) await runLoad(options, database, fixtures);
+      const scenarios = [NOISY_NEIGHBOUR_KEY, USAGE_ROLLUPS_KEY, SUBSCRIPTIONS_KEY, APPEND_MESSAGES_KEY];
+      const runs = (key: string) => options.only.length === 0 || options.only.includes(key);
+      if (!options.only.every((key) => scenarios.includes(key) || isSearch(key)) || options.only.length === 0)
+        await runLoad(options, database, fixtures);
       if (options.only.length === 0 || options.only.some(isSearch)) await runSearchScenario(options, database, fixtures);
-      if (options.only.length === 0 || options.only.includes(SUBSCRIPTIONS_KEY)) {
+      if (runs(SUBSCRIPTIONS_KEY)) {
         const server = await startConvoql(database, true, SUBSCRIPTIONS_ENV);
         try {
           await runSubscriptions(server, database, fixtures, Math.max(10, options.segmentSeconds * 2), log);
@@ -106,8 +108,9 @@ async function main(): Promise<void> {
           await server.stop();
         }
       }
-      if (options.only.length === 0 || options.only.includes(NOISY_NEIGHBOUR_KEY)) await runNoisyNeighbours(options, database, fixtures);
-      if (options.only.length === 0 || options.only.includes(USAGE_ROLLUPS_KEY)) await runUsageRollupsScenario(options, database, fixtures);
+      if (runs(NOISY_NEIGHBOUR_KEY)) await runNoisyNeighbours(options, database, fixtures);
+      if (runs(USAGE_ROLLUPS_KEY)) await runUsageRollupsScenario(options, database, fixtures);
+      if (runs(APPEND_MESSAGES_KEY)) await runAppendScenario(options, database, fixtures);
     }
   } finally {
     await database.stop();
@@ -350,6 +353,37 @@ async function runUsageRollupsScenario(options: BenchOptions, database: BenchDat
     dataset: options.dataset,
     ranges,
     insert,
+    targets,
+  });
+  console.log(`wrote ${path.relative(PROJECT_ROOT, file)} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
+
+/** The append-messages scenario (bench/append-messages.ts): appendMessages vs the raw baseline's INSERT … SELECT FROM unnest. */
+async function runAppendScenario(options: BenchOptions, database: BenchDatabase, fixtures: Fixtures): Promise<void> {
+  const started = performance.now();
+  log('load: appendMessages, 100 messages per call');
+  const result = await runAppendMessages({
+    database,
+    fixtures,
+    startConvoql: () => startConvoql(database, true, LOAD_BENCHMARK_ENV),
+    startBaseline: () => startBaseline(database),
+    // The issue's figure is at 16 connections; 1 shows a call's latency.
+    connections: options.connections.filter((connections) => connections <= 16),
+    seconds: options.segmentSeconds,
+    warmupSeconds: options.warmupSeconds,
+    cpuProfile: options.cpuProfile,
+    log,
+  });
+  const targets = appendMessagesTargets(result);
+  console.log('');
+  console.log(`append messages on ${database.kind === 'postgresql' ? 'PostgreSQL' : 'embedded PGlite'}: ${describeSize(options.dataset)}`);
+  console.log(formatTargets(targets));
+  const file = writeResults(PROJECT_ROOT, {
+    scenario: APPEND_MESSAGES_KEY,
+    startedAt: new Date(Date.now() - (performance.now() - started)).toISOString(),
+    database: database.kind,
+    dataset: options.dataset,
+    result,
     targets,
   });
   console.log(`wrote ${path.relative(PROJECT_ROOT, file)} in ${((performance.now() - started) / 1000).toFixed(0)} s`);

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Pool } from 'pg';
+import { appendMessages } from './append';
 import { conversationsTable } from './conversations';
 import { prepared } from './prepared';
 import { conversationReplay } from './replay';
@@ -28,6 +29,7 @@ const HANDLERS: Record<string, Handler> = {
   ConversationsTable: conversationsTable,
   ConversationReplay: conversationReplay,
   UsageTiles: usageTiles,
+  AppendMessages: appendMessages,
 };
 
 /** API key lookups are cached like convoql's (30 s), so a request usually costs no SQL for authentication. */

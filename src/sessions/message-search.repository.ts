@@ -41,14 +41,14 @@ export async function searchMessagePage(
   const content = Prisma.sql`translate(page.content, ${HIGHLIGHT_START + HIGHLIGHT_STOP}, '')`;
   const pageSql = Prisma.sql`
     WITH page AS (
-      SELECT m.id, m.tenant_id, m.session_id, m.role, m.content, m.created_at, m.metadata, ${sort.rank} AS rank
+      SELECT m.id, m.tenant_id, m.session_id, m.role, m.content, m.created_at, m.metadata, m.client_message_id, ${sort.rank} AS rank
       FROM ${from}
       WHERE ${where} AND ${keyset.where}
       ORDER BY ${keyset.orderBy}
       LIMIT ${page.limit + 1}
     )`;
   const columns = Prisma.sql`page.id, page.tenant_id, page.session_id, page.role, page.content, page.created_at, page.metadata,
-    page.rank::text AS rank,
+    page.client_message_id, page.rank::text AS rank,
     ts_headline(${textSearchConfig(context)}, ${content}, ${webSearchQuery(context, query)}, ${HIGHLIGHT_OPTIONS}) AS highlight`;
   const orderBy = Prisma.sql`ORDER BY ${sort.pageSort} ${direction}, page.id ${direction}`;
   // The count rides on every row (one row of nulls when the page is empty), as in selectPage.

@@ -41,7 +41,7 @@ export async function listSessionPage(
   const { rows, total } = await selectPage<RawSession & { message_count?: number }>(context.db, {
     table: 'sessions',
     alias: 's',
-    columns: Prisma.sql`s.id, s.tenant_id, s.external_id, s.channel, s.status, s.started_at, s.ended_at, s.last_activity_at,
+    columns: Prisma.sql`s.id, s.tenant_id, s.external_id, s.channel, s.status, s.started_at, s.ended_at, s.last_activity_at, s.thread_id,
       ${extras.metadata ? Prisma.sql`s.metadata` : Prisma.sql`NULL::jsonb AS metadata`}`,
     where: sessionListWhere(context, filter),
     orderColumn: SESSION_ORDER_COLUMNS[order.field].sql,
@@ -70,16 +70,18 @@ export async function countSessions(context: TenantContext, filter: SessionFilte
 /** The tenant's sessions with these database keys, in any order. */
 export async function findSessionsByKeys(context: TenantContext, keys: readonly string[]): Promise<SessionRow[]> {
   const rows = await context.db.queryRows<RawSession>(Prisma.sql`
-    SELECT id, tenant_id, external_id, channel, status, started_at, ended_at, last_activity_at, metadata FROM sessions
+    SELECT id, tenant_id, external_id, channel, status, started_at, ended_at, last_activity_at, thread_id, metadata FROM sessions
     WHERE tenant_id = ${context.viewer.tenantId} AND id = ANY(${[...keys]}::uuid[])`);
   return rows.map(fromRawSession);
 }
 
 /** The tenant's session with this bot session id, or null. */
-export function findSessionByExternalId(context: TenantContext, externalId: string): Promise<SessionRow | null> {
-  return context.db.prisma.session.findUnique({
-    where: { tenantId_externalId: { tenantId: context.viewer.tenantId, externalId } },
-  });
+export async function findSessionByExternalId(context: TenantContext, externalId: string): Promise<SessionRow | null> {
+  // From the pool (see docs/decisions/0005): every appendMessages call starts here.
+  const [row] = await context.db.queryRows<RawSession>(Prisma.sql`
+    SELECT id, tenant_id, external_id, channel, status, started_at, ended_at, last_activity_at, thread_id, metadata
+    FROM sessions WHERE tenant_id = ${context.viewer.tenantId} AND external_id = ${externalId}`);
+  return row ? fromRawSession(row) : null;
 }
 
 /** Message counts of these sessions, in one grouped statement. */
@@ -95,7 +97,7 @@ export async function countMessagesBySession(context: TenantContext, sessionKeys
 /** The newest message of each of these sessions, in one statement that seeks each session's index. */
 export async function findLastMessages(context: TenantContext, sessionKeys: readonly string[]): Promise<Map<string, MessageRow>> {
   const rows = await context.db.prisma.$queryRaw<RawMessage[]>`
-    SELECT m.id, m.tenant_id, m.session_id, m.role::text AS role, m.content, m.created_at, m.metadata
+    SELECT m.id, m.tenant_id, m.session_id, m.role::text AS role, m.content, m.created_at, m.metadata, m.client_message_id
     FROM unnest(${[...sessionKeys]}::uuid[]) AS wanted(session_id)
     CROSS JOIN LATERAL (
       SELECT * FROM messages
@@ -131,7 +133,7 @@ export async function listMessagePages(
   const rows = await context.db.queryRows<RawMessage>(Prisma.sql`
     SELECT paged.* FROM unnest(${[...sessionKeys]}::uuid[]) WITH ORDINALITY AS wanted(session_id, position)
     CROSS JOIN LATERAL (
-      SELECT m.id, m.tenant_id, m.session_id, m.role, m.content, m.created_at, m.metadata,
+      SELECT m.id, m.tenant_id, m.session_id, m.role, m.content, m.created_at, m.metadata, m.client_message_id,
         row_number() OVER (ORDER BY ${keyset.orderBy}) AS ordinal
       FROM messages m
       WHERE ${messageListWhere(context, Prisma.sql`wanted.session_id`, role)} AND ${keyset.where}
@@ -149,6 +151,53 @@ export async function listMessagePages(
   return pages;
 }
 
+/**
+ * The same page (`page.limit + 1` rows, oldest started first, by `started_at` then id) of the tenant's sessions linked
+ * to each of these LangGraph threads, in ONE statement that seeks the `(tenant_id, thread_id, started_at, id)` index
+ * once per thread: `sessions(first: 10)` under a list of conversations is one round trip.
+ */
+export async function listSessionPagesByThread(
+  context: TenantContext,
+  threadIds: readonly string[],
+  page: KeysetPage,
+): Promise<Map<string, SessionRow[]>> {
+  const keyset = keysetSql(
+    Prisma.raw('s.started_at'),
+    Prisma.raw('s.id'),
+    false,
+    page,
+    page.seek && keysetValue('timestamptz', page.seek.value),
+  );
+  const rows = await context.db.queryRows<RawSession>(Prisma.sql`
+    SELECT paged.* FROM unnest(${[...threadIds]}::text[]) WITH ORDINALITY AS wanted(thread_id, position)
+    CROSS JOIN LATERAL (
+      SELECT s.id, s.tenant_id, s.external_id, s.channel, s.status, s.started_at, s.ended_at, s.last_activity_at, s.thread_id, s.metadata,
+        row_number() OVER (ORDER BY ${keyset.orderBy}) AS ordinal
+      FROM sessions s
+      WHERE s.tenant_id = ${context.viewer.tenantId} AND s.thread_id = wanted.thread_id AND ${keyset.where}
+      ORDER BY ${keyset.orderBy}
+      LIMIT ${page.limit + 1}
+    ) AS paged
+    ORDER BY wanted.position, paged.ordinal`);
+  const pages = new Map<string, SessionRow[]>();
+  for (const row of rows) {
+    const session = fromRawSession(row);
+    const list = pages.get(row.thread_id!);
+    if (list) list.push(session);
+    else pages.set(row.thread_id!, [session]);
+  }
+  return pages;
+}
+
+/** Number of the tenant's sessions linked to each of these LangGraph threads, in one grouped statement. */
+export async function countSessionsByThread(context: TenantContext, threadIds: readonly string[]): Promise<Map<string, number>> {
+  const rows = await context.db.queryRows<{ thread_id: string; count: number }>(Prisma.sql`
+    SELECT s.thread_id, count(*)::int AS count FROM sessions s
+    WHERE s.tenant_id = ${context.viewer.tenantId} AND s.thread_id = ANY(${[...threadIds]}::text[])
+    GROUP BY s.thread_id`);
+  return new Map(rows.map((row) => [row.thread_id, row.count]));
+}
+
 /** Number of a session's messages with this role. */
 export async function countMessages(context: TenantContext, sessionKey: string, role: MessageRole): Promise<number> {
   const [row] = await context.db.prisma.$queryRaw<
@@ -162,7 +211,7 @@ export async function findMessagesOfSessions(context: TenantContext, sessionKeys
   // From the pool: Prisma's decoding of each column of each row was a fifth of the CPU of a request tracing 100
   // sessions (see docs/decisions/0005).
   const rows = await context.db.queryRows<RawMessage>(Prisma.sql`
-    SELECT id, tenant_id, session_id, role, content, created_at, metadata FROM messages
+    SELECT id, tenant_id, session_id, role, content, created_at, metadata, client_message_id FROM messages
     WHERE tenant_id = ${context.viewer.tenantId} AND session_id = ANY(${[...sessionKeys]}::uuid[])
     ORDER BY session_id, created_at, id`);
   const bySession = new Map<string, MessageRow[]>();
@@ -181,12 +230,12 @@ export async function findSessionWithMessages(
 ): Promise<{ session: SessionRow; messages: MessageRow[] } | null> {
   // The session's columns ride on each of its messages' rows (one row of nulls for the messages when it has none).
   const rows = await context.db.queryRows<RawSession & MessageColumns>(Prisma.sql`
-    SELECT s.id, s.tenant_id, s.external_id, s.channel, s.status, s.started_at, s.ended_at, s.last_activity_at, s.metadata,
+    SELECT s.id, s.tenant_id, s.external_id, s.channel, s.status, s.started_at, s.ended_at, s.last_activity_at, s.thread_id, s.metadata,
       m.id AS message_id, m.role AS message_role, m.content AS message_content, m.created_at AS message_created_at,
-      m.metadata AS message_metadata
+      m.metadata AS message_metadata, m.client_message_id AS message_client_message_id
     FROM sessions s
     LEFT JOIN LATERAL (
-      SELECT id, role, content, created_at, metadata FROM messages
+      SELECT id, role, content, created_at, metadata, client_message_id FROM messages
       WHERE session_id = s.id AND tenant_id = s.tenant_id
       ORDER BY created_at, id
     ) m ON TRUE
@@ -225,13 +274,14 @@ export async function findSessionWithMessagePage(
   );
   const direction = Prisma.raw(readsDescending(false, page) ? 'DESC' : 'ASC');
   const rows = await context.db.queryRows<RawSession & MessageColumns>(Prisma.sql`
-    SELECT s.id, s.tenant_id, s.external_id, s.channel, s.status, s.started_at, s.ended_at, s.last_activity_at,
+    SELECT s.id, s.tenant_id, s.external_id, s.channel, s.status, s.started_at, s.ended_at, s.last_activity_at, s.thread_id,
       ${columns.metadata ? Prisma.sql`s.metadata` : Prisma.sql`NULL::jsonb AS metadata`},
       paged.id AS message_id, paged.role AS message_role, paged.content AS message_content, paged.created_at AS message_created_at,
-      paged.metadata AS message_metadata
+      paged.metadata AS message_metadata, paged.client_message_id AS message_client_message_id
     FROM sessions s
     LEFT JOIN LATERAL (
-      SELECT m.id, m.role, m.content, m.created_at, ${columns.messageMetadata ? Prisma.sql`m.metadata` : Prisma.sql`NULL::jsonb AS metadata`}
+      SELECT m.id, m.role, m.content, m.created_at, m.client_message_id,
+        ${columns.messageMetadata ? Prisma.sql`m.metadata` : Prisma.sql`NULL::jsonb AS metadata`}
       FROM messages m
       WHERE ${messageListWhere(context, Prisma.sql`s.id`, role)} AND ${keyset.where}
       ORDER BY ${keyset.orderBy}
@@ -250,6 +300,7 @@ interface MessageColumns {
   message_content: string;
   message_created_at: Date;
   message_metadata: Prisma.JsonValue;
+  message_client_message_id: string | null;
 }
 
 function messagesOfJoinedRows(rows: readonly (RawSession & MessageColumns)[]): MessageRow[] {
@@ -264,6 +315,7 @@ function messagesOfJoinedRows(rows: readonly (RawSession & MessageColumns)[]): M
       content: row.message_content,
       createdAt: row.message_created_at,
       metadata: row.message_metadata,
+      clientMessageId: row.message_client_message_id,
     });
   }
   return messages;
@@ -322,7 +374,8 @@ export async function sessionStatistics(context: TenantContext, filter: SessionF
   };
 }
 
-interface RawSession {
+/** A sessions row as SQL returns it (snake_case). */
+export interface RawSession {
   id: string;
   tenant_id: string;
   external_id: string;
@@ -331,10 +384,12 @@ interface RawSession {
   started_at: Date;
   ended_at: Date | null;
   last_activity_at: Date;
+  thread_id: string | null;
   metadata: Prisma.JsonValue;
 }
 
-function fromRawSession(row: RawSession): SessionRow {
+/** Maps a raw sessions row to its Prisma shape. */
+export function fromRawSession(row: RawSession): SessionRow {
   return {
     id: row.id,
     tenantId: row.tenant_id,
@@ -344,6 +399,7 @@ function fromRawSession(row: RawSession): SessionRow {
     startedAt: row.started_at,
     endedAt: row.ended_at,
     lastActivityAt: row.last_activity_at,
+    threadId: row.thread_id,
     metadata: row.metadata,
   };
 }
@@ -357,6 +413,7 @@ export interface RawMessage {
   content: string;
   created_at: Date;
   metadata: Prisma.JsonValue;
+  client_message_id: string | null;
 }
 
 /** Maps a raw messages row to its Prisma shape. */
@@ -369,5 +426,6 @@ export function fromRawMessage(row: RawMessage): MessageRow {
     content: row.content,
     createdAt: row.created_at,
     metadata: row.metadata,
+    clientMessageId: row.client_message_id,
   };
 }
