@@ -48,7 +48,7 @@ describe('db:seed command line', () => {
     [['--now', 'yesterday'], 'Expected --now to be an ISO date, received "yesterday"'],
     [['--long-thread-steps', '5001'], 'Expected --long-thread-steps to be an integer from 0 to 5000, received 5001'],
     [['--reset=yes'], '--reset takes no value, received "--reset=yes"'],
-    [['--session', '5'], 'Unknown option "--session"; run with --help for the list'],
+    [['--session', '5'], 'Unknown option "--session"; run `npx convoql seed --help` for the list'],
   ])('rejects %j with a one-line error', (argv, message) => {
     expect(() => parseSeedArgs(argv)).toThrow(message);
   });
