@@ -63,6 +63,9 @@ export function parseExportFilter(
     problems.push(`${option}: ${error.message}`);
   }) as SessionFilter;
   if (problems.length > 0) throw new UsageError(problems[0]!);
+  if (options.from && options.to && filter.startedAfter && filter.startedBefore && filter.startedAfter >= filter.startedBefore) {
+    throw new UsageError(`--from (${options.from}) must be before --to (${options.to}).`);
+  }
   try {
     assertValidSessionFilter(filter, '--filter');
   } catch (error) {

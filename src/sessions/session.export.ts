@@ -136,8 +136,8 @@ function readMessageChunk(context: TenantContext, sessionIds: readonly string[],
     : Prisma.empty;
   return context.db.queryRows<MessageChunkRow>(Prisma.sql`
     SELECT m.session_id AS "sessionId", m.created_at::text AS "createdAt", m.id,
-           json_build_object('clientMessageId', m.id, 'role', m.role, 'content', m.content,
-                             'createdAt', to_char(m.created_at AT TIME ZONE 'UTC', ${Prisma.raw(ISO)}), 'metadata', m.metadata)::text AS json
+           (SELECT to_json(r) FROM (SELECT m.id AS "clientMessageId", m.role, m.content,
+              to_char(m.created_at AT TIME ZONE 'UTC', ${Prisma.raw(ISO)}) AS "createdAt", m.metadata) r)::text AS json
       FROM messages m
      WHERE m.tenant_id = ${context.viewer.tenantId} AND m.session_id = ANY(${sessionIds}::uuid[]) ${seek}
      ORDER BY m.session_id, m.created_at, m.id

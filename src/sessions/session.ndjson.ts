@@ -4,12 +4,13 @@
  * example in examples/import.ndjson and the README. Export writes exactly what import reads, so a round trip keeps
  * every field the API shows.
  */
-import { MessageRole, SessionStatus } from '../generated/prisma/enums';
+import { SessionStatus } from '../generated/prisma/enums';
 
 /** One message of a session line. */
 export interface MessageRecord {
   clientMessageId: string;
-  role: MessageRole;
+  /** USER, ASSISTANT, SYSTEM or TOOL (any case; checked by the write path). */
+  role: string;
   content: string;
   createdAt?: Date;
   metadata?: Record<string, unknown>;
@@ -21,10 +22,8 @@ export interface SessionRecord {
   channel: string;
   status: SessionStatus;
   startedAt?: Date;
-  /** When a CLOSED or EXPIRED session ended; ignored for ACTIVE ones. */
+  /** When a CLOSED or EXPIRED session ended (default: its newest message, or its start); ignored for ACTIVE ones. */
   endedAt?: Date;
-  /** The session's last activity; by default its newest message (or its start). */
-  lastActivityAt?: Date;
   metadata?: Record<string, unknown>;
   /** The LangGraph thread that served the session, if any. */
   threadId?: string;
@@ -48,7 +47,6 @@ const SESSION_KEYS = new Set([
   'messages',
 ]);
 const MESSAGE_KEYS = new Set(['clientMessageId', 'role', 'content', 'createdAt', 'metadata']);
-const ROLES = Object.values(MessageRole) as string[];
 const STATUSES = Object.values(SessionStatus) as string[];
 
 /** Parses and checks the shape of one line (limits of sizes and times are the write path's, checked when written). */
@@ -63,17 +61,24 @@ export function parseSessionLine(line: string): SessionRecord {
   unknownKeys(object, SESSION_KEYS, '');
   const messages = object.messages ?? [];
   if (!Array.isArray(messages)) throw new RecordError(`messages: expected an array, received ${typeName(messages)}`);
+  instant(object.lastActivityAt, 'lastActivityAt'); // checked, not read back (see SESSION_KEYS)
   const status = object.status ?? SessionStatus.ACTIVE;
   if (typeof status !== 'string' || !STATUSES.includes(status)) {
     throw new RecordError(`status: expected one of ${STATUSES.join(', ')}, received ${JSON.stringify(status)}`);
+  }
+  const startedAt = instant(object.startedAt, 'startedAt');
+  const endedAt = instant(object.endedAt, 'endedAt');
+  if (startedAt && endedAt && endedAt < startedAt) {
+    throw new RecordError(
+      `endedAt: expected an instant at or after startedAt (${startedAt.toISOString()}), received ${endedAt.toISOString()}`,
+    );
   }
   return {
     sessionId: text(object.sessionId, 'sessionId'),
     channel: text(object.channel, 'channel'),
     status: status as SessionStatus,
-    ...optional('startedAt', instant(object.startedAt, 'startedAt')),
-    ...optional('endedAt', instant(object.endedAt, 'endedAt')),
-    ...optional('lastActivityAt', instant(object.lastActivityAt, 'lastActivityAt')),
+    ...optional('startedAt', startedAt),
+    ...optional('endedAt', endedAt),
     ...optional('metadata', metadata(object.metadata, 'metadata')),
     ...optional('threadId', object.threadId == null ? undefined : text(object.threadId, 'threadId')),
     messages: messages.map((message, index) => parseMessage(message, `messages[${index}]`)),
@@ -83,13 +88,11 @@ export function parseSessionLine(line: string): SessionRecord {
 function parseMessage(value: unknown, path: string): MessageRecord {
   const object = asObject(value, path);
   unknownKeys(object, MESSAGE_KEYS, `${path}.`);
-  if (typeof object.role !== 'string' || !ROLES.includes(object.role)) {
-    throw new RecordError(`${path}.role: expected one of ${ROLES.join(', ')}, received ${JSON.stringify(object.role)}`);
-  }
+  if (typeof object.role !== 'string') throw new RecordError(`${path}.role: expected a string, received ${typeName(object.role)}`);
   if (typeof object.content !== 'string') throw new RecordError(`${path}.content: expected a string, received ${typeName(object.content)}`);
   return {
     clientMessageId: text(object.clientMessageId, `${path}.clientMessageId`),
-    role: object.role as MessageRole,
+    role: object.role,
     content: object.content,
     ...optional('createdAt', instant(object.createdAt, `${path}.createdAt`)),
     ...optional('metadata', metadata(object.metadata, `${path}.metadata`)),
@@ -97,7 +100,7 @@ function parseMessage(value: unknown, path: string): MessageRecord {
 }
 
 /** One session line of an export: the session's fields and then its messages, written as they stream in. */
-export function sessionLineHead(record: Omit<SessionRecord, 'messages'>): string {
+export function sessionLineHead(record: Omit<SessionRecord, 'messages'> & { lastActivityAt: Date }): string {
   const json = JSON.stringify({ ...record, messages: [] });
   return json.slice(0, -'[]}'.length) + '[';
 }
