@@ -87,6 +87,10 @@ const environmentSchema = z.object({
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: 'expected a PostgreSQL text search configuration name like simple or english' })
     .default('simple'),
+  INGEST_MAX_CONTENT_BYTES: integer(1, 10 * 1024 * 1024).default(64 * 1024),
+  INGEST_MAX_METADATA_BYTES: integer(2, 1024 * 1024).default(16 * 1024),
+  INGEST_MAX_METADATA_DEPTH: integer(1, 100).default(10),
+  INGEST_MAX_FUTURE_SECONDS: integer(0, 86_400).default(300),
   LOAD_PER_FIELD: booleanFromString.default(false),
   HEAP_GROWING_PERCENT: integer(0, 1000).default(30),
   METRICS_TOKEN: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
@@ -168,6 +172,16 @@ export interface Config {
      * indexed by the expression `to_tsvector('<config>'::regconfig, content)`: another value needs its own index.
      */
     readonly textSearchConfig: string;
+  };
+  readonly ingest: {
+    /** Largest message content appendMessages accepts, in UTF-8 bytes (INGEST_MAX_CONTENT_BYTES). */
+    readonly maxContentBytes: number;
+    /** Largest session or message metadata upsertSession and appendMessages accept, in UTF-8 bytes of its JSON (INGEST_MAX_METADATA_BYTES). */
+    readonly maxMetadataBytes: number;
+    /** Deepest nesting of objects and arrays in written metadata (INGEST_MAX_METADATA_DEPTH; `{"a": {"b": 1}}` is 2). */
+    readonly maxMetadataDepth: number;
+    /** How far past the server's clock a written `createdAt` or `startedAt` may be, in seconds (INGEST_MAX_FUTURE_SECONDS). */
+    readonly maxFutureSeconds: number;
   };
   readonly analytics: {
     /** How long a finished usage result is reused for the same tenant and arguments; 0 disables reuse (not sharing in flight). */
@@ -251,6 +265,12 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
       tenantMetadataKey: e.CONVERSATION_TENANT_METADATA_KEY,
       defaultTenant: e.CONVERSATION_DEFAULT_TENANT,
       modelPrices: e.MODEL_PRICES ?? DEFAULT_MODEL_PRICES,
+    },
+    ingest: {
+      maxContentBytes: e.INGEST_MAX_CONTENT_BYTES,
+      maxMetadataBytes: e.INGEST_MAX_METADATA_BYTES,
+      maxMetadataDepth: e.INGEST_MAX_METADATA_DEPTH,
+      maxFutureSeconds: e.INGEST_MAX_FUTURE_SECONDS,
     },
     analytics: { usageCacheSeconds: e.USAGE_CACHE_SECONDS },
     search: { textSearchConfig: e.TEXT_SEARCH_CONFIG },

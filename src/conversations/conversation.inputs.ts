@@ -83,6 +83,12 @@ export class ConversationFilter {
 
   @Field(() => IntRange, { nullable: true, description: 'Total tokens (`tokenUsage.total`) within these bounds (inclusive).' })
   totalTokens?: IntRange | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Threads that served a chat session on any of these channels (`Conversation.sessions`, channel exact match).',
+  })
+  channel?: string[] | null;
 }
 
 /**

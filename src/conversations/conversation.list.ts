@@ -78,5 +78,10 @@ export function conversationListWhere(context: TenantContext, filter: Conversati
   if (filter?.costUsd?.max != null) conditions.push(Prisma.sql`c.cost_usd <= ${filter.costUsd.max}::numeric`);
   if (filter?.totalTokens?.min != null) conditions.push(Prisma.sql`c.total_tokens >= ${filter.totalTokens.min}::bigint`);
   if (filter?.totalTokens?.max != null) conditions.push(Prisma.sql`c.total_tokens <= ${filter.totalTokens.max}::bigint`);
+  // Threads that served a chat session on one of these channels (sessions name their thread: sessions.thread_id).
+  if (filter?.channel?.length) {
+    conditions.push(Prisma.sql`EXISTS (SELECT 1 FROM sessions s
+      WHERE s.tenant_id = c.tenant_id AND s.thread_id = c.thread_id AND s.channel = ANY(${filter.channel}::text[]))`);
+  }
   return Prisma.join(conditions, ' AND ');
 }

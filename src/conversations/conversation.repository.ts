@@ -55,6 +55,11 @@ export function findConversationsByKeys(context: TenantContext, keys: readonly s
   return context.db.prisma.conversation.findMany({ where: { tenantId: context.viewer.tenantId, id: { in: [...keys] } } });
 }
 
+/** The tenant's conversations of these LangGraph threads, in any order (another tenant's thread is not among them). */
+export function findConversationsByThreadIds(context: TenantContext, threadIds: readonly string[]): Promise<ConversationRow[]> {
+  return context.db.prisma.conversation.findMany({ where: { tenantId: context.viewer.tenantId, threadId: { in: [...threadIds] } } });
+}
+
 /** The tenant's conversation of this LangGraph thread, or null (also when the thread belongs to another tenant). */
 export function findConversationByThreadId(context: TenantContext, threadId: string): Promise<ConversationRow | null> {
   return context.db.prisma.conversation.findFirst({ where: { tenantId: context.viewer.tenantId, threadId } });

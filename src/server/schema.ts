@@ -8,6 +8,7 @@ import { checkEntityRepresentations } from '../graphql/entities';
 import { SessionResolver } from '../sessions/session.resolver';
 import { MessageResolver } from '../sessions/message.resolver';
 import { MessageSearchResolver } from '../sessions/message-search.resolver';
+import { ConversationSessionsResolver, SessionConversationResolver } from '../sessions/session-conversation.resolver';
 import { sessionEntityResolvers } from '../sessions/session.entities';
 import { ConversationResolver } from '../conversations/conversation.resolver';
 import { UsageResolver } from '../analytics/usage.resolver';
@@ -24,7 +25,9 @@ const resolvers: NonEmptyArray<Function> = [
   SessionResolver,
   MessageResolver,
   MessageSearchResolver,
+  SessionConversationResolver,
   ConversationResolver,
+  ConversationSessionsResolver,
   ReplayResolver,
   UsageResolver,
   ViewerResolver,

@@ -41,7 +41,7 @@ export async function searchMessagePage(
   const content = Prisma.sql`translate(page.content, ${HIGHLIGHT_START + HIGHLIGHT_STOP}, '')`;
   const [result] = await context.db.queryRows<{ page: string; total: number | null }>(Prisma.sql`
     WITH page AS (
-      SELECT m.id, m.tenant_id, m.session_id, m.role, m.content, m.created_at, m.metadata, ${sort.rank} AS rank
+      SELECT m.id, m.tenant_id, m.session_id, m.role, m.content, m.created_at, m.metadata, m.client_message_id, ${sort.rank} AS rank
       FROM ${MESSAGE_SEARCH_FROM}
       WHERE ${where} AND ${keyset.where}
       ORDER BY ${keyset.orderBy}
@@ -50,7 +50,7 @@ export async function searchMessagePage(
     SELECT (
       SELECT coalesce(json_agg(json_build_object(
         'message', json_build_object('id', page.id, 'tenant_id', page.tenant_id, 'session_id', page.session_id, 'role', page.role,
-          'content', page.content, 'created_at', page.created_at, 'metadata', page.metadata),
+          'content', page.content, 'created_at', page.created_at, 'metadata', page.metadata, 'client_message_id', page.client_message_id),
         'rank', page.rank::text,
         'highlight', ts_headline(${textSearchConfig(context)}, ${content}, ${webSearchQuery(context, query)}, ${HIGHLIGHT_OPTIONS})
       ) ORDER BY ${sort.pageSort} ${direction}, page.id ${direction}), '[]')::text

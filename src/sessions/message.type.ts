@@ -36,6 +36,13 @@ export class Message extends Node {
   @Field(() => DateTime, { description: 'When it was written.' })
   createdAt!: Date;
 
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The writer's own id of the message (appendMessages' idempotency key, unique in its session); null for messages written otherwise.",
+  })
+  clientMessageId!: string | null;
+
   @Field(() => JSONObject, {
     description: 'Retrieval hits, tool calls, errors, token usage and model, as the bot recorded them (shape in the README).',
   })
@@ -50,6 +57,7 @@ export class Message extends Node {
     message.role = row.role;
     message.content = row.content;
     message.createdAt = row.createdAt;
+    message.clientMessageId = row.clientMessageId;
     message.metadata =
       typeof row.metadata === 'object' && row.metadata !== null && !Array.isArray(row.metadata)
         ? (row.metadata as Record<string, unknown>)

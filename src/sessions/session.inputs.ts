@@ -10,6 +10,7 @@ import {
   MAX_SEARCH_TEXT_LENGTH,
 } from '../graphql/search-inputs';
 import { SessionStatus } from './session.type';
+import { MAX_ID_LENGTH, THREAD_ID_METADATA_KEY } from './session.write-checks';
 
 /** What sessions can be ordered by. */
 export enum SessionOrderField {
@@ -89,6 +90,13 @@ export class SessionFilter {
     description: 'Sessions with a message by any of these models (message metadata `model`, exact match).',
   })
   model?: string[] | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      "true: sessions linked to an agent thread the tenant's conversations hold (`conversation` is not null); false: sessions without one (no `threadId`, or a thread not synced).",
+  })
+  hasConversation?: boolean | null;
 }
 
 /** Rejects time ranges whose lower bound is not before their upper bound, and metadata or text filters out of bounds. */
@@ -99,6 +107,34 @@ export function assertValidSessionFilter(filter: SessionFilter | null | undefine
   ]);
   assertMetadataFilter(filter?.metadata, `${argument}.metadata`);
   assertSearchText(filter?.text, `${argument}.text`);
+}
+
+@InputType({ description: "Create or update a session by the bot's own session id." })
+export class UpsertSessionInput {
+  @Field({ description: `The bot's own session id, unique within the tenant (at most ${MAX_ID_LENGTH} characters).` })
+  sessionId!: string;
+
+  @Field({ description: 'Where the session takes place: web, app, api, phone, email, …' })
+  channel!: string;
+
+  @Field(() => DateTime, {
+    nullable: true,
+    description: 'When the session started; default now on creation, unchanged on update. At most INGEST_MAX_FUTURE_SECONDS ahead.',
+  })
+  startedAt?: Date | null;
+
+  @Field(() => JSONObject, {
+    nullable: true,
+    description:
+      'Free-form data of the session; replaces the stored metadata when given (the thread link `threadId` is kept unless this object or `threadId` names another).',
+  })
+  metadata?: Record<string, unknown> | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: `LangGraph thread_id of the agent thread serving the session (stored as the metadata key \`${THREAD_ID_METADATA_KEY}\`); null unlinks, omitted keeps.`,
+  })
+  threadId?: string | null;
 }
 
 @InputType({ description: 'Change the status of a session.' })

@@ -44,6 +44,8 @@ export function sessionFilterConditions(context: TenantContext, filter: SessionF
     conditions.push(Prisma.sql`${filter.hasErrors ? Prisma.empty : Prisma.sql`NOT `}${anyMessage(MESSAGE_HAS_ERRORS)}`);
   if (filter?.toolName?.length) conditions.push(anyMessage(messageCallsToolIn(filter.toolName)));
   if (filter?.model?.length) conditions.push(anyMessage(messageModelIn(filter.model)));
+  if (filter?.hasConversation != null)
+    conditions.push(Prisma.sql`${filter.hasConversation ? Prisma.empty : Prisma.sql`NOT `}${SESSION_HAS_CONVERSATION}`);
   return conditions;
 }
 
@@ -51,6 +53,14 @@ export function sessionFilterConditions(context: TenantContext, filter: SessionF
 export function sessionMetadataContains(metadata: Record<string, unknown>): Prisma.Sql {
   return Prisma.sql`s.metadata @> ${JSON.stringify(metadata)}::jsonb`;
 }
+
+/**
+ * Session `s` names an agent thread the tenant's conversations hold: exactly when `Session.conversation` is not null
+ * (a thread id of another tenant, or not synced yet, links nothing).
+ */
+const SESSION_HAS_CONVERSATION = Prisma.raw(
+  `(s.thread_id IS NOT NULL AND EXISTS (SELECT 1 FROM conversations c WHERE c.thread_id = s.thread_id AND c.tenant_id = s.tenant_id))`,
+);
 
 /** Session `s` has a message `m` for which `condition` holds. */
 function anyMessage(condition: Prisma.Sql): Prisma.Sql {

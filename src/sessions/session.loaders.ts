@@ -4,11 +4,13 @@ import { keysetPageInMemory, type KeysetPage } from '../graphql/connection';
 import { byKey, createLoader } from '../core/loader-utils';
 import {
   countMessagesBySession,
+  countSessionsByThread,
   findLastMessages,
   findMessagesByKeys,
   findMessagesOfSessions,
   findSessionsByKeys,
   listMessagePages,
+  listSessionPagesByThread,
 } from './session.repository';
 import { messageKeysetValue } from './message.list';
 import type { MessageRole } from './message.type';
@@ -45,6 +47,17 @@ export function createSessionLoaders(context: RequestScope) {
         return keys.map((key) => pages.get(key) ?? []);
       }),
     ),
+    /** A page of the sessions linked to a LangGraph thread, one loader per page: one statement per batch of threads. */
+    sessionPageByThread: perArguments((page: KeysetPage) =>
+      createLoader<string, SessionRow[]>(context, 'sessionPageByThread', async (threadIds) => {
+        const pages = await listSessionPagesByThread(asTenantContext(context), threadIds, page);
+        return threadIds.map((threadId) => pages.get(threadId) ?? []);
+      }),
+    ),
+    sessionCountByThread: createLoader<string, number>(context, 'sessionCountByThread', async (threadIds) => {
+      const counts = await countSessionsByThread(asTenantContext(context), threadIds);
+      return threadIds.map((threadId) => counts.get(threadId) ?? 0);
+    }),
   };
 }
 

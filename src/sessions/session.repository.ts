@@ -43,7 +43,7 @@ export async function listSessionPage(
   const { rows, total } = await selectPageAsJson<RawSession & { message_count?: number }>(context.db, {
     table: 'sessions',
     alias: 's',
-    columns: Prisma.sql`s.id, s.tenant_id, s.external_id, s.channel, s.status, s.started_at, s.ended_at, s.last_activity_at,
+    columns: Prisma.sql`s.id, s.tenant_id, s.external_id, s.channel, s.status, s.started_at, s.ended_at, s.last_activity_at, s.thread_id,
       ${extras.metadata ? Prisma.sql`s.metadata` : Prisma.sql`NULL::jsonb AS metadata`}`,
     where: sessionListWhere(context, filter),
     orderColumn: SESSION_ORDER_COLUMNS[order.field].sql,
@@ -73,7 +73,7 @@ export async function countSessions(context: TenantContext, filter: SessionFilte
 export async function findSessionsByKeys(context: TenantContext, keys: readonly string[]): Promise<SessionRow[]> {
   const [result] = await context.db.queryRows<{ rows: string }>(Prisma.sql`
     SELECT coalesce(json_agg(s), '[]')::text AS rows
-    FROM (SELECT id, tenant_id, external_id, channel, status, started_at, ended_at, last_activity_at, metadata FROM sessions
+    FROM (SELECT id, tenant_id, external_id, channel, status, started_at, ended_at, last_activity_at, thread_id, metadata FROM sessions
           WHERE tenant_id = ${context.viewer.tenantId} AND id = ANY(${[...keys]}::uuid[])) s`);
   return parseJsonRows<RawSession>(result!.rows).map(fromRawSession);
 }
@@ -98,7 +98,7 @@ export async function countMessagesBySession(context: TenantContext, sessionKeys
 /** The newest message of each of these sessions, in one statement that seeks each session's index. */
 export async function findLastMessages(context: TenantContext, sessionKeys: readonly string[]): Promise<Map<string, MessageRow>> {
   const rows = await context.db.prisma.$queryRaw<RawMessage[]>`
-    SELECT m.id, m.tenant_id, m.session_id, m.role::text AS role, m.content, m.created_at, m.metadata
+    SELECT m.id, m.tenant_id, m.session_id, m.role::text AS role, m.content, m.created_at, m.metadata, m.client_message_id
     FROM unnest(${[...sessionKeys]}::uuid[]) AS wanted(session_id)
     CROSS JOIN LATERAL (
       SELECT * FROM messages
@@ -135,7 +135,7 @@ export async function listMessagePages(
     SELECT coalesce(json_agg(paged ORDER BY paged.session_id, paged.ordinal), '[]')::text AS rows
     FROM unnest(${[...sessionKeys]}::uuid[]) AS wanted(session_id)
     CROSS JOIN LATERAL (
-      SELECT m.id, m.tenant_id, m.session_id, m.role, m.content, m.created_at, m.metadata,
+      SELECT m.id, m.tenant_id, m.session_id, m.role, m.content, m.created_at, m.metadata, m.client_message_id,
         row_number() OVER (ORDER BY ${keyset.orderBy}) AS ordinal
       FROM messages m
       WHERE ${messageListWhere(context, Prisma.sql`wanted.session_id`, role)} AND ${keyset.where}
@@ -152,6 +152,53 @@ export async function listMessagePages(
   return pages;
 }
 
+/**
+ * The same page (`page.limit + 1` rows, oldest started first, by `started_at` then id) of the tenant's sessions linked
+ * to each of these LangGraph threads, in ONE statement that seeks the `(tenant_id, thread_id, started_at, id)` index
+ * once per thread: `sessions(first: 10)` under a list of conversations is one round trip.
+ */
+export async function listSessionPagesByThread(
+  context: TenantContext,
+  threadIds: readonly string[],
+  page: KeysetPage,
+): Promise<Map<string, SessionRow[]>> {
+  const keyset = keysetSql(
+    Prisma.raw('s.started_at'),
+    Prisma.raw('s.id'),
+    false,
+    page,
+    page.seek && keysetValue('timestamptz', page.seek.value),
+  );
+  const [result] = await context.db.queryRows<{ rows: string }>(Prisma.sql`
+    SELECT coalesce(json_agg(paged ORDER BY paged.thread_id, paged.ordinal), '[]')::text AS rows
+    FROM unnest(${[...threadIds]}::text[]) AS wanted(thread_id)
+    CROSS JOIN LATERAL (
+      SELECT s.id, s.tenant_id, s.external_id, s.channel, s.status, s.started_at, s.ended_at, s.last_activity_at, s.thread_id, s.metadata,
+        row_number() OVER (ORDER BY ${keyset.orderBy}) AS ordinal
+      FROM sessions s
+      WHERE s.tenant_id = ${context.viewer.tenantId} AND s.thread_id = wanted.thread_id AND ${keyset.where}
+      ORDER BY ${keyset.orderBy}
+      LIMIT ${page.limit + 1}
+    ) AS paged`);
+  const pages = new Map<string, SessionRow[]>();
+  for (const row of parseJsonRows<RawSession>(result!.rows)) {
+    const session = fromRawSession(row);
+    const list = pages.get(row.thread_id!);
+    if (list) list.push(session);
+    else pages.set(row.thread_id!, [session]);
+  }
+  return pages;
+}
+
+/** Number of the tenant's sessions linked to each of these LangGraph threads, in one grouped statement. */
+export async function countSessionsByThread(context: TenantContext, threadIds: readonly string[]): Promise<Map<string, number>> {
+  const rows = await context.db.queryRows<{ thread_id: string; count: number }>(Prisma.sql`
+    SELECT s.thread_id, count(*)::int AS count FROM sessions s
+    WHERE s.tenant_id = ${context.viewer.tenantId} AND s.thread_id = ANY(${[...threadIds]}::text[])
+    GROUP BY s.thread_id`);
+  return new Map(rows.map((row) => [row.thread_id, row.count]));
+}
+
 /** Number of a session's messages with this role. */
 export async function countMessages(context: TenantContext, sessionKey: string, role: MessageRole): Promise<number> {
   const [row] = await context.db.prisma.$queryRaw<
@@ -166,7 +213,7 @@ export async function findMessagesOfSessions(context: TenantContext, sessionKeys
   // tracing 100 sessions (see docs/decisions/0005).
   const [result] = await context.db.queryRows<{ rows: string }>(Prisma.sql`
     SELECT coalesce(json_agg(m ORDER BY m.session_id, m.created_at, m.id), '[]')::text AS rows
-    FROM (SELECT id, tenant_id, session_id, role, content, created_at, metadata FROM messages
+    FROM (SELECT id, tenant_id, session_id, role, content, created_at, metadata, client_message_id FROM messages
           WHERE tenant_id = ${context.viewer.tenantId} AND session_id = ANY(${[...sessionKeys]}::uuid[])) m`);
   const bySession = new Map<string, MessageRow[]>();
   for (const row of parseJsonRows<RawMessage>(result!.rows).map(fromRawMessage)) {
@@ -183,10 +230,10 @@ export async function findSessionWithMessages(
   key: string,
 ): Promise<{ session: SessionRow; messages: MessageRow[] } | null> {
   const [found] = await context.db.queryRows<RawSession & { messages: string }>(Prisma.sql`
-    SELECT s.id, s.tenant_id, s.external_id, s.channel, s.status::text AS status, s.started_at, s.ended_at, s.last_activity_at, s.metadata,
+    SELECT s.id, s.tenant_id, s.external_id, s.channel, s.status::text AS status, s.started_at, s.ended_at, s.last_activity_at, s.thread_id, s.metadata,
       (
         SELECT coalesce(json_agg(m ORDER BY m.created_at, m.id), '[]')::text
-        FROM (SELECT id, tenant_id, session_id, role, content, created_at, metadata FROM messages
+        FROM (SELECT id, tenant_id, session_id, role, content, created_at, metadata, client_message_id FROM messages
               WHERE session_id = s.id AND tenant_id = s.tenant_id) m
       ) AS messages
     FROM sessions s
@@ -248,7 +295,8 @@ export async function sessionStatistics(context: TenantContext, filter: SessionF
   };
 }
 
-interface RawSession {
+/** A sessions row as SQL returns it (snake_case). */
+export interface RawSession {
   id: string;
   tenant_id: string;
   external_id: string;
@@ -257,10 +305,12 @@ interface RawSession {
   started_at: Date;
   ended_at: Date | null;
   last_activity_at: Date;
+  thread_id: string | null;
   metadata: Prisma.JsonValue;
 }
 
-function fromRawSession(row: RawSession | JsonRow<RawSession>): SessionRow {
+/** Maps a raw or JSON sessions row to its Prisma shape. */
+export function fromRawSession(row: RawSession | JsonRow<RawSession>): SessionRow {
   return {
     id: row.id,
     tenantId: row.tenant_id,
@@ -270,6 +320,7 @@ function fromRawSession(row: RawSession | JsonRow<RawSession>): SessionRow {
     startedAt: dateOf(row.started_at),
     endedAt: nullableDateOf(row.ended_at),
     lastActivityAt: dateOf(row.last_activity_at),
+    threadId: row.thread_id,
     metadata: row.metadata,
   };
 }
@@ -283,6 +334,7 @@ export interface RawMessage {
   content: string;
   created_at: Date;
   metadata: Prisma.JsonValue;
+  client_message_id: string | null;
 }
 
 /** Maps a raw or JSON messages row to its Prisma shape. */
@@ -295,5 +347,6 @@ export function fromRawMessage(row: RawMessage | JsonRow<RawMessage>): MessageRo
     content: row.content,
     createdAt: dateOf(row.created_at),
     metadata: row.metadata,
+    clientMessageId: row.client_message_id,
   };
 }

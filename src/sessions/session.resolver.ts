@@ -20,11 +20,19 @@ import { NotFoundError } from '../graphql/errors';
 import { fromGlobalIdOf } from '../graphql/global-id';
 import { selectsField } from '../graphql/lookahead';
 import { NonNegativeInt } from '../graphql/scalars';
-import { UserError, UserErrorCode } from '../graphql/user-error';
+import { toUserError, UserError, UserErrorCode } from '../graphql/user-error';
 import { asTenantContext, type RequestContext } from '../core/context';
 import { Message, MessageConnection, MessageRole } from './message.type';
 import { OrderDirection } from '../graphql/order';
-import { assertValidSessionFilter, SessionFilter, SessionOrder, SessionOrderField, UpdateSessionStatusInput } from './session.inputs';
+import {
+  assertValidSessionFilter,
+  SessionFilter,
+  SessionOrder,
+  SessionOrderField,
+  UpdateSessionStatusInput,
+  UpsertSessionInput,
+} from './session.inputs';
+import { checkSessionUpsert, upsertSession } from './session.writes';
 import {
   changeSessionStatus,
   countMessages,
@@ -53,6 +61,18 @@ class SessionsArgs extends ConnectionArgs {
 class MessagesArgs extends ConnectionArgs {
   @Field(() => MessageRole, { nullable: true, description: 'Only messages with this role.' })
   role?: MessageRole | null;
+}
+
+@ObjectType({ simpleResolvers: true, description: 'Result of upsertSession.' })
+class UpsertSessionPayload {
+  @Field({ description: 'True when this call created the session, false when it existed (and was updated) or nothing was written.' })
+  created!: boolean;
+
+  @Field(() => Session, { nullable: true, description: 'The session after the call; null when userErrors is not empty.' })
+  session!: Session | null;
+
+  @Field(() => [UserError], { description: 'Why nothing was written; empty on success.' })
+  userErrors!: UserError[];
 }
 
 @ObjectType({ simpleResolvers: true, description: 'Result of updateSessionStatus.' })
@@ -144,6 +164,20 @@ export class SessionResolver {
     assertValidSessionFilter(filter);
     const stats = await sessionStatistics(asTenantContext(context), filter);
     return { ...stats, totalSessions: stats.byStatus.reduce((sum, group) => sum + group.count, 0) };
+  }
+
+  @Authorized('write')
+  @Mutation(() => UpsertSessionPayload, {
+    description:
+      "Creates the tenant's session with this `sessionId`, or updates its channel and, when given, its start, metadata and thread link. Safe to retry and to run concurrently. A refused input writes nothing and comes back as userErrors.",
+  })
+  async upsertSession(@Arg('input') input: UpsertSessionInput, @Ctx() context: RequestContext): Promise<UpsertSessionPayload> {
+    const tenant = asTenantContext(context);
+    const now = new Date();
+    const problems = checkSessionUpsert(context.config, input, now);
+    if (problems.length > 0) return { created: false, session: null, userErrors: problems.map((problem) => toUserError(problem)) };
+    const { session, created } = await upsertSession(tenant, input, now);
+    return { created, session: Session.fromRow(session), userErrors: [] };
   }
 
   @Authorized('write')

@@ -71,6 +71,13 @@ export class Session extends Node {
   @Field(() => JSONObject, { description: 'Free-form data the bot stored with the session.' })
   metadata!: Record<string, unknown>;
 
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'LangGraph thread_id of the agent thread that served the session (the metadata key `threadId`, set by upsertSession or by SQL); null when none. See `conversation`.',
+  })
+  threadId!: string | null;
+
   /** Maps a database row to its GraphQL object. */
   static fromRow(row: SessionRow, prefetched: SessionPrefetch = {}): Session {
     const session = new Session();
@@ -86,6 +93,7 @@ export class Session extends Node {
     session.durationMs = Math.max(0, (row.endedAt ?? row.lastActivityAt).getTime() - row.startedAt.getTime());
     session.duration = session.durationMs / 1000;
     session.metadata = isObject(row.metadata) ? row.metadata : {};
+    session.threadId = row.threadId;
     return session;
   }
 }
