@@ -1,8 +1,10 @@
 /**
  * A tenant's sessions and their messages as NDJSON (session.ndjson.ts), streamed with constant memory: sessions are
  * read in keyset pages of the sessions list (session.list.ts: the same filter as the sessions page, `totalCount`,
- * `sessionStats` and `usage`), oldest start first, and each page's messages in keyset chunks, each message already
+ * `sessionStats` and `usage`), oldest start first, and each page's messages in keyset chunks in the same order, each message already
  * serialised by PostgreSQL; a session line is written piece by piece, so neither a tenant nor a long session is held.
+ * A message written without a client id (by SQL or the seed) is exported with its id as `clientMessageId`, so an
+ * import of the file is idempotent too.
  */
 import type { TenantContext } from '../core/context';
 import { Prisma } from '../db/client';
@@ -40,7 +42,8 @@ interface SessionRow {
 }
 
 interface MessageChunkRow {
-  sessionId: string;
+  /** The session's position in its page, from 1. */
+  ordinal: number;
   createdAt: string;
   id: string;
   json: string;
@@ -65,8 +68,7 @@ export async function exportSessions(
     if (page.length === 0) break;
     const last = page[page.length - 1]!;
     seek = { value: last.startedAt.toISOString(), id: last.id };
-    // Messages come ordered by session id, so the page is written in that order to stream both side by side.
-    const sessions = [...page].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const sessions = page;
     const ids = sessions.map((session) => session.id);
     let chunk: MessageChunkRow[] = [];
     let position = 0;
@@ -82,7 +84,7 @@ export async function exportSessions(
       }
       return chunk[position];
     };
-    for (const session of sessions) {
+    for (const [index, session] of sessions.entries()) {
       let line = sessionLineHead({
         sessionId: session.sessionId,
         channel: session.channel,
@@ -93,7 +95,7 @@ export async function exportSessions(
         metadata: session.metadata,
       });
       let first = true;
-      for (let message = await nextMessage(); message?.sessionId === session.id; message = await nextMessage()) {
+      for (let message = await nextMessage(); message?.ordinal === index + 1; message = await nextMessage()) {
         line += first ? message.json : `,${message.json}`;
         first = false;
         position += 1;
@@ -129,17 +131,18 @@ function readSessionPage(context: TenantContext, filter: SessionFilter | null, s
      LIMIT ${limit}`);
 }
 
-/** The next chunk of the messages of these sessions, in (session id, created_at, id) order, each as its JSON line part. */
+/** The next chunk of the messages of these sessions, in (page position, created_at, id) order, each as its JSON line part. */
 function readMessageChunk(context: TenantContext, sessionIds: readonly string[], after: MessageChunkRow | null, limit: number) {
   const seek = after
-    ? Prisma.sql`AND (m.session_id, m.created_at, m.id) > (${after.sessionId}::uuid, ${after.createdAt}::timestamptz, ${after.id}::uuid)`
+    ? Prisma.sql`WHERE (p.ordinal, m.created_at, m.id) > (${after.ordinal}::bigint, ${after.createdAt}::timestamptz, ${after.id}::uuid)`
     : Prisma.empty;
   return context.db.queryRows<MessageChunkRow>(Prisma.sql`
-    SELECT m.session_id AS "sessionId", m.created_at::text AS "createdAt", m.id,
-           (SELECT to_json(r) FROM (SELECT m.id AS "clientMessageId", m.role, m.content,
+    SELECT p.ordinal::int AS ordinal, m.created_at::text AS "createdAt", m.id,
+           (SELECT to_json(r) FROM (SELECT coalesce(m.client_message_id, m.id::text) AS "clientMessageId", m.role, m.content,
               to_char(m.created_at AT TIME ZONE 'UTC', ${Prisma.raw(ISO)}) AS "createdAt", m.metadata) r)::text AS json
-      FROM messages m
-     WHERE m.tenant_id = ${context.viewer.tenantId} AND m.session_id = ANY(${sessionIds}::uuid[]) ${seek}
-     ORDER BY m.session_id, m.created_at, m.id
+      FROM unnest(${sessionIds}::uuid[]) WITH ORDINALITY AS p(id, ordinal)
+      JOIN messages m ON m.session_id = p.id AND m.tenant_id = ${context.viewer.tenantId}
+     ${seek}
+     ORDER BY p.ordinal, m.created_at, m.id
      LIMIT ${limit}`);
 }

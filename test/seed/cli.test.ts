@@ -146,6 +146,7 @@ describe('the convoql command', () => {
       ['apikey', 'list'],
       ['conversations', 'sync'],
       ['export', '--tenant', 'acme'],
+      ['import', '--tenant', 'acme', 'examples/import.ndjson'],
     ]) {
       const result = await runCli(args, env);
       expect({ args, code: result.code, stderr: oneLine(result.stderr) }).toEqual({ args, code: 1, stderr: line });
