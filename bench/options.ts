@@ -65,7 +65,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --tenants N               tenants (env BENCH_TENANTS; default 2)
   --seconds N               seconds per measured segment (env BENCH_SECONDS; default 5, quick 1)
   --connections A,B,C       connection counts (default 1,16,64; quick 1,16)
-  --only KEY,KEY            operations to run (keys as printed in the table; noisy-neighbour for that scenario alone)
+  --only KEY,KEY            operations to run (keys as printed in the table; noisy-neighbour for that scenario alone;
+                            import: convoql import of 1,000,000 messages on a database of its own, BENCH_IMPORT_MESSAGES)
   --reseed                  regenerate the dataset even if one with these options exists
   --cpu-prof                profile the convoql server under each operation (an extra 16-connection segment)
 Database: BENCH_DATABASE_URL=postgres://… runs on that PostgreSQL (created if missing); unset, on the embedded PGlite.`;

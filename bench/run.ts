@@ -55,6 +55,7 @@ import {
   type ServerFigures,
   type TargetCheck,
 } from './report';
+import { runImportBench } from './import';
 import { runStartup } from './startup';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
@@ -64,6 +65,8 @@ const RESULTS_DIR = path.join(PROJECT_ROOT, 'bench', 'results');
 const MAX_SEGMENT_SECONDS = 15;
 
 const log = (line: string) => console.log(line);
+/** `--only import`: the import scenario (bench/import.ts), on a database of its own; run only when named. */
+const IMPORT_KEY = 'import';
 
 async function main(): Promise<void> {
   let options: BenchOptions | null;
@@ -81,6 +84,10 @@ async function main(): Promise<void> {
   if (options.mode === 'startup') {
     await runStartup(PROJECT_ROOT, log);
     return;
+  }
+  if (options.only.includes(IMPORT_KEY)) {
+    await runImportBench(PROJECT_ROOT, options, log);
+    if (options.only.every((key) => key === IMPORT_KEY)) return;
   }
   const database = await openBenchDatabase(options.databaseUrl, options.dataset, PROJECT_ROOT);
   try {
