@@ -94,6 +94,8 @@ export type SessionFilter = {
   toolName?: Array<string> | null | undefined;
   /** Sessions with a message by any of these models (message metadata `model`, exact match). */
   model?: Array<string> | null | undefined;
+  /** true: sessions linked to an agent thread the tenant's conversations hold (`conversation` is not null); false: sessions without one (no `threadId`, or a thread not synced). */
+  hasConversation?: boolean | null | undefined;
 };
 
 /** Order of the session list. Default: STARTED_AT, DESC (newest first). */
@@ -165,6 +167,8 @@ export type ConversationFilter = {
   costUsd?: DecimalRange | null | undefined;
   /** Total tokens (`tokenUsage.total`) within these bounds (inclusive). */
   totalTokens?: IntRange | null | undefined;
+  /** Threads that served a chat session on any of these channels (`Conversation.sessions`, channel exact match). */
+  channel?: Array<string> | null | undefined;
 };
 
 /** Bounds of an exact decimal, both inclusive; a missing bound does not restrict. */
@@ -242,7 +246,27 @@ export type UsageFilter = {
 /** Why a mutation did not change anything. */
 export type UserErrorCode =
   /** The status cannot change that way: only an ACTIVE session can end. */
-  | 'ILLEGAL_STATUS_TRANSITION';
+  | 'ILLEGAL_STATUS_TRANSITION'
+  /** The object named by the field does not exist for this tenant (another tenant's looks the same). */
+  | 'NOT_FOUND'
+  /** The session is CLOSED or EXPIRED and takes no more messages. */
+  | 'SESSION_ENDED'
+  /** The value is empty or only white space where text is required. */
+  | 'BLANK'
+  /** The value is larger than the configured limit (bytes of text or of JSON, characters of an id). */
+  | 'TOO_LONG'
+  /** The JSON value nests objects and arrays deeper than the configured limit. */
+  | 'TOO_DEEP'
+  /** The timestamp is further ahead of the server's clock than the configured limit allows. */
+  | 'IN_FUTURE'
+  /** The message role is not one of USER, ASSISTANT, SYSTEM or TOOL. */
+  | 'UNKNOWN_ROLE'
+  /** Another item of the same call has the same client id. */
+  | 'DUPLICATE_IN_CALL'
+  /** The call holds fewer or more items than a call may (appendMessages: 1 to 500 messages). */
+  | 'BATCH_SIZE'
+  /** The text contains U+0000 (NUL), which PostgreSQL cannot store in text or JSON. */
+  | 'UNSUPPORTED_CHARACTER';
 
 /** Change the status of a session. */
 export type UpdateSessionStatusInput = {
