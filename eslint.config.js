@@ -18,5 +18,5 @@ module.exports = tseslint.config(
       '@typescript-eslint/no-empty-object-type': ['error', { allowInterfaces: 'with-single-extends' }],
     },
   },
-  { files: ['test/**', 'bench/**', 'tools/**', 'src/cli/**', 'prisma/seed/**'], rules: { 'no-console': 'off' } },
+  { files: ['test/**', 'bench/**', 'tools/**', 'bin/**', 'src/cli/**', 'prisma/seed/**'], rules: { 'no-console': 'off' } },
 );

@@ -60,6 +60,7 @@ import {
   type ServerFigures,
   type TargetCheck,
 } from './report';
+import { runImportBench } from './import';
 import { runStartup } from './startup';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
@@ -69,6 +70,8 @@ const RESULTS_DIR = path.join(PROJECT_ROOT, 'bench', 'results');
 const MAX_SEGMENT_SECONDS = 15;
 
 const log = (line: string) => console.log(line);
+/** `--only import`: the import scenario (bench/import.ts), on a database of its own; run only when named. */
+const IMPORT_KEY = 'import';
 
 async function main(): Promise<void> {
   let options: BenchOptions | null;
@@ -87,6 +90,10 @@ async function main(): Promise<void> {
     await runStartup(PROJECT_ROOT, log);
     return;
   }
+  if (options.only.includes(IMPORT_KEY)) {
+    await runImportBench(PROJECT_ROOT, options, log);
+    if (options.only.every((key) => key === IMPORT_KEY)) return;
+  }
   const database = await openBenchDatabase(options.databaseUrl, options.dataset, PROJECT_ROOT);
   try {
     log(`database: ${database.kind === 'postgresql' ? `PostgreSQL ${redact(database.url)}` : 'embedded PGlite (child process)'}`);
@@ -95,7 +102,7 @@ async function main(): Promise<void> {
     if (options.mode === 'explain') await runExplain(PROJECT_ROOT, database, fixtures, convoqlEnv(database, true), log);
     else {
       const isSearch = (key: string) => key === SEARCH_KEY || key.startsWith(`${SEARCH_KEY}-`);
-      const scenarios = [NOISY_NEIGHBOUR_KEY, USAGE_ROLLUPS_KEY, SUBSCRIPTIONS_KEY, APPEND_MESSAGES_KEY];
+      const scenarios = [NOISY_NEIGHBOUR_KEY, USAGE_ROLLUPS_KEY, SUBSCRIPTIONS_KEY, APPEND_MESSAGES_KEY, IMPORT_KEY];
       const runs = (key: string) => options.only.length === 0 || options.only.includes(key);
       if (!options.only.every((key) => scenarios.includes(key) || isSearch(key)) || options.only.length === 0)
         await runLoad(options, database, fixtures);

@@ -32,8 +32,12 @@ export async function start(environment: Environment = process.env, argv: readon
   // flag whenever it sets a new heap limit, so setting it at run time applies.
   if (config.runtime.heapGrowingPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.runtime.heapGrowingPercent}`);
   const logger = createLogger(config);
-  const database = await openDatabase(config, logger, async (connectionString, embedded) => {
-    if (embedded) await seedDemoDataIfEmpty(connectionString, logger);
+  const database = await openDatabase(config, logger, {
+    beforeClient: async (connectionString, embedded) => {
+      if (embedded) await seedDemoDataIfEmpty(connectionString, logger);
+    },
+    // A deploy may start the new version before its migration step: it serves and reports not ready on /readyz.
+    allowPendingMigrations: true,
   });
   try {
     const demoApiKey = database.embedded ? await ensureDemoApiKey(database.db, config.database.dataDir) : undefined;

@@ -6,6 +6,7 @@ import { parse, printSchema, type GraphQLSchema } from 'graphql';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildSchema } from '../server/schema';
+import { UsageError } from './cli-support';
 
 const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
 /** The committed subgraph SDL, with @link and @key (graphql's printSchema would drop them): what a router composes. */
@@ -41,56 +42,50 @@ export async function breakingChanges(schema: GraphQLSchema): Promise<string[]> 
     .map((change) => `${change.path ?? ''}: ${change.message}`);
 }
 
-/**
- * `npm run schema:emit` writes schema.graphql and schema.client.graphql; `npm run schema:check` fails when either
- * differs from the code or when the code breaks the released schema; `npm run schema:release` makes the current
- * schema the released one (refusing a breaking change unless `--accept-breaking`).
- */
-async function main(): Promise<void> {
-  const schema = await buildSchema();
-  const files: [string, string][] = [
+/** The two committed SDL files as the code prints them. */
+async function printedSchemas(schema: GraphQLSchema): Promise<[string, string][]> {
+  return [
     [SCHEMA_FILE, await printConvoqlSchema(schema)],
     [CLIENT_SCHEMA_FILE, printClientSchema(schema)],
   ];
-  const breaking = await breakingChanges(schema);
-  const acceptBreaking = process.argv.includes('--accept-breaking');
-  if (process.argv.includes('--check')) {
-    for (const [file, sdl] of files) {
-      if ((await readFile(file, 'utf8').catch(() => '')) !== sdl) {
-        console.error(`${path.basename(file)} is out of date with the code: run \`npm run schema:emit\` and commit the result.`);
-        process.exit(1);
-      }
-    }
-    if (breaking.length > 0) {
-      console.error(
-        `The schema breaks the released one (schema.released.graphql) in ${breaking.length} place(s):\n  ${breaking.join('\n  ')}\n` +
-          'Add and deprecate instead; to release an intended break, run `npm run schema:release -- --accept-breaking` and say why in the commit.',
-      );
-      process.exit(1);
-    }
-    console.log('schema.graphql and schema.client.graphql are up to date, and nothing breaks the released schema.');
-    return;
-  }
-  if (process.argv.includes('--release')) {
-    if (breaking.length > 0 && !acceptBreaking) {
-      console.error(
-        `Refusing to release ${breaking.length} breaking change(s):\n  ${breaking.join('\n  ')}\nPass --accept-breaking to release them.`,
-      );
-      process.exit(1);
-    }
-    await writeFile(RELEASED_SCHEMA_FILE, files[0]![1]);
-    console.log(`wrote ${path.basename(RELEASED_SCHEMA_FILE)}${breaking.length ? ` with ${breaking.length} breaking change(s)` : ''}`);
-    return;
-  }
-  for (const [file, sdl] of files) {
+}
+
+/** `convoql schema emit`: writes schema.graphql and schema.client.graphql. */
+export async function schemaEmit(): Promise<void> {
+  for (const [file, sdl] of await printedSchemas(await buildSchema())) {
     await writeFile(file, sdl);
     console.log(`wrote ${path.basename(file)}`);
   }
 }
 
-if (require.main === module) {
-  main().catch((error: unknown) => {
-    console.error(`schema: ${(error as Error).message}`);
-    process.exit(1);
-  });
+/** `convoql schema check`: fails when either file differs from the code or when the code breaks the released schema. */
+export async function schemaCheck(): Promise<void> {
+  const schema = await buildSchema();
+  for (const [file, sdl] of await printedSchemas(schema)) {
+    if ((await readFile(file, 'utf8').catch(() => '')) !== sdl) {
+      throw new UsageError(`${path.basename(file)} is out of date with the code: run \`npx convoql schema emit\` and commit the result.`);
+    }
+  }
+  const breaking = await breakingChanges(schema);
+  if (breaking.length > 0) {
+    console.error(
+      `The schema breaks the released one (schema.released.graphql) in ${breaking.length} place(s):\n  ${breaking.join('\n  ')}`,
+    );
+    throw new UsageError(
+      'Add and deprecate instead; to release an intended break, run `npx convoql schema release --accept-breaking` and say why in the commit.',
+    );
+  }
+  console.log('schema.graphql and schema.client.graphql are up to date, and nothing breaks the released schema.');
+}
+
+/** `convoql schema release`: makes the current schema the released one, refusing a breaking change unless accepted. */
+export async function schemaRelease(options: { acceptBreaking?: boolean }): Promise<void> {
+  const schema = await buildSchema();
+  const breaking = await breakingChanges(schema);
+  if (breaking.length > 0 && !options.acceptBreaking) {
+    console.error(`Refusing to release ${breaking.length} breaking change(s):\n  ${breaking.join('\n  ')}`);
+    throw new UsageError('Pass --accept-breaking to release them, and say why in the commit.');
+  }
+  await writeFile(RELEASED_SCHEMA_FILE, await printConvoqlSchema(schema));
+  console.log(`wrote ${path.basename(RELEASED_SCHEMA_FILE)}${breaking.length ? ` with ${breaking.length} breaking change(s)` : ''}`);
 }

@@ -1,11 +1,10 @@
-import { loadConfig } from '../config';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { applyMigrations } from '../db/migrations';
+import { cliConfig, describeUrl } from './cli-support';
 
-// `npm run db:migrate`: applies pending migrations to DATABASE_URL, or to the embedded PGlite in
-// DATA_DIR when DATABASE_URL is unset.
-async function main(): Promise<void> {
-  const { database } = loadConfig(process.env);
+/** `convoql migrate`: applies pending migrations to DATABASE_URL, or to the embedded PGlite in DATA_DIR when it is unset. */
+export async function migrate(): Promise<void> {
+  const { database } = cliConfig();
   const embedded = database.url ? null : await startEmbeddedPostgres({ dataDir: database.dataDir });
   const target = embedded ? `the embedded PostgreSQL in ${database.dataDir}` : describeUrl(database.url!);
   try {
@@ -19,20 +18,4 @@ async function main(): Promise<void> {
   } finally {
     await embedded?.stop();
   }
-}
-
-// Never print the password.
-function describeUrl(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
-}
-
-main().catch((error: unknown) => {
-  console.error(`db:migrate failed: ${oneLine(error)}`);
-  process.exitCode = 1;
-});
-
-function oneLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/\s*\n\s*/g, ' ').trim() || 'unknown error';
 }

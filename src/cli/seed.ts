@@ -1,25 +1,15 @@
 import { performance } from 'node:perf_hooks';
-import { SEED_DEFAULTS, resolveSeedOptions, seedDatabase, type SeedOptions, type SeedSummary } from '../../prisma/seed';
-import { loadConfig } from '../config';
+import { resolveSeedOptions, seedDatabase, type SeedOptions, type SeedSummary } from '../../prisma/seed';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { applyMigrations } from '../db/migrations';
 import { conversationSyncConfigOf } from '../conversations/conversation.sync';
 import { syncSeededConversations } from '../server/demo';
+import { cliConfig, describeUrl, UsageError } from './cli-support';
+import { SEED_USAGE } from './seed-usage';
 
-// `npm run db:seed -- --tenants 3 --sessions 2000 --messages-per-session 10 --conversations 50
+// `npx convoql seed --tenants 3 --sessions 2000 --messages-per-session 10 --conversations 50
 // --long-thread-steps 1000 --seed 42 --reset`: migrates, then seeds DATABASE_URL, or the embedded
 // PGlite in DATA_DIR when DATABASE_URL is unset.
-
-const USAGE = `Usage: npm run db:seed -- [options]
-  --tenants N               tenants: acme, globex, initech, tenant-4, ... (default ${SEED_DEFAULTS.tenants})
-  --sessions N              chat sessions per tenant (default ${SEED_DEFAULTS.sessions})
-  --messages-per-session N  average messages per session (default ${SEED_DEFAULTS.messagesPerSession})
-  --conversations N         agent threads per tenant (default ${SEED_DEFAULTS.conversations})
-  --long-thread-steps N     one extra thread of N checkpoints in the first tenant; 0, 3 or >= 5 (default 0)
-  --seed N                  PRNG seed; the same options give the same rows (default ${SEED_DEFAULTS.seed})
-  --now ISO-DATE            instant the data leads up to (default: the current time)
-  --reset                   truncate sessions, messages, conversations and the checkpoint tables first
-  --help                    print this help`;
 
 const INTEGER_FLAGS = {
   '--tenants': 'tenants',
@@ -31,11 +21,6 @@ const INTEGER_FLAGS = {
 } as const satisfies Record<string, keyof SeedOptions>;
 
 const FLAG_OF: Record<string, string> = Object.fromEntries(Object.entries(INTEGER_FLAGS).map(([flag, key]) => [key, flag]));
-
-/** Thrown for a bad command line; its message is one line. */
-class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 /** Parses the command line into seed options (validated), or null when --help was asked for. */
 export function parseSeedArgs(argv: readonly string[]): Required<SeedOptions> | null {
@@ -53,7 +38,7 @@ export function parseSeedArgs(argv: readonly string[]): Required<SeedOptions> | 
     }
     const value = inline ?? argv[++i];
     if (flag !== '--now' && !(flag in INTEGER_FLAGS)) {
-      throw new UsageError(`Unknown option "${arg}"; run with --help for the list`);
+      throw new UsageError(`Unknown option "${arg}"; run \`npx convoql seed --help\` for the list`);
     }
     if (value === undefined || value === '' || value.startsWith('--')) {
       throw new UsageError(`Expected a value after ${flag}`);
@@ -95,14 +80,15 @@ function formatSummary(summary: SeedSummary): string {
   return [...lines, `  ${'checkpoint bytes'.padEnd(18)} ${`${megabytes} MB`.padStart(12)}`].join('\n');
 }
 
-async function main(): Promise<void> {
-  const options = parseSeedArgs(process.argv.slice(2));
+/** `convoql seed [options]`: see {@link SEED_USAGE}. */
+export async function seed(argv: readonly string[]): Promise<void> {
+  const options = parseSeedArgs(argv);
   if (!options) {
-    console.log(USAGE);
+    console.log(SEED_USAGE);
     return;
   }
   const started = performance.now();
-  const config = loadConfig(process.env);
+  const config = cliConfig();
   const { database } = config;
   const embedded = database.url ? null : await startEmbeddedPostgres({ dataDir: database.dataDir });
   const target = embedded ? `the embedded PostgreSQL in ${database.dataDir}` : describeUrl(database.url!);
@@ -120,19 +106,4 @@ async function main(): Promise<void> {
   } finally {
     await embedded?.stop();
   }
-}
-
-// Never print the password.
-function describeUrl(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
-}
-
-if (require.main === module) {
-  main().catch((error: unknown) => {
-    const message = error instanceof Error ? error.message : String(error);
-    console.error(`db:seed failed: ${message.replace(/\s*\n\s*/g, ' ').trim() || 'unknown error'}`);
-    if (error instanceof UsageError) console.error('Run with --help for the options.');
-    process.exitCode = 1;
-  });
 }

@@ -55,14 +55,19 @@ export interface ConversationSyncSummary {
   created: number;
   /** Conversations whose rollups and index were refreshed. */
   updated: number;
-  /** Changed threads found already synced once their lock was held (another runner did them). */
+  /**
+   * Threads already synced: those the change detection found unchanged, and changed ones found synced once their lock
+   * was held (another runner did them). So `threads` = created + updated + unchanged + busy + skipped + failed.
+   */
   unchanged: number;
   /** Changed threads another runner was syncing at that moment (picked up by the next pass if still changed). */
   busy: number;
   /** Threads whose metadata has no tenant key while no default tenant is configured. */
   skippedNoTenant: number;
-  /** Threads naming a tenant that does not exist. */
+  /** Threads naming a tenant that does not exist (by metadata or CONVERSATION_DEFAULT_TENANT). */
   skippedUnknownTenant: number;
+  /** The tenants those threads name, sorted (at most 10). */
+  unknownTenants: string[];
   /** Threads whose sync failed (see `failures`); the others are synced regardless. */
   failed: number;
   /** Checkpoints transformed into step index rows, all namespaces together. */
@@ -106,6 +111,7 @@ export async function syncConversations(db: Database, config: ConversationSyncCo
     busy: 0,
     skippedNoTenant: 0,
     skippedUnknownTenant: 0,
+    unknownTenants: [],
     failed: 0,
     checkpointsIndexed: 0,
     unpricedModels: [],
@@ -120,6 +126,7 @@ export async function syncConversations(db: Database, config: ConversationSyncCo
       : (await db.prisma.tenant.findMany({ where: { id: { in: candidates } }, select: { id: true } })).map((t) => t.id),
   );
   const unpriced = new Set<string>();
+  const unknownTenants = new Set<string>();
   for (const thread of threads) {
     let tenantId: string | null = null;
     if (!thread.hasConversation) {
@@ -130,6 +137,7 @@ export async function syncConversations(db: Database, config: ConversationSyncCo
       }
       if (!knownTenants.has(tenantId)) {
         summary.skippedUnknownTenant += 1;
+        unknownTenants.add(tenantId);
         continue;
       }
     }
@@ -146,6 +154,9 @@ export async function syncConversations(db: Database, config: ConversationSyncCo
     }
   }
   summary.changed = threads.length - summary.skippedNoTenant - summary.skippedUnknownTenant;
+  // Threads the change detection passed over are synced already.
+  summary.unchanged += total - threads.length;
+  summary.unknownTenants = [...unknownTenants].sort().slice(0, MAX_REPORTED_FAILURES);
   summary.unpricedModels = [...unpriced].sort();
   return summary;
 }

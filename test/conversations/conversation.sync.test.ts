@@ -200,6 +200,12 @@ afterAll(async () => {
   await server?.close();
 });
 
+/** Every thread of a pass is counted exactly once. */
+function expectCountsAddUp(summary: ConversationSyncSummary): void {
+  const { created, updated, unchanged, busy, skippedNoTenant, skippedUnknownTenant, failed } = summary;
+  expect(created + updated + unchanged + busy + skippedNoTenant + skippedUnknownTenant + failed).toBe(summary.threads);
+}
+
 describe('conversation sync', () => {
   test('attaches threads by the tenant key in their metadata, and skips and counts those without a tenant', async () => {
     const summary = await syncConversations(server.db, config);
@@ -209,8 +215,10 @@ describe('conversation sync', () => {
       created: 1,
       skippedNoTenant: FIXTURES.length,
       skippedUnknownTenant: 1,
+      unknownTenants: ['nosuch'],
       failed: 0,
     });
+    expectCountsAddUp(summary);
     const globexKey = await server.createKey('globex', ['read']);
     expect((await listConversations(globexKey)).map((node) => [node.threadId, node.title, node.status])).toEqual([
       [tagged.globex, 'Hi, I work at globex.', 'IDLE'],
@@ -266,6 +274,8 @@ describe('conversation sync', () => {
   test('a second sync touches no thread', async () => {
     const summary = await syncConversations(server.db, config);
     expect(summary).toMatchObject({ changed: 0, created: 0, updated: 0, checkpointsIndexed: 0, skippedUnknownTenant: 1, failed: 0 });
+    expect(summary.unchanged).toBe(summary.threads - 1);
+    expectCountsAddUp(summary);
     expect(touched(summary)).toBe(0);
   });
 
@@ -341,7 +351,7 @@ describe('conversation sync', () => {
         updated: 0,
         failed: 0,
       });
-      for (const summary of summaries) expect(summary.created + summary.unchanged + summary.busy).toBe(summary.changed);
+      for (const summary of summaries) expectCountsAddUp(summary);
       console.log(
         `two concurrent syncs: ${summaries.map((summary) => JSON.stringify({ created: summary.created, unchanged: summary.unchanged, busy: summary.busy })).join(' ')}`,
       );

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { Client } from 'pg';
 import path from 'node:path';
 import { createApiKey, ensureTenant } from '../../src/api-keys/api-key.repository';
 import { createDatabase } from '../../src/db/client';
@@ -28,9 +29,25 @@ async function post(url: string, key: string, query: string) {
   return { status: response.status, body: (await response.json()) as { data?: unknown; errors?: { extensions?: { code?: string } }[] } };
 }
 
+async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
 describe('readiness and metrics', () => {
   it('reports not ready while migrations are pending, and ready once they are applied', async () => {
-    const database = await createTestDatabase({ migrated: false });
+    // A database an older version migrated: its newest migration is not applied yet (a deploy's migration step follows).
+    const database = await createTestDatabase();
+    const newest = `(SELECT max(migration_name) FROM _prisma_migrations)`;
+    await withClient(database.url, (client) =>
+      client.query(`CREATE TABLE newest_migration AS SELECT * FROM _prisma_migrations WHERE migration_name = ${newest};
+                    DELETE FROM _prisma_migrations WHERE migration_name IN (SELECT migration_name FROM newest_migration)`),
+    );
     const app = await start({ LOG_LEVEL: 'silent', DATABASE_URL: database.url, PORT: '0', DB_POOL_MAX: '1' });
     const readyz = app.url.replace(/\/graphql$/, '/readyz');
     try {
@@ -40,7 +57,9 @@ describe('readiness and metrics', () => {
     } finally {
       await app.stop();
     }
-    await applyMigrations(database.url);
+    await withClient(database.url, (client) =>
+      client.query(`INSERT INTO _prisma_migrations SELECT * FROM newest_migration; DROP TABLE newest_migration`),
+    );
     const migrated = await start({ LOG_LEVEL: 'silent', DATABASE_URL: database.url, PORT: '0', DB_POOL_MAX: '1' });
     try {
       const ready = await fetch(migrated.url.replace(/\/graphql$/, '/readyz'));

@@ -26,6 +26,21 @@ describe('start-up', () => {
     expect(line).not.toContain('\n');
   });
 
+  it('refuses a database that was never migrated, naming the command that migrates it, and migrates it with --migrate', async () => {
+    const database = await createTestDatabase({ migrated: false });
+    try {
+      const where = new URL(database.url);
+      expect(await startupError({ DATABASE_URL: database.url, PORT: '0' })).toBe(
+        `convoql: The database ${where.hostname}:${where.port}${where.pathname} has no convoql tables (it was never migrated): ` +
+          'run `npx convoql migrate` with the same DATABASE_URL, or start the server with --migrate.',
+      );
+      const app = await start({ LOG_LEVEL: 'silent', DATABASE_URL: database.url, PORT: '0' }, ['--migrate']);
+      await app.stop();
+    } finally {
+      await database.drop();
+    }
+  });
+
   it('stops with one clear line for a bad or busy port', async () => {
     expect(await startupError({ PORT: '-1' })).toMatch(/^convoql: Invalid configuration: PORT expected an integer >= 0/);
     const blocker = createServer();
