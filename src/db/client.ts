@@ -85,14 +85,22 @@ export function createDatabase(
     queryRows: async <T>(statement: Prisma.Sql) => {
       statements.notify(statement.text);
       const name = names?.of(statement.text);
-      const result = name
-        ? await pool.query({ name, text: statement.text, values: statement.values })
-        : await pool.query(statement.text, statement.values);
-      return result.rows as T[];
+      if (name) {
+        try {
+          return (await pool.query({ name, text: statement.text, values: statement.values })).rows as T[];
+        } catch (error) {
+          // A session that outlived the connection which prepared the name (PGlite served over a socket keeps one):
+          // this statement goes unnamed instead.
+          if ((error as { code?: string }).code !== DUPLICATE_PREPARED_STATEMENT) throw error;
+        }
+      }
+      return (await pool.query(statement.text, statement.values)).rows as T[];
     },
     close: () => (closing ??= prisma.$disconnect().then(() => pool.end())),
   };
 }
+
+const DUPLICATE_PREPARED_STATEMENT = '42P05';
 
 /**
  * Names for the texts of hand-written statements, so that each is a named prepared statement: PostgreSQL parses and
