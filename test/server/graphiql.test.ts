@@ -82,6 +82,7 @@ describe('the GraphiQL page', () => {
       'react-18.3.1.production.min.js',
       'react-dom-18.3.1.production.min.js',
       'graphiql-4.1.2.umd.js',
+      'graphql-ws-6.4.2.min.js',
       expect.stringMatching(/^convoql-[0-9a-f]{12}\.js$/),
     ]);
     expect(styles).toHaveLength(2);
@@ -137,7 +138,7 @@ describe('the demo key', () => {
       demoApiKey: 'cq_demo</script><script>alert(1)</script>',
       styleNonce: expect.any(String),
     });
-    expect(html.match(/<script\b/g)).toHaveLength(5);
+    expect(html.match(/<script\b/g)).toHaveLength(6);
     expect(html).toContain('id="convoql-api-key-demo"');
   });
 
