@@ -17,7 +17,7 @@ export function withArgumentPaths(
     const match = VARIABLE_ERROR.exec(error.message);
     const argument = match ? uses.get(match[1]!) : undefined;
     if (!match || argument === undefined || error.extensions.code !== undefined) return error;
-    const within = AT_PATH.exec(error.message);
+    const within = lastPathOf(error.message);
     const path = within && within[1] === match[1] ? within[2]!.replace(/\[\d+\]/g, '') : '';
     return new GraphQLError(error.message, {
       nodes: error.nodes,
@@ -29,8 +29,23 @@ export function withArgumentPaths(
 
 /** `Variable "$name" …`: every variable coercion error of graphql-js starts so. */
 const VARIABLE_ERROR = /^Variable "\$([_A-Za-z][_0-9A-Za-z]*)" /;
-/** The last ` at "name.field[0].field"; ` of the message: where in the variable's value the coercion failed. */
-const AT_PATH = /[\s\S]* at "([_A-Za-z][_0-9A-Za-z]*)((?:\.[_A-Za-z][_0-9A-Za-z]*|\[\d+\])*)"; /;
+/** ` at "name.field[0].field"; ` at the start of a string: where in the variable's value the coercion failed. */
+const AT_PATH = /^ at "([_A-Za-z][_0-9A-Za-z]*)((?:\.[_A-Za-z][_0-9A-Za-z]*|\[\d+\])*)"; /;
+
+/**
+ * The last ` at "…"; ` of the message, found by searching backwards and matching each candidate where it starts: the
+ * message holds the client's value (up to the body limit), and a pattern scanning it for its last match backtracked
+ * for minutes on a long string, with the event loop blocked.
+ */
+function lastPathOf(message: string): RegExpExecArray | null {
+  // graphql-js writes the path after the value: a value full of look-alikes only costs up to this many tries.
+  let tries = 100;
+  for (let at = message.lastIndexOf(' at "'); at >= 0 && tries-- > 0; at = at === 0 ? -1 : message.lastIndexOf(' at "', at - 1)) {
+    const found = AT_PATH.exec(message.slice(at, at + 1_000));
+    if (found) return found;
+  }
+  return null;
+}
 
 /**
  * The argument path each variable of the operation is passed to (`filter` for `filter: $f`, `filter.metadata` for
