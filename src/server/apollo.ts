@@ -9,6 +9,8 @@ import { CLIENT_SAFE_CODES } from '../graphql/errors';
 import { clientErrorCode, isCodedError } from './error-codes';
 import type { RequestContext } from '../core/context';
 import { compiledExecutionGateway } from './compiled-execution';
+import type { ReadReplicas } from '../db/read-replicas';
+import { routeReads } from './read-routing';
 import type { CostBudget } from './cost-budget';
 import { fairnessPlugin } from './fairness';
 import { limitedParseOptions, queryLimitsPlugin } from './limits';
@@ -24,11 +26,13 @@ export function createApolloServer(options: {
   plugins?: ApolloServerPlugin<RequestContext>[];
   /** The keys' cost budgets, shared with subscriptions; made from config when left out. */
   budget?: CostBudget | null;
+  /** The read replicas queries read from (DATABASE_READ_URL); null or left out reads everything from the primary. */
+  replicas?: ReadReplicas | null;
 }): ApolloServer<RequestContext> {
-  const { config, logger } = options;
+  const { config, logger, replicas } = options;
   const development = config.env === 'development';
   return new ApolloServer<RequestContext>({
-    gateway: compiledExecutionGateway(options.schema),
+    gateway: compiledExecutionGateway(options.schema, replicas ? (executor) => routeReads(executor, replicas) : undefined),
     logger,
     introspection: config.graphql.introspection,
     includeStacktraceInErrorResponses: development,

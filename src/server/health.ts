@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Database } from '../db/client';
+import type { ReadReplicas } from '../db/read-replicas';
 import { defaultMigrationPaths, readMigrations } from '../db/migrations';
 
 /** How long a readiness answer is reused, so probes do not load the database. */
@@ -9,8 +10,11 @@ const READINESS_CACHE_MS = 2_000;
  * `/readyz`: 200 when the database answers and every migration on disk is applied, 503 with the
  * reason otherwise. A load balancer stops routing to the replica meanwhile; the process keeps running
  * and turns ready again by itself when the database is back.
+ *
+ * With read replicas (DATABASE_READ_URL) the body lists each one's state. A replica that is down does not make the
+ * server unready (its reads go to another replica or the primary): the answer stays 200 with `status: "degraded"`.
  */
-export function readinessHandler(db: Database): RequestHandler {
+export function readinessHandler(db: Database, replicas: ReadReplicas | null = null): RequestHandler {
   let expected: Promise<string[]> | undefined;
   let cached: { at: number; status: number; body: object } | undefined;
   return async (_request, response) => {
@@ -20,7 +24,23 @@ export function readinessHandler(db: Database): RequestHandler {
       );
       cached = { at: Date.now(), ...(await checkReadiness(db, await expected)) };
     }
-    response.status(cached.status).json(cached.body);
+    if (!replicas) return void response.status(cached.status).json(cached.body);
+    // The replicas' states are in memory, kept by their checks: always current, never cached.
+    const states = replicas.status();
+    const down = states.filter((replica) => replica.state === 'down');
+    const degraded = cached.status === 200 && down.length > 0;
+    response.status(cached.status).json({
+      ...cached.body,
+      ...(degraded
+        ? {
+            status: 'degraded',
+            reason: `${down.length} of ${states.length} read replica${states.length === 1 ? '' : 's'} down; reads go to ${
+              down.length === states.length ? 'the primary' : 'the others'
+            }`,
+          }
+        : {}),
+      replicas: states,
+    });
   };
 }
 

@@ -13,6 +13,7 @@ import { graphqlRequestHandler, HttpError, sendJsonError } from './graphql-http'
 import { readinessHandler } from './health';
 import { Metrics, metricsHandler } from './metrics';
 import { isDatabaseUnavailable } from '../db/errors';
+import { openReadReplicas } from '../db/read-replicas';
 import { UsageCache } from '../analytics/usage.cache';
 import type { UsageFigures } from '../analytics/usage.repository';
 import { ServiceUnavailableError } from '../graphql/errors';
@@ -68,12 +69,15 @@ export async function startServer(options: {
   const metrics = new Metrics(db, { maxOperations: config.metrics.maxOperations });
   const usageCache = new UsageCache<UsageFigures[]>({ ttlMs: config.analytics.usageCacheSeconds * 1000 });
   const budget = costBudgetOf(config);
+  // Queries read from these (DATABASE_READ_URL); mutations, subscriptions and everything else from the primary.
+  const replicas = await openReadReplicas(db, config, logger);
   const apollo = createApolloServer({
     schema,
     config,
     logger,
     httpServer,
     budget,
+    replicas,
     plugins: [graphiqlLandingPagePlugin({ demoApiKey }), metrics.plugin()],
   });
   await apollo.start();
@@ -81,7 +85,7 @@ export async function startServer(options: {
   app.get('/healthz', (_request, response) => {
     response.json({ status: 'ok' });
   });
-  app.get('/readyz', readinessHandler(db));
+  app.get('/readyz', readinessHandler(db, replicas));
   const serveMetrics = metricsHandler(metrics, config.metrics.token);
   // With an address of its own (a port only the scraper reaches), /metrics is not on the API's port at all.
   if (!config.metrics.listen) app.get('/metrics', (request, response, next) => void serveMetrics(request, response).catch(next));
@@ -136,6 +140,7 @@ export async function startServer(options: {
   const address = await listen(httpServer, config.http.host, config.http.port, 'PORT').catch(async (error: unknown) => {
     await webSocket.close();
     await bus.stop();
+    await replicas?.close();
     throw error;
   });
   let metricsServer: Server | undefined;
@@ -165,6 +170,7 @@ export async function startServer(options: {
           await new Promise<void>((resolve) => server.close(() => resolve()));
         }
         await apollo.stop();
+        await replicas?.close();
       })()),
   };
 }

@@ -1,0 +1,55 @@
+import type { GatewayExecutor } from '@apollo/server-gateway-interface';
+import { GraphQLError, OperationTypeNode } from 'graphql';
+import type { RequestContext } from '../core/context';
+import type { Database } from '../db/client';
+import { isDatabaseUnavailable } from '../db/errors';
+import type { ReadReplicas } from '../db/read-replicas';
+import { readingFrom } from './context';
+
+/**
+ * The request header with which a client asks that a query read from the primary: `x-convoql-consistency: primary`
+ * (for a dashboard that must see what it just wrote). Any other value, or none, lets a query read from a replica.
+ */
+export const CONSISTENCY_HEADER = 'x-convoql-consistency';
+
+/**
+ * Where an operation reads from, decided here and nowhere else (docs/decisions/0012): a query from a read replica, unless
+ * the client sent `x-convoql-consistency: primary`; a mutation (its payload included, so that it reads its own write)
+ * and anything else from the primary. Null means the primary.
+ */
+export function readerFor(
+  operation: OperationTypeNode | undefined,
+  headers: { get(name: string): string | null | undefined } | undefined,
+  replicas: ReadReplicas,
+): Database | null {
+  if (operation !== OperationTypeNode.QUERY) return null;
+  if (headers?.get(CONSISTENCY_HEADER)?.trim().toLowerCase() === 'primary') return null;
+  const reader = replicas.reader();
+  return reader === replicas.primary ? null : reader;
+}
+
+/**
+ * Wraps an executor so that each query runs against the database {@link readerFor} chooses. A query that failed on a
+ * replica because it could not be reached (connection refused, reset, timed out) takes that replica out and runs once
+ * more on the primary, with the request's untouched context, so that a client sees no error while a replica goes down.
+ */
+export function routeReads(executor: GatewayExecutor, replicas: ReadReplicas): GatewayExecutor {
+  return async (request) => {
+    const context = request.context as RequestContext;
+    const reader = readerFor(request.operation?.operation, request.request.http?.headers, replicas);
+    if (!reader) return executor(request);
+    const result = await executor({ ...request, context: readingFrom(context, reader) });
+    const lost = result.errors?.find((error) => isDatabaseUnavailable(causeOf(error)));
+    if (!lost) return result;
+    replicas.reportFailure(reader, causeOf(lost));
+    context.logger.debug({ err: causeOf(lost) }, 'a query lost its read replica; running it again on the primary');
+    return executor(request);
+  };
+}
+
+/** The error a resolver threw, beneath the GraphQLErrors that carry it. */
+function causeOf(error: unknown): unknown {
+  let current = error;
+  for (let depth = 0; current instanceof GraphQLError && current.originalError && depth < 5; depth++) current = current.originalError;
+  return current;
+}

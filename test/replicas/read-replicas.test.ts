@@ -1,0 +1,263 @@
+// Read replicas (DATABASE_READ_URL, docs/decisions/0012) against a real streaming replica: a throwaway primary and
+// replica made with initdb and pg_basebackup -R (test/helpers/replica-cluster.ts). Replay paused on the replica makes
+// where each read went visible: what the primary has and the replica lacks.
+import { Writable } from 'node:stream';
+import { ensureCliBuilt, runCli } from '../helpers/cli';
+import { replicaToolsAvailable, startMigratedReplicaCluster, type ReplicaCluster } from '../helpers/replica-cluster';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+const tools = replicaToolsAvailable();
+if (!tools.available) console.warn(`read-replica tests skipped: ${tools.reason}`);
+const describeWithReplicas = tools.available ? describe : describe.skip;
+
+const UPSERT = /* GraphQL */ `
+  mutation Upsert($input: UpsertSessionInput!) {
+    upsertSession(input: $input) {
+      created
+      session {
+        sessionId
+      }
+      userErrors {
+        code
+      }
+    }
+  }
+`;
+const APPEND = /* GraphQL */ `
+  mutation Append($input: AppendMessagesInput!) {
+    appendMessages(input: $input) {
+      appendedCount
+      session {
+        sessionId
+        messageCount
+        messages(first: 10) {
+          nodes {
+            content
+          }
+        }
+      }
+      userErrors {
+        code
+      }
+    }
+  }
+`;
+const READS = /* GraphQL */ `
+  query Reads($sessionId: String!, $word: String!) {
+    sessions(first: 100) {
+      totalCount
+      nodes {
+        sessionId
+      }
+    }
+    sessionByExternalId(sessionId: $sessionId) {
+      sessionId
+      messageCount
+    }
+    searchMessages(query: $word, first: 5) {
+      nodes {
+        message {
+          content
+        }
+      }
+    }
+    usage(groupBy: CHANNEL) {
+      buckets {
+        key
+        sessions
+      }
+    }
+  }
+`;
+
+interface ReadsData {
+  sessions: { totalCount: number; nodes: { sessionId: string }[] };
+  sessionByExternalId: { sessionId: string; messageCount: number } | null;
+  searchMessages: { nodes: { message: { content: string } }[] };
+  usage: { buckets: { key: string; sessions: number }[] };
+}
+
+const PRIMARY = { headers: { 'x-convoql-consistency': 'primary' } };
+
+/** Log lines of the server, parsed. */
+const logLines: { level: number; msg: string; replica?: string; state?: string }[] = [];
+const logDestination = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logLines.push(JSON.parse(line) as (typeof logLines)[number]);
+    done();
+  },
+});
+const stateChanges = () => logLines.filter((line) => line.replica !== undefined && line.state !== undefined);
+
+let cluster: ReplicaCluster;
+let server: TestServer;
+let counter = 0;
+
+describeWithReplicas('read replicas (a real streaming replica)', () => {
+  beforeAll(async () => {
+    const started = await startMigratedReplicaCluster();
+    cluster = started.cluster;
+    server = await startTestServer(
+      {
+        DATABASE_READ_URL: cluster.replicaUrl,
+        DATABASE_READ_CHECK_INTERVAL_MS: '200',
+        DATABASE_READ_CHECK_TIMEOUT_MS: '500',
+        USAGE_CACHE_SECONDS: '0',
+        LOG_LEVEL: 'info',
+      },
+      { database: started.primary, logDestination },
+    );
+  });
+  afterAll(async () => {
+    await server?.close();
+    await cluster?.close();
+  });
+
+  /** Writes a session with one message through the API; returns the mutations' payloads. */
+  async function writeSession(word: string) {
+    const sessionId = `replica-${++counter}`;
+    const upsert = await server.graphql(UPSERT, { input: { sessionId, channel: `web-${counter}` } });
+    const append = await server.graphql<{
+      appendMessages: { appendedCount: number; session: { messageCount: number; messages: { nodes: { content: string }[] } } };
+    }>(APPEND, { input: { sessionId, messages: [{ clientMessageId: 'm1', role: 'user', content: `hello ${word}` }] } });
+    return { sessionId, upsert, append };
+  }
+
+  const reads = (sessionId: string, word: string, options = {}) => server.graphql<ReadsData>(READS, { sessionId, word }, options);
+
+  test('/readyz lists the replica as up', async () => {
+    const response = await fetch(server.url.replace(/\/graphql$/, '/readyz'));
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { status: string; replicas: { name: string; state: string }[] };
+    expect(body.status).toBe('ready');
+    expect(body.replicas).toEqual([expect.objectContaining({ name: new URL(cluster.replicaUrl).host + '/convoql', state: 'up' })]);
+    expect(JSON.stringify(body)).not.toContain('postgres@');
+  });
+
+  test('queries read from the replica, mutation payloads and the primary header from the primary', async () => {
+    const before = await writeSession('before');
+    await cluster.waitForReplay();
+    await cluster.pauseReplay();
+    try {
+      const after = await writeSession('zebra');
+      // The mutations' payloads see their own writes: they read from the primary.
+      expect(after.upsert.errors).toBeUndefined();
+      expect(after.append.errors).toBeUndefined();
+      expect(after.append.data?.appendMessages).toMatchObject({
+        appendedCount: 1,
+        session: { messageCount: 1, messages: { nodes: [{ content: 'hello zebra' }] } },
+      });
+
+      // A query reads from the replica, whose replay is paused: the list, the lookup, search and usage lack the new session.
+      const lagging = await reads(after.sessionId, 'zebra');
+      expect(lagging.errors).toBeUndefined();
+      const sessionIds = lagging.data!.sessions.nodes.map((node) => node.sessionId);
+      expect(sessionIds).toContain(before.sessionId);
+      expect(sessionIds).not.toContain(after.sessionId);
+      expect(lagging.data!.sessionByExternalId).toBeNull();
+      expect(lagging.data!.searchMessages.nodes).toEqual([]);
+      expect(lagging.data!.usage.buckets.map((bucket) => bucket.key)).not.toContain(`web-${counter}`);
+
+      // x-convoql-consistency: primary reads the same query from the primary, which has it.
+      const fresh = await reads(after.sessionId, 'zebra', PRIMARY);
+      expect(fresh.errors).toBeUndefined();
+      expect(fresh.data!.sessions.nodes.map((node) => node.sessionId)).toContain(after.sessionId);
+      expect(fresh.data!.sessions.totalCount).toBe(lagging.data!.sessions.totalCount + 1);
+      expect(fresh.data!.sessionByExternalId).toEqual({ sessionId: after.sessionId, messageCount: 1 });
+      expect(fresh.data!.searchMessages.nodes).toEqual([{ message: { content: 'hello zebra' } }]);
+      expect(fresh.data!.usage.buckets).toContainEqual({ key: `web-${counter}`, sessions: 1 });
+
+      // Any other value of the header is the default: the replica.
+      const other = await reads(after.sessionId, 'zebra', { headers: { 'x-convoql-consistency': 'eventual' } });
+      expect(other.data!.sessionByExternalId).toBeNull();
+    } finally {
+      await cluster.resumeReplay();
+    }
+    // Once replayed, the replica has it too.
+    await cluster.waitForReplay();
+    const caughtUp = await reads(`replica-${counter}`, 'zebra');
+    expect(caughtUp.data!.sessionByExternalId).toEqual({ sessionId: `replica-${counter}`, messageCount: 1 });
+  });
+
+  test('a replica stopped under load: no client sees an error, /readyz says degraded, one log line; started again, it is used again', async () => {
+    const { sessionId } = await writeSession('load');
+    await cluster.waitForReplay();
+    let running = true;
+    const answers: { errors?: unknown; data?: ReadsData | null }[] = [];
+    const worker = async () => {
+      while (running) answers.push(await reads(sessionId, 'load'));
+    };
+    const workers = [worker(), worker(), worker(), worker()];
+    // Load on the replica first, then stop it in the middle of it.
+    while (answers.length < 20) await new Promise((resolve) => setTimeout(resolve, 10));
+    const stateChangesBefore = stateChanges().length;
+    await cluster.stopReplica();
+    const stoppedAt = answers.length;
+    const readyz = server.url.replace(/\/graphql$/, '/readyz');
+    let degraded: { status: string; reason: string; replicas: { state: string; error?: string }[] } | undefined;
+    for (let attempt = 0; attempt < 100 && !degraded; attempt++) {
+      const response = await fetch(readyz);
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as NonNullable<typeof degraded>;
+      if (body.status === 'degraded') degraded = body;
+      else await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // More load while it is down, all of it on the primary.
+    while (answers.length < stoppedAt + 40) await new Promise((resolve) => setTimeout(resolve, 10));
+    running = false;
+    await Promise.all(workers);
+
+    expect(degraded).toMatchObject({ status: 'degraded', reason: '1 of 1 read replica down; reads go to the primary' });
+    expect(degraded!.replicas[0]!.state).toBe('down');
+    expect(answers.filter((answer) => answer.errors !== undefined)).toEqual([]);
+    expect(answers.every((answer) => answer.data?.sessionByExternalId?.sessionId === sessionId)).toBe(true);
+    // The state change is logged once, not once per request or per broken connection.
+    const down = stateChanges().slice(stateChangesBefore);
+    expect(down).toEqual([
+      expect.objectContaining({ state: 'down', level: 40, msg: expect.stringContaining('its reads go to the primary') }),
+    ]);
+
+    await cluster.startReplica();
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const body = (await (await fetch(readyz)).json()) as { status: string };
+      if (body.status === 'ready') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(stateChanges().slice(stateChangesBefore)).toEqual([
+      expect.objectContaining({ state: 'down' }),
+      expect.objectContaining({ state: 'up', level: 30, downForMs: expect.any(Number) }),
+    ]);
+    // Used again: with its replay paused, a new session is missing from what queries read.
+    await cluster.waitForReplay();
+    await cluster.pauseReplay();
+    try {
+      const after = await writeSession('again');
+      expect((await reads(after.sessionId, 'again')).data!.sessionByExternalId).toBeNull();
+      expect((await reads(after.sessionId, 'again', PRIMARY)).data!.sessionByExternalId).toEqual({
+        sessionId: after.sessionId,
+        messageCount: 1,
+      });
+    } finally {
+      await cluster.resumeReplay();
+    }
+  });
+
+  test('convoql export reads from the replica', async () => {
+    ensureCliBuilt();
+    await cluster.waitForReplay();
+    await cluster.pauseReplay();
+    try {
+      const { sessionId } = await writeSession('export');
+      const environment = { DATABASE_URL: cluster.primaryUrl, DATABASE_READ_URL: cluster.replicaUrl };
+      const fromReplica = await runCli(['export', '--tenant', 'acme'], environment);
+      expect(fromReplica.stderr).toMatch(/^Exported \d+ sessions/);
+      expect(fromReplica.code).toBe(0);
+      expect(fromReplica.stdout).not.toContain(`"${sessionId}"`);
+      const fromPrimary = await runCli(['export', '--tenant', 'acme'], { DATABASE_URL: cluster.primaryUrl });
+      expect(fromPrimary.code).toBe(0);
+      expect(fromPrimary.stdout).toContain(`"${sessionId}"`);
+    } finally {
+      await cluster.resumeReplay();
+    }
+  });
+});
