@@ -28,11 +28,13 @@ export function createApolloServer(options: {
   budget?: CostBudget | null;
   /** The read replicas queries read from (DATABASE_READ_URL); null or left out reads everything from the primary. */
   replicas?: ReadReplicas | null;
+  /** Counts where each query read, when replicas are given. */
+  onRead?: (target: 'replica' | 'primary' | 'retried') => void;
 }): ApolloServer<RequestContext> {
   const { config, logger, replicas } = options;
   const development = config.env === 'development';
   return new ApolloServer<RequestContext>({
-    gateway: compiledExecutionGateway(options.schema, replicas ? (executor) => routeReads(executor, replicas) : undefined),
+    gateway: compiledExecutionGateway(options.schema, replicas ? (executor) => routeReads(executor, replicas, options.onRead) : undefined),
     logger,
     introspection: config.graphql.introspection,
     includeStacktraceInErrorResponses: development,

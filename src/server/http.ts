@@ -71,6 +71,7 @@ export async function startServer(options: {
   const budget = costBudgetOf(config);
   // Queries read from these (DATABASE_READ_URL); mutations, subscriptions and everything else from the primary.
   const replicas = await openReadReplicas(db, config, logger);
+  if (replicas) metrics.observeReplicas(replicas);
   const apollo = createApolloServer({
     schema,
     config,
@@ -78,6 +79,7 @@ export async function startServer(options: {
     httpServer,
     budget,
     replicas,
+    onRead: (target) => metrics.replicaReads.inc({ target }),
     plugins: [graphiqlLandingPagePlugin({ demoApiKey }), metrics.plugin()],
   });
   await apollo.start();

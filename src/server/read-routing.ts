@@ -33,14 +33,27 @@ export function readerFor(
  * replica because it could not be reached (connection refused, reset, timed out) takes that replica out and runs once
  * more on the primary, with the request's untouched context, so that a client sees no error while a replica goes down.
  */
-export function routeReads(executor: GatewayExecutor, replicas: ReadReplicas): GatewayExecutor {
+export function routeReads(
+  executor: GatewayExecutor,
+  replicas: ReadReplicas,
+  /** Counts where each query read (`convoql_replica_reads_total`). */
+  onRead: (target: 'replica' | 'primary' | 'retried') => void = () => undefined,
+): GatewayExecutor {
   return async (request) => {
     const context = request.context as RequestContext;
-    const reader = readerFor(request.operation?.operation, request.request.http?.headers, replicas);
-    if (!reader) return executor(request);
+    const operation = request.operation?.operation;
+    const reader = readerFor(operation, request.request.http?.headers, replicas);
+    if (!reader) {
+      if (operation === OperationTypeNode.QUERY) onRead('primary');
+      return executor(request);
+    }
     const result = await executor({ ...request, context: readingFrom(context, reader) });
     const lost = result.errors?.find((error) => isDatabaseUnavailable(causeOf(error)));
-    if (!lost) return result;
+    if (!lost) {
+      onRead('replica');
+      return result;
+    }
+    onRead('retried');
     replicas.reportFailure(reader, causeOf(lost));
     context.logger.debug({ err: causeOf(lost) }, 'a query lost its read replica; running it again on the primary');
     return executor(request);

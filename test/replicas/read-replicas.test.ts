@@ -87,10 +87,30 @@ const logDestination = new Writable({
     done();
   },
 });
+interface Readiness {
+  status: string;
+  reason?: string;
+  replicas: { name: string; state: string; error?: string }[];
+}
+
+/** /readyz's answer once its status is `status` (checked every 100 ms, at most 10 s); it always answers 200 here. */
+async function waitForReadyz(target: TestServer, status: string): Promise<Readiness> {
+  let body: Readiness | undefined;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const response = await fetch(target.url.replace(/\/graphql$/, '/readyz'));
+    expect(response.status).toBe(200);
+    body = (await response.json()) as Readiness;
+    if (body.status === status) return body;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`/readyz did not say ${status} within 10 s; it said ${JSON.stringify(body)}`);
+}
+
 const stateChanges = () => logLines.filter((line) => line.replica !== undefined && line.state !== undefined);
 
 let cluster: ReplicaCluster;
 let server: TestServer;
+let slowChecks: TestServer;
 let counter = 0;
 
 describeWithReplicas('read replicas (a real streaming replica)', () => {
@@ -107,8 +127,14 @@ describeWithReplicas('read replicas (a real streaming replica)', () => {
       },
       { database: started.primary, logDestination },
     );
+    // Checks far apart: a replica that stops answering is found by the first query that loses its connection.
+    slowChecks = await startTestServer(
+      { DATABASE_READ_URL: cluster.replicaUrl, DATABASE_READ_CHECK_INTERVAL_MS: '60000', USAGE_CACHE_SECONDS: '0' },
+      { database: started.primary },
+    );
   });
   afterAll(async () => {
+    await slowChecks?.close();
     await server?.close();
     await cluster?.close();
   });
@@ -191,24 +217,30 @@ describeWithReplicas('read replicas (a real streaming replica)', () => {
     // Load on the replica first, then stop it in the middle of it.
     while (answers.length < 20) await new Promise((resolve) => setTimeout(resolve, 10));
     const stateChangesBefore = stateChanges().length;
+    const onReplica = await slowChecks.graphql<ReadsData>(READS, { sessionId, word: 'load' });
+    expect(onReplica.data!.sessionByExternalId?.sessionId).toBe(sessionId);
     await cluster.stopReplica();
+
+    // A query that loses its replica runs again on the primary: the client gets its data, the replica is out at once.
+    const retried = await slowChecks.graphql<ReadsData>(READS, { sessionId, word: 'load' });
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data!.sessionByExternalId?.sessionId).toBe(sessionId);
+    const readiness = (await (await fetch(slowChecks.url.replace(/\/graphql$/, '/readyz'))).json()) as Readiness;
+    expect(readiness).toMatchObject({ status: 'degraded', replicas: [{ state: 'down', error: expect.any(String) }] });
+    const metrics = await (await fetch(slowChecks.metricsUrl)).text();
+    expect(metrics).toMatch(/^convoql_replica_reads_total\{target="replica"\} 1$/m);
+    expect(metrics).toMatch(/^convoql_replica_reads_total\{target="retried"\} 1$/m);
+    expect(metrics).toMatch(/^convoql_read_replica_up\{replica="[^"]+"\} 0$/m);
+
     const stoppedAt = answers.length;
-    const readyz = server.url.replace(/\/graphql$/, '/readyz');
-    let degraded: { status: string; reason: string; replicas: { state: string; error?: string }[] } | undefined;
-    for (let attempt = 0; attempt < 100 && !degraded; attempt++) {
-      const response = await fetch(readyz);
-      expect(response.status).toBe(200);
-      const body = (await response.json()) as NonNullable<typeof degraded>;
-      if (body.status === 'degraded') degraded = body;
-      else await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const degraded = await waitForReadyz(server, 'degraded');
     // More load while it is down, all of it on the primary.
     while (answers.length < stoppedAt + 40) await new Promise((resolve) => setTimeout(resolve, 10));
     running = false;
     await Promise.all(workers);
 
     expect(degraded).toMatchObject({ status: 'degraded', reason: '1 of 1 read replica down; reads go to the primary' });
-    expect(degraded!.replicas[0]!.state).toBe('down');
+    expect(degraded.replicas[0]!.state).toBe('down');
     expect(answers.filter((answer) => answer.errors !== undefined)).toEqual([]);
     expect(answers.every((answer) => answer.data?.sessionByExternalId?.sessionId === sessionId)).toBe(true);
     // The state change is logged once, not once per request or per broken connection.
@@ -218,11 +250,7 @@ describeWithReplicas('read replicas (a real streaming replica)', () => {
     ]);
 
     await cluster.startReplica();
-    for (let attempt = 0; attempt < 100; attempt++) {
-      const body = (await (await fetch(readyz)).json()) as { status: string };
-      if (body.status === 'ready') break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitForReadyz(server, 'ready');
     expect(stateChanges().slice(stateChangesBefore)).toEqual([
       expect.objectContaining({ state: 'down' }),
       expect.objectContaining({ state: 'up', level: 30, downForMs: expect.any(Number) }),
