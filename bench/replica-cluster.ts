@@ -7,7 +7,7 @@
 // user owns. Everything is asynchronous: a test's server keeps serving while the tools run.
 import { execFile as execFileCallback, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
@@ -111,7 +111,6 @@ export async function startReplicaCluster(options: ReplicaClusterOptions = {}): 
   };
   const primaryDir = path.join(dir, 'primary');
   const replicaDir = path.join(dir, 'replica');
-  const [primaryPort, replicaPort] = await freePorts(2);
   const settings: Record<string, string> = {
     listen_addresses: '127.0.0.1',
     unix_socket_directories: dir,
@@ -124,6 +123,20 @@ export async function startReplicaCluster(options: ReplicaClusterOptions = {}): 
     [`-p ${port}`, ...Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`)].join(' ');
   const start = (dataDir: string, port: number, log: string) =>
     run('pg_ctl', ['-D', dataDir, '-o', serverOptions(port), '-l', path.join(dir, log), '-w', '-t', '60', 'start']);
+  /** Starts a new server on a port free a moment ago; another process may take it first, so up to 5 ports are tried. */
+  const startOnFreePort = async (dataDir: string, log: string): Promise<number> => {
+    for (let attempt = 1; ; attempt++) {
+      const [port] = await freePorts(1);
+      try {
+        await start(dataDir, port!, log);
+        return port!;
+      } catch (error) {
+        const taken = /already in use/.test(await readFile(path.join(dir, log), 'utf8').catch(() => ''));
+        if (!taken || attempt >= 5) throw error;
+        await writeFile(path.join(dir, log), '');
+      }
+    }
+  };
   const stop = (dataDir: string, mode: 'fast' | 'immediate') =>
     run('pg_ctl', ['-D', dataDir, '-m', mode, '-w', '-t', '60', 'stop']).catch(() => undefined);
 
@@ -136,9 +149,8 @@ export async function startReplicaCluster(options: ReplicaClusterOptions = {}): 
     })());
   try {
     await run('initdb', ['-D', primaryDir, '-A', 'trust', '-U', POSTGRES_USER, '--no-sync', '-E', 'UTF8', '--locale=C']);
-    await start(primaryDir, primaryPort, 'primary.log');
+    const primaryPort = await startOnFreePort(primaryDir, 'primary.log');
     const primaryUrlOf = (database: string) => `postgres://${POSTGRES_USER}@127.0.0.1:${primaryPort}/${database}`;
-    const replicaUrlOf = (database: string) => `postgres://${POSTGRES_USER}@127.0.0.1:${replicaPort}/${database}`;
     await withClient(primaryUrlOf('postgres'), (client) => client.query(`CREATE DATABASE ${REPLICA_CLUSTER_DATABASE}`));
     await run('pg_basebackup', [
       '-h',
@@ -155,7 +167,8 @@ export async function startReplicaCluster(options: ReplicaClusterOptions = {}): 
       '-c',
       'fast',
     ]);
-    await start(replicaDir, replicaPort, 'replica.log');
+    const replicaPort = await startOnFreePort(replicaDir, 'replica.log');
+    const replicaUrlOf = (database: string) => `postgres://${POSTGRES_USER}@127.0.0.1:${replicaPort}/${database}`;
     const cluster: ReplicaCluster = {
       dir,
       primaryUrl: primaryUrlOf(REPLICA_CLUSTER_DATABASE),
@@ -230,7 +243,6 @@ async function freePorts(count: number): Promise<number[]> {
 }
 
 async function readLogTails(dir: string): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
   const tails: string[] = [];
   for (const log of ['primary.log', 'replica.log']) {
     const text = await readFile(path.join(dir, log), 'utf8').catch(() => '');

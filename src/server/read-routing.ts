@@ -31,7 +31,8 @@ export function readerFor(
 /**
  * Wraps an executor so that each query runs against the database {@link readerFor} chooses. A query that failed on a
  * replica because it could not be reached (connection refused, reset, timed out) takes that replica out and runs once
- * more on the primary, with the request's untouched context, so that a client sees no error while a replica goes down.
+ * more on the primary, with the request's untouched context, so that a client sees no error while a replica goes down;
+ * so does a query whose statement the replica cancelled for a conflict with recovery (the replica stays in).
  */
 export function routeReads(
   executor: GatewayExecutor,
@@ -49,15 +50,30 @@ export function routeReads(
     }
     const result = await executor({ ...request, context: readingFrom(context, reader) });
     const lost = result.errors?.find((error) => isDatabaseUnavailable(causeOf(error)));
-    if (!lost) {
+    const cancelled = !lost && result.errors?.some((error) => isRecoveryConflict(causeOf(error)));
+    if (!lost && !cancelled) {
       onRead('replica');
       return result;
     }
     onRead('retried');
-    replicas.reportFailure(reader, causeOf(lost));
+    // A statement cancelled by replay is the replica working as it should; a lost connection takes it out.
+    if (lost) replicas.reportFailure(reader, causeOf(lost));
     context.logger.debug({ err: causeOf(lost) }, 'a query lost its read replica; running it again on the primary');
     return executor(request);
   };
+}
+
+/**
+ * True for a statement a hot standby cancelled because replay had to remove rows it still saw ("canceling statement due
+ * to conflict with recovery"): the same query runs on the primary instead.
+ */
+function isRecoveryConflict(error: unknown): boolean {
+  for (let current = error, depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
+    const { message, cause } = current as { message?: unknown; cause?: unknown };
+    if (typeof message === 'string' && /conflict with recovery/i.test(message)) return true;
+    current = cause;
+  }
+  return false;
 }
 
 /** The error a resolver threw, beneath the GraphQLErrors that carry it. */
