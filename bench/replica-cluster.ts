@@ -116,7 +116,7 @@ export async function startReplicaCluster(options: ReplicaClusterOptions = {}): 
     unix_socket_directories: dir,
     max_connections: '60',
     shared_buffers: '32MB',
-    ...(options.durable ? {} : { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' }),
+    ...(options.durable ? {} : { fsync: 'off', full_page_writes: 'off' }),
     ...options.settings,
   };
   const serverOptions = (port: number) =>
@@ -197,7 +197,7 @@ export async function startReplicaCluster(options: ReplicaClusterOptions = {}): 
 async function waitForReplay(primaryUrl: string, replicaUrl: string, timeoutMs: number): Promise<void> {
   const target = await withClient(
     primaryUrl,
-    async (client) => (await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn,
+    async (client) => (await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn,
   );
   const deadline = Date.now() + timeoutMs;
   await withClient(replicaUrl, async (client) => {

@@ -419,7 +419,7 @@ function fmt(value: number | null, digits = 3): string {
 async function waitForReplay(primaryUrl: string, replicaUrl: string): Promise<void> {
   const target = await withClient(
     primaryUrl,
-    async (client) => (await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn,
+    async (client) => (await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn,
   );
   await withClient(replicaUrl, async (client) => {
     for (let attempt = 0; attempt < 1200; attempt++) {
