@@ -136,11 +136,10 @@ export class ReadReplicas {
     try {
       if (!replica.checker) {
         const client = new Client({
-          connectionString: replica.url,
+          connectionString: checkUrlOf(replica.url),
           connectionTimeoutMillis: timeout,
           query_timeout: timeout,
           statement_timeout: timeout,
-          application_name: 'convoql-replica-check',
         });
         // An error of an idle check connection is seen by the next check's query.
         client.on('error', () => undefined);
@@ -192,6 +191,16 @@ export async function openReadReplicas(primary: Database, config: Config, logger
   await replicas.start();
   return replicas;
 }
+
+/** The replica's URL with the check's own application_name (a URL's parameters override pg's options). */
+function checkUrlOf(url: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set('application_name', CHECK_APPLICATION_NAME);
+  return parsed.toString();
+}
+
+/** The application_name of the health check connections, as pg_stat_activity shows them. */
+export const CHECK_APPLICATION_NAME = 'convoql-replica-check';
 
 /** host:port/database of a connection string; never the password. */
 function describeUrl(connectionString: string): string {

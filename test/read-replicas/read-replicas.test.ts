@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { ensureCliBuilt, runCli } from '../helpers/cli';
 import { replicaToolsAvailable, startMigratedReplicaCluster, type ReplicaCluster } from '../helpers/replica-cluster';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { withClient } from '../../bench/replica-cluster';
 
 const tools = replicaToolsAvailable();
 if (!tools.available) console.warn(`read-replica tests skipped: ${tools.reason}`);
@@ -77,6 +78,9 @@ interface ReadsData {
   usage: { buckets: { key: string; sessions: number }[] };
 }
 
+/** The application_name of the first server's replica pool. */
+const READ_APPLICATION = 'convoql-test-reads';
+
 const PRIMARY = { headers: { 'x-convoql-consistency': 'primary' } };
 
 /** Log lines of the server, parsed. */
@@ -119,7 +123,8 @@ describeWithReplicas('read replicas (a real streaming replica)', () => {
     cluster = started.cluster;
     server = await startTestServer(
       {
-        DATABASE_READ_URL: cluster.replicaUrl,
+        DATABASE_READ_URL: `${cluster.replicaUrl}?application_name=${READ_APPLICATION}`,
+        DATABASE_READ_POOL_MAX: '2',
         DATABASE_READ_CHECK_INTERVAL_MS: '200',
         DATABASE_READ_CHECK_TIMEOUT_MS: '500',
         USAGE_CACHE_SECONDS: '0',
@@ -216,6 +221,18 @@ describeWithReplicas('read replicas (a real streaming replica)', () => {
     const workers = [worker(), worker(), worker(), worker()];
     // Load on the replica first, then stop it in the middle of it.
     while (answers.length < 20) await new Promise((resolve) => setTimeout(resolve, 10));
+    // Four clients at once, read through the replica pool of DATABASE_READ_POOL_MAX=2 connections, and one check connection.
+    const connections = await withClient(cluster.replicaUrlOf('postgres'), async (client) => {
+      const { rows } = await client.query<{ application_name: string; count: number }>(
+        `SELECT application_name, count(*)::int AS count FROM pg_stat_activity WHERE application_name = ANY($1) GROUP BY 1`,
+        [[READ_APPLICATION, 'convoql-replica-check']],
+      );
+      return Object.fromEntries(rows.map((row) => [row.application_name, row.count]));
+    });
+    expect(connections[READ_APPLICATION]).toBeGreaterThanOrEqual(1);
+    expect(connections[READ_APPLICATION]).toBeLessThanOrEqual(2);
+    // One check connection per server (this test file runs two).
+    expect(connections['convoql-replica-check']).toBe(2);
     const stateChangesBefore = stateChanges().length;
     const onReplica = await slowChecks.graphql<ReadsData>(READS, { sessionId, word: 'load' });
     expect(onReplica.data!.sessionByExternalId?.sessionId).toBe(sessionId);
