@@ -4,6 +4,7 @@
 import { Writable } from 'node:stream';
 import { ensureCliBuilt, runCli } from '../helpers/cli';
 import { replicaToolsAvailable, startMigratedReplicaCluster, type ReplicaCluster } from '../helpers/replica-cluster';
+import type { TestDatabase } from '../helpers/database';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { withClient } from '../../bench/replica-cluster';
 
@@ -115,12 +116,14 @@ const stateChanges = () => logLines.filter((line) => line.replica !== undefined 
 let cluster: ReplicaCluster;
 let server: TestServer;
 let slowChecks: TestServer;
+let primaryDatabase: TestDatabase;
 let counter = 0;
 
 describeWithReplicas('read replicas (a real streaming replica)', () => {
   beforeAll(async () => {
     const started = await startMigratedReplicaCluster();
     cluster = started.cluster;
+    primaryDatabase = started.primary;
     server = await startTestServer(
       {
         DATABASE_READ_URL: `${cluster.replicaUrl}?application_name=${READ_APPLICATION}`,
@@ -284,6 +287,38 @@ describeWithReplicas('read replicas (a real streaming replica)', () => {
       });
     } finally {
       await cluster.resumeReplay();
+    }
+  });
+
+  test('a replica that never answers: the server starts, reads from the primary, says degraded, never shows the password', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString('utf8'));
+        done();
+      },
+    });
+    // Port 1 on 127.0.0.1: nothing listens there, connections are refused at once.
+    const unreachable = await startTestServer(
+      { DATABASE_READ_URL: 'postgres://reader:hunter2@127.0.0.1:1/convoql', LOG_LEVEL: 'info' },
+      { database: primaryDatabase, logDestination: destination },
+    );
+    try {
+      const { sessionId } = await writeSession('unreachable');
+      const answer = await unreachable.graphql<ReadsData>(READS, { sessionId, word: 'unreachable' });
+      expect(answer.errors).toBeUndefined();
+      expect(answer.data!.sessionByExternalId).toEqual({ sessionId, messageCount: 1 });
+      const readiness = await waitForReadyz(unreachable, 'degraded');
+      expect(readiness.replicas).toEqual([
+        expect.objectContaining({ name: '127.0.0.1:1/convoql', state: 'down', error: expect.any(String) }),
+      ]);
+      const metrics = await (await fetch(unreachable.metricsUrl)).text();
+      expect(metrics).toMatch(/^convoql_replica_reads_total\{target="primary"\} 1$/m);
+      const log = lines.join('');
+      expect(log).toContain('read replica 127.0.0.1:1/convoql is down; its reads go to the primary');
+      expect(JSON.stringify(readiness) + log).not.toContain('hunter2');
+    } finally {
+      await unreachable.close();
     }
   });
 
