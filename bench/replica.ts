@@ -7,13 +7,15 @@
 // - Agent writes: a LangGraph-like load on the primary, as PostgresSaver writes a step: in one transaction a
 //   checkpoint_blobs row and a checkpoints row, then the step's two checkpoint_writes rows; at a fixed rate
 //   (BENCH_REPLICA_WRITES_PER_SECOND, default 100 steps/s) over 4 connections with application_name
-//   `bench-agent-writes`, so both phases do the same work.
+//   `bench-agent-writes`, so every phase does the same work.
 // - Dashboard load: the usage tiles (30 days by day) and searchMessages ("garage", 50 newest) at 8 connections each
 //   against one convoql server with DATABASE_READ_URL set, so they read from the replica (its /metrics is read to check).
-// - Phases alternate A (writes alone) B (writes + dashboard) A B. The primary's CPU per step is read from /proc for the
-//   writers' own backends and for every process of the primary (pg_stat_activity lists its background processes and
-//   WAL sender too). The replica's lag is sampled every 250 ms: bytes of WAL not yet replayed
-//   (pg_current_wal_lsn() on the primary minus pg_last_wal_replay_lsn()) and now() - pg_last_xact_replay_timestamp().
+// - Phases alternate A (writes alone), B (writes + dashboard on the replica) and C (writes + the same dashboard requests
+//   sent with `x-convoql-consistency: primary`: what the primary pays without a replica), twice. The primary's CPU per
+//   step is read from /proc for the writers' own backends and for every process of the primary (pg_stat_activity lists
+//   its background processes and WAL sender too). The replica's lag is sampled every 250 ms: bytes of WAL not yet
+//   replayed (pg_current_wal_lsn() on the primary minus pg_last_wal_replay_lsn()) and
+//   now() - pg_last_xact_replay_timestamp().
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, Pool } from 'pg';
@@ -32,9 +34,12 @@ const WRITER_APPLICATION = 'bench-agent-writes';
 const CONVOQL_APPLICATION = 'convoql-bench-replica';
 const WRITER_CONNECTIONS = 4;
 
+const PHASES = ['writes alone', 'writes + dashboard on the replica', 'writes + dashboard on the primary'] as const;
+type Phase = (typeof PHASES)[number];
+
 /** One phase's figures. */
 interface PhaseResult {
-  phase: 'writes alone' | 'writes + dashboard on the replica';
+  phase: Phase;
   seconds: number;
   steps: number;
   stepsPerSecond: number;
@@ -107,12 +112,16 @@ export async function runReplicaBench(projectRoot: string, options: BenchOptions
     try {
       await writer.run(rate, 2);
       const phases: PhaseResult[] = [];
+      // The same tiles with x-convoql-consistency: primary: what the primary would pay without the replica.
+      const onPrimary = tiles.map((tile) => ({ ...tile, headers: { 'x-convoql-consistency': 'primary' } }));
       for (let pass = 0; pass < 2; pass++) {
-        for (const withDashboard of [false, true]) {
-          log(`replica: ${withDashboard ? 'writes + dashboard on the replica' : 'writes alone'}, ${seconds} s at ${rate} steps/s`);
-          phases.push(
-            await runPhase(primaryUrl, replicaUrl, writer, rate, seconds, withDashboard ? { convoql, tiles, fixtures, replicaDb } : null),
-          );
+        for (const phase of PHASES) {
+          log(`replica: ${phase}, ${seconds} s at ${rate} steps/s`);
+          const dashboard =
+            phase === 'writes alone'
+              ? null
+              : { convoql, tiles: phase === 'writes + dashboard on the replica' ? tiles : onPrimary, fixtures, replicaDb };
+          phases.push(await runPhase(primaryUrl, replicaUrl, writer, rate, seconds, phase, dashboard));
           await waitForReplay(primaryUrl, replicaUrl);
         }
       }
@@ -147,6 +156,7 @@ async function runPhase(
   writer: AgentWriter,
   rate: number,
   seconds: number,
+  phase: Phase,
   dashboard: { convoql: ServerProcess; tiles: BenchOperation[]; fixtures: Fixtures; replicaDb: BenchDatabase } | null,
 ): Promise<PhaseResult> {
   const primaryBefore = await clusterCpu(primaryUrl);
@@ -173,7 +183,7 @@ async function runPhase(
     .filter((value): value is number => value !== null)
     .sort((a, b) => a - b);
   return {
-    phase: dashboard ? 'writes + dashboard on the replica' : 'writes alone',
+    phase,
     seconds: round(elapsed, 1),
     steps,
     stepsPerSecond: round(steps / elapsed, 1),
@@ -364,19 +374,23 @@ function printAndSave(
   run: { rate: number; seconds: number; dataset: BenchOptions['dataset']; throwaway: boolean; started: number },
   log: (line: string) => void,
 ): void {
-  const average = (withDashboard: boolean, pick: (phase: PhaseResult) => number | null) => {
-    const values = phases.filter((phase) => (phase.dashboard !== null) === withDashboard).map(pick);
+  const average = (kind: Phase, pick: (phase: PhaseResult) => number | null) => {
+    const values = phases.filter((phase) => phase.phase === kind).map(pick);
     return values.some((value) => value === null) ? null : values.reduce((sum: number, value) => sum + value!, 0) / values.length;
   };
-  const alone = average(false, (phase) => phase.primaryCpuMsPerStep);
-  const beside = average(true, (phase) => phase.primaryCpuMsPerStep);
-  const writersAlone = average(false, (phase) => phase.writerCpuMsPerStep);
-  const writersBeside = average(true, (phase) => phase.writerCpuMsPerStep);
+  const alone = average('writes alone', (phase) => phase.primaryCpuMsPerStep);
+  const beside = average('writes + dashboard on the replica', (phase) => phase.primaryCpuMsPerStep);
+  const onPrimary = average('writes + dashboard on the primary', (phase) => phase.primaryCpuMsPerStep);
+  const writersAlone = average('writes alone', (phase) => phase.writerCpuMsPerStep);
+  const writersBeside = average('writes + dashboard on the replica', (phase) => phase.writerCpuMsPerStep);
+  const writersOnPrimary = average('writes + dashboard on the primary', (phase) => phase.writerCpuMsPerStep);
   const change = alone && beside ? (beside / alone - 1) * 100 : null;
+  const changeOnPrimary = alone && onPrimary ? (onPrimary / alone - 1) * 100 : null;
+  const percent = (value: number | null) => (value === null ? '–' : `${value >= 0 ? '+' : ''}${value.toFixed(1)} %`);
   console.log('');
   console.log(
-    `read replica: agent writes (${run.rate} steps/s: checkpoint + blob + 2 writes) on the primary, A B A B phases of ${run.seconds} s; ` +
-      `dashboard = usage tiles + searchMessages at 8 connections each, served from the replica`,
+    `read replica: agent writes (${run.rate} steps/s: checkpoint + blob + 2 writes) on the primary, A B C A B C phases of ${run.seconds} s; ` +
+      `dashboard = usage tiles + searchMessages at 8 connections each, from the replica (B) or, with x-convoql-consistency: primary, from the primary (C)`,
   );
   console.log(
     'phase                              steps/s  writers ms/step  primary ms/step  replica CPU ms/s  lag p50/p95/max (ms)   lag max (kB)  dashboard req/s (usage, search) errors',
@@ -393,8 +407,9 @@ function printAndSave(
   }
   console.log('');
   console.log(
-    `primary CPU per step: ${fmt(alone)} ms alone, ${fmt(beside)} ms beside the dashboard load on the replica (${change === null ? '–' : `${change >= 0 ? '+' : ''}${change.toFixed(1)} %`}; target <= +10 %); ` +
-      `writers' own backends ${fmt(writersAlone)} vs ${fmt(writersBeside)} ms`,
+    `primary CPU per step: ${fmt(alone)} ms alone, ${fmt(beside)} ms beside the dashboard load on the replica (${percent(change)}; target <= +10 %), ` +
+      `${fmt(onPrimary)} ms with the same dashboard load on the primary (${percent(changeOnPrimary)}); ` +
+      `writers' own backends ${fmt(writersAlone)}, ${fmt(writersBeside)}, ${fmt(writersOnPrimary)} ms`,
   );
   console.log(`convoql's queries by where they read: ${JSON.stringify(reads)}`);
   const file = writeResults(projectRoot, {
@@ -406,7 +421,13 @@ function printAndSave(
     writesPerSecond: run.rate,
     phaseSeconds: run.seconds,
     phases,
-    primaryCpuMsPerStep: { alone, besideDashboard: beside, changePercent: change },
+    primaryCpuMsPerStep: {
+      alone,
+      dashboardOnReplica: beside,
+      changePercent: change,
+      dashboardOnPrimary: onPrimary,
+      changeOnPrimaryPercent: changeOnPrimary,
+    },
     replicaReads: reads,
   });
   log(`wrote ${path.relative(projectRoot, file)}`);

@@ -49,16 +49,17 @@ export function routeReads(
       return executor(request);
     }
     const result = await executor({ ...request, context: readingFrom(context, reader) });
-    const lost = result.errors?.find((error) => isDatabaseUnavailable(causeOf(error)));
-    const cancelled = !lost && result.errors?.some((error) => isRecoveryConflict(causeOf(error)));
-    if (!lost && !cancelled) {
+    // A statement (or session) ended by replay is the replica working as it should; a lost connection takes it out.
+    const causes = result.errors?.map(causeOf) ?? [];
+    const cancelled = causes.find(isRecoveryConflict);
+    const lost = cancelled === undefined ? causes.find(isDatabaseUnavailable) : undefined;
+    if (cancelled === undefined && lost === undefined) {
       onRead('replica');
       return result;
     }
     onRead('retried');
-    // A statement cancelled by replay is the replica working as it should; a lost connection takes it out.
-    if (lost) replicas.reportFailure(reader, causeOf(lost));
-    context.logger.debug({ err: causeOf(lost) }, 'a query lost its read replica; running it again on the primary');
+    if (lost !== undefined) replicas.reportFailure(reader, lost);
+    context.logger.debug({ err: cancelled ?? lost }, 'a query failed on its read replica; running it again on the primary');
     return executor(request);
   };
 }
