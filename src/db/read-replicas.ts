@@ -88,11 +88,6 @@ export class ReadReplicas {
     return this.primary;
   }
 
-  /** True when `db` is one of these replicas (not the primary). */
-  isReplica(db: Database): boolean {
-    return this.replicas.some((replica) => replica.db === db);
-  }
-
   /**
    * A read on `db` failed because the replica could not be reached: it is taken out now (rather than at its next check,
    * up to an interval later) and comes back when a check answers again.
@@ -133,6 +128,7 @@ export class ReadReplicas {
 
   private async runCheck(replica: Replica): Promise<void> {
     const timeout = this.options.checkTimeoutMs;
+    const startedAt = Date.now();
     try {
       if (!replica.checker) {
         const client = new Client({
@@ -147,7 +143,8 @@ export class ReadReplicas {
         await client.connect();
       }
       await replica.checker.query('SELECT 1');
-      if (!this.closed) this.setState(replica, 'up');
+      // A check that began before a failed read took the replica out says nothing about it since.
+      if (!this.closed && (replica.state === 'up' || startedAt >= replica.since.getTime())) this.setState(replica, 'up');
     } catch (error) {
       const client = replica.checker;
       replica.checker = undefined;
