@@ -2,6 +2,8 @@
 // replica made with initdb and pg_basebackup -R (test/helpers/replica-cluster.ts). Replay paused on the replica makes
 // where each read went visible: what the primary has and the replica lacks.
 import { Writable } from 'node:stream';
+import { conversationSyncConfigOf, syncConversations } from '../../src/conversations/conversation.sync';
+import { writeLangGraphFixtures } from '../fixtures/langgraph/langgraph.fixtures';
 import { ensureCliBuilt, runCli } from '../helpers/cli';
 import { replicaToolsAvailable, startMigratedReplicaCluster, type ReplicaCluster } from '../helpers/replica-cluster';
 import type { TestDatabase } from '../helpers/database';
@@ -131,6 +133,7 @@ describeWithReplicas('read replicas (a real streaming replica)', () => {
         DATABASE_READ_CHECK_INTERVAL_MS: '200',
         DATABASE_READ_CHECK_TIMEOUT_MS: '500',
         USAGE_CACHE_SECONDS: '0',
+        CONVERSATION_DEFAULT_TENANT: 'acme',
         LOG_LEVEL: 'info',
       },
       { database: started.primary, logDestination },
@@ -320,6 +323,51 @@ describeWithReplicas('read replicas (a real streaming replica)', () => {
     } finally {
       await unreachable.close();
     }
+  });
+
+  test('a replay whose step index is stale on the replica is indexed on the primary and read from it', async () => {
+    const { threads } = await writeLangGraphFixtures(cluster.primaryUrl, { only: ['toolCalls'] });
+    const summary = await syncConversations(server.db, conversationSyncConfigOf(server.config));
+    expect(summary).toMatchObject({ created: 1, failed: 0 });
+    const REPLAY = /* GraphQL */ `
+      query Replay($threadId: String!) {
+        conversationByThreadId(threadId: $threadId) {
+          replay(first: 50) {
+            totalCount
+            nodes {
+              ordinal
+              type
+              content
+            }
+          }
+        }
+      }
+    `;
+    type ReplayData = { conversationByThreadId: { replay: { totalCount: number; nodes: { ordinal: number; type: string }[] } } | null };
+    const variables = { threadId: threads.toolCalls };
+    const expected = await server.graphql<ReplayData>(REPLAY, variables, PRIMARY);
+    expect(expected.errors).toBeUndefined();
+    expect(expected.data!.conversationByThreadId!.replay.nodes.length).toBeGreaterThan(3);
+    // The sync has not indexed what LangGraph wrote since: here, the index is gone (on the primary, so on the replica).
+    await withClient(cluster.primaryUrl, (client) =>
+      client.query('DELETE FROM conversation_step_index WHERE thread_id = $1', [threads.toolCalls]),
+    );
+    await cluster.waitForReplay();
+    const fromReplica = await server.graphql<ReplayData>(REPLAY, variables);
+    expect(fromReplica.errors).toBeUndefined();
+    expect(fromReplica.data!.conversationByThreadId!.replay.nodes).toEqual(expected.data!.conversationByThreadId!.replay.nodes);
+    // Indexed on the primary, the index reaches the replica like any write.
+    await cluster.waitForReplay();
+    const indexed = await withClient(cluster.replicaUrl, async (client) => {
+      const { rows } = await client.query<{ count: number }>(
+        'SELECT count(*)::int AS count FROM conversation_step_index WHERE thread_id = $1',
+        [threads.toolCalls],
+      );
+      return rows[0]!.count;
+    });
+    expect(indexed).toBeGreaterThan(0);
+    const again = await server.graphql<ReplayData>(REPLAY, variables);
+    expect(again.data).toEqual(expected.data);
   });
 
   test('convoql export reads from the replica', async () => {
