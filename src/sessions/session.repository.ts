@@ -1,5 +1,5 @@
 import { Prisma } from '../db/client';
-import { keysetSql, keysetValue, readsDescending, selectPage } from '../db/sql';
+import { equalsAnyOf, keysetSql, keysetValue, readsDescending, selectPage } from '../db/sql';
 import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
 import type { KeysetPage } from '../graphql/connection';
 import type { TenantContext } from '../core/context';
@@ -71,7 +71,7 @@ export async function countSessions(context: TenantContext, filter: SessionFilte
 export async function findSessionsByKeys(context: TenantContext, keys: readonly string[]): Promise<SessionRow[]> {
   const rows = await context.db.queryRows<RawSession>(Prisma.sql`
     SELECT id, tenant_id, external_id, channel, status, started_at, ended_at, last_activity_at, thread_id, metadata FROM sessions
-    WHERE tenant_id = ${context.viewer.tenantId} AND id = ANY(${[...keys]}::uuid[])`);
+    WHERE tenant_id = ${context.viewer.tenantId} AND ${equalsAnyOf('id', keys, 'uuid')}`);
   return rows.map(fromRawSession);
 }
 
