@@ -3,6 +3,7 @@ import { equalsAnyOf, keysetSql, keysetValue, readsDescending, selectPage } from
 import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
 import type { KeysetPage } from '../graphql/connection';
 import type { TenantContext } from '../core/context';
+import { groupBy } from '../core/loader-utils';
 import type { MessageRole } from './message.type';
 import { OrderDirection } from '../graphql/order';
 import type { SessionFilter, SessionOrder } from './session.inputs';
@@ -141,14 +142,7 @@ export async function listMessagePages(
       LIMIT ${page.limit + 1}
     ) AS paged
     ORDER BY wanted.position, paged.ordinal`);
-  const pages = new Map<string, MessageRow[]>();
-  for (const row of rows) {
-    const message = fromRawMessage(row);
-    const list = pages.get(message.sessionId);
-    if (list) list.push(message);
-    else pages.set(message.sessionId, [message]);
-  }
-  return pages;
+  return groupBy(rows.map(fromRawMessage), (message) => message.sessionId);
 }
 
 /**
@@ -179,14 +173,7 @@ export async function listSessionPagesByThread(
       LIMIT ${page.limit + 1}
     ) AS paged
     ORDER BY wanted.position, paged.ordinal`);
-  const pages = new Map<string, SessionRow[]>();
-  for (const row of rows) {
-    const session = fromRawSession(row);
-    const list = pages.get(row.thread_id!);
-    if (list) list.push(session);
-    else pages.set(row.thread_id!, [session]);
-  }
-  return pages;
+  return groupBy(rows.map(fromRawSession), (session) => session.threadId!);
 }
 
 /** Number of the tenant's sessions linked to each of these LangGraph threads, in one grouped statement. */
@@ -214,13 +201,7 @@ export async function findMessagesOfSessions(context: TenantContext, sessionKeys
     SELECT id, tenant_id, session_id, role, content, created_at, metadata, client_message_id FROM messages
     WHERE tenant_id = ${context.viewer.tenantId} AND session_id = ANY(${[...sessionKeys]}::uuid[])
     ORDER BY session_id, created_at, id`);
-  const bySession = new Map<string, MessageRow[]>();
-  for (const row of rows.map(fromRawMessage)) {
-    const list = bySession.get(row.sessionId);
-    if (list) list.push(row);
-    else bySession.set(row.sessionId, [row]);
-  }
-  return bySession;
+  return groupBy(rows.map(fromRawMessage), (message) => message.sessionId);
 }
 
 /** The tenant's session with all of its messages (oldest first) in one statement, or null. */
