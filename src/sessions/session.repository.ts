@@ -68,12 +68,24 @@ export async function countSessions(context: TenantContext, filter: SessionFilte
   return row!.count;
 }
 
-/** The tenant's sessions with these database keys, in any order. */
-export async function findSessionsByKeys(context: TenantContext, keys: readonly string[]): Promise<SessionRow[]> {
+/** The tenant's sessions with these database keys, in any order; without `metadata`, their rows' metadata is null. */
+export async function findSessionsByKeys(
+  context: TenantContext,
+  keys: readonly string[],
+  columns: Pick<SessionColumns, 'metadata'> = { metadata: true },
+): Promise<SessionRow[]> {
   const rows = await context.db.queryRows<RawSession>(Prisma.sql`
-    SELECT id, tenant_id, external_id, channel, status, started_at, ended_at, last_activity_at, thread_id, metadata FROM sessions
-    WHERE tenant_id = ${context.viewer.tenantId} AND ${equalsAnyOf('id', keys, 'uuid')}`);
+    SELECT id, tenant_id, external_id, channel, status, started_at, ended_at, last_activity_at, thread_id,
+      ${columns.metadata ? Prisma.sql`metadata` : Prisma.sql`NULL::jsonb AS metadata`}
+    FROM sessions WHERE tenant_id = ${context.viewer.tenantId} AND ${equalsAnyOf('id', keys, 'uuid')}`);
   return rows.map(fromRawSession);
+}
+
+/** The metadata of the tenant's sessions with these database keys, by key. */
+export async function findSessionMetadata(context: TenantContext, keys: readonly string[]): Promise<Map<string, unknown>> {
+  const rows = await context.db.queryRows<{ id: string; metadata: unknown }>(Prisma.sql`
+    SELECT id, metadata FROM sessions WHERE tenant_id = ${context.viewer.tenantId} AND ${equalsAnyOf('id', keys, 'uuid')}`);
+  return new Map(rows.map((row) => [row.id, row.metadata]));
 }
 
 /** The tenant's session with this bot session id, or null. */
