@@ -38,6 +38,10 @@ export class SharedStore implements SharedStoreStatus {
   /** No change is logged before `open` has waited for the first connection. */
   private opening = true;
   private readonly loggedReplies = new Set<string>();
+  /** A PING is checking whether a command that timed out meant that Redis is down. */
+  private probing = false;
+  /** Called when both connections are first up (what `open` waits for). */
+  private firstAvailable: (() => void) | undefined;
 
   private constructor(
     options: NonNullable<Config['redis']>,
@@ -60,7 +64,16 @@ export class SharedStore implements SharedStoreStatus {
     };
     this.client = new Redis(options.url, { ...common, connectionName: 'convoql' });
     this.subscriber = new Redis(options.url, { ...common, connectionName: 'convoql-subscriber' });
-    this.watch(this.client, 'client', () => this.changed());
+    // Ready only once a command is answered: a Redis that accepts connections but hangs would otherwise count as up.
+    this.watch(this.client, 'client', () =>
+      this.client.ping().then(
+        () => {
+          this.up.client = true;
+          this.changed();
+        },
+        (error: unknown) => this.failed(error),
+      ),
+    );
     this.watch(this.subscriber, 'subscriber', () => void this.subscribeAll());
     this.subscriber.on('message', (channel: string, message: string) => this.handlers.get(channel)?.(message));
   }
@@ -71,10 +84,12 @@ export class SharedStore implements SharedStoreStatus {
    */
   static async open(options: NonNullable<Config['redis']>, logger: Logger): Promise<SharedStore> {
     const store = new SharedStore(options, logger);
-    const connected = Promise.all([store.client.connect(), store.subscriber.connect()]).catch(() => undefined);
-    let timer: NodeJS.Timeout | undefined;
+    const connected = new Promise<void>((resolve) => (store.firstAvailable = resolve));
     // A refused connection need not be waited for: the reconnections go on in the background.
     const refused = new Promise((resolve) => store.client.once('error', resolve));
+    store.client.connect().catch(() => undefined);
+    store.subscriber.connect().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
     await Promise.race([connected, refused, new Promise((resolve) => (timer = setTimeout(resolve, FIRST_CONNECT_WAIT_MS)))]);
     clearTimeout(timer);
     store.opening = false;
@@ -128,7 +143,8 @@ export class SharedStore implements SharedStoreStatus {
   /** Calls `handler` with each message published on the channel (by any process), from now on and after reconnections. */
   subscribe(channel: string, handler: (message: string) => void): void {
     this.handlers.set(this.key(channel), handler);
-    if (this.subscriber.status === 'ready') this.subscriber.subscribe(this.key(channel)).catch((error: unknown) => this.failed(error));
+    if (this.subscriber.status === 'ready')
+      this.subscriber.subscribe(this.key(channel)).catch((error: unknown) => this.failed(error, 'subscriber'));
   }
 
   /**
@@ -155,10 +171,7 @@ export class SharedStore implements SharedStoreStatus {
   }
 
   private watch(connection: Redis, name: 'client' | 'subscriber', onReady: () => void): void {
-    connection.on('ready', () => {
-      if (name === 'client') this.up.client = true;
-      onReady();
-    });
+    connection.on('ready', onReady);
     connection.on('close', () => {
       this.up[name] = false;
       this.changed();
@@ -174,7 +187,7 @@ export class SharedStore implements SharedStoreStatus {
     try {
       if (channels.length > 0) await this.subscriber.subscribe(...channels);
     } catch (error) {
-      this.failed(error);
+      this.failed(error, 'subscriber');
       return;
     }
     const wasUp = this.up.subscriber;
@@ -183,7 +196,7 @@ export class SharedStore implements SharedStoreStatus {
     this.changed();
   }
 
-  private failed(error: unknown): void {
+  private failed(error: unknown, connection: 'client' | 'subscriber' = 'client'): void {
     if (this.closed) return;
     if (error instanceof ReplyError) {
       // Redis answered, with an error (out of memory, a script's error): this operation falls back, Redis stays in use.
@@ -194,15 +207,36 @@ export class SharedStore implements SharedStoreStatus {
       }
       return;
     }
+    if (connection === 'subscriber') return this.down(error, 'subscriber');
+    if (describe(error) === 'Command timed out' && this.up.client) {
+      // A timer can fire late when the event loop was busy, before the reply it waited for is read: ask once more
+      // before counting Redis as down, so a CPU-bound moment of this process does not switch state back and forth.
+      if (this.probing) return;
+      this.probing = true;
+      this.client.ping().then(
+        () => (this.probing = false),
+        () => {
+          this.probing = false;
+          this.down(error);
+        },
+      );
+      return;
+    }
+    this.down(error);
+  }
+
+  private down(error: unknown, connection: 'client' | 'subscriber' = 'client'): void {
     this.lastError = describe(error);
-    this.up.client = false;
+    this.up[connection] = false;
     this.changed();
     // A command that timed out leaves a connection that may never answer again: replace it.
-    if (this.client.status === 'ready') this.client.disconnect(true);
+    const redis = connection === 'client' ? this.client : this.subscriber;
+    if (redis.status === 'ready') redis.disconnect(true);
   }
 
   /** Logs a change between up and down, once per change. */
   private changed(first = false): void {
+    if (this.available) this.firstAvailable?.();
     if (this.closed || this.opening) return;
     if (!this.available && !this.loggedDown) {
       this.loggedDown = true;

@@ -69,6 +69,8 @@ export interface RedisProxy {
   cut(): Promise<void>;
   /** Listens again on the same port. */
   restore(): Promise<void>;
+  /** Keeps every connection open but passes nothing on, as a Redis that hangs (or a network that drops packets). */
+  stall(): void;
   close(): Promise<void>;
 }
 
@@ -77,6 +79,7 @@ export async function startRedisProxy(target = TEST_REDIS_URL): Promise<RedisPro
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let listenPort = 0;
+  let stalled = false;
   const listen = async () => {
     const next = createServer((client) => {
       const upstream = connect(Number(port || 6379), hostname);
@@ -85,7 +88,8 @@ export async function startRedisProxy(target = TEST_REDIS_URL): Promise<RedisPro
         socket.on('close', () => sockets.delete(socket));
         socket.on('error', () => undefined);
       }
-      client.pipe(upstream).pipe(client);
+      client.on('data', (data: Buffer) => stalled || upstream.write(data));
+      upstream.on('data', (data: Buffer) => stalled || client.write(data));
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -103,7 +107,7 @@ export async function startRedisProxy(target = TEST_REDIS_URL): Promise<RedisPro
     if (closing) await new Promise<void>((resolve) => closing.close(() => resolve()));
   };
   await listen();
-  return { url: `redis://127.0.0.1:${listenPort}`, cut, restore: listen, close: cut };
+  return { url: `redis://127.0.0.1:${listenPort}`, cut, restore: listen, stall: () => (stalled = true), close: cut };
 }
 
 /** A convoql server run as its own process (`node dist/src/main.js`), as a second replica is. */

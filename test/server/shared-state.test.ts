@@ -120,6 +120,9 @@ describeWithRedis('state shared through Redis by two server processes (REDIS_URL
     await createSession(a.db, { startedAt: at(1) });
     const second = await post(b.url, { query: USAGE, variables: { filter } }, a.apiKey);
     expect(second.data).toEqual(first.data);
+    // Another tenant asking the same is answered from its own data, never from acme's shared result.
+    const globexKey = await a.createKey('globex', ['read']);
+    expect((await post(b.url, { query: USAGE, variables: { filter } }, globexKey)).data).toEqual({ usage: { buckets: [] } });
     // Another range is computed afresh, and sees it.
     const fresh = await post(b.url, { query: USAGE, variables: { filter: { ...filter, to: '2026-11-09T00:00:00.000Z' } } }, a.apiKey);
     expect(fresh.data).toEqual({ usage: { buckets: [{ key: '2026-11-01', sessions: 2 }] } });
@@ -195,6 +198,43 @@ describeWithRedis('a Redis that does not answer (REDIS_URL set)', () => {
       });
       const about = log.lines.filter((line) => /Redis/.test(String(line.msg)));
       expect(about.map((line) => [line.level, String(line.msg).split(':')[0]])).toEqual([[40, 'Redis is unreachable']]);
+
+      // A revocation is still made, in the database; the command says that servers were not told.
+      const { id } = await server.db.prisma.apiKey.findUniqueOrThrow({ where: { keyHash: hashApiKey(apiKey) }, select: { id: true } });
+      const revoked = await runCli(['apikey', 'revoke', id], { DATABASE_URL: server.database.url, REDIS_URL: proxy.url });
+      expect(revoked.code).toBe(0);
+      expect(revoked.stdout).toBe(
+        `Redis (REDIS_URL) did not answer, so the servers were not told.\nRevoked ${id} (${apiKey.slice(0, 11)}…). Servers stop accepting it within 30 seconds.\n`,
+      );
+      expect(codesOf(await server.graphql('{ viewer { key { name } } }', {}, { apiKey }))).toEqual(['UNAUTHENTICATED']);
+    } finally {
+      await server.close();
+      await proxy.close();
+    }
+  });
+
+  it('answers every request when Redis stops answering mid-run: a command waits at most REDIS_COMMAND_TIMEOUT_MS, once', async () => {
+    const proxy = await startRedisProxy();
+    const log = logCollector();
+    const server = await startTestServer(
+      { REDIS_URL: proxy.url, REDIS_KEY_PREFIX: prefix, REDIS_COMMAND_TIMEOUT_MS: '1000', LOG_LEVEL: 'info' },
+      { logDestination: log.stream },
+    );
+    try {
+      expect(await readyz(server.url)).toEqual({ status: 200, body: { status: 'ready' } });
+      proxy.stall();
+      // The first budget command times out; from then on Redis counts as down and is not asked until it answers again.
+      for (let index = 0; index < 10; index++) {
+        const response = await server.graphql('{ viewer { tenant { id } } }');
+        expect(response.errors).toBeUndefined();
+        expect(response.data).toEqual({ viewer: { tenant: { id: 'acme' } } });
+      }
+      expect((await readyz(server.url)).body).toEqual({
+        status: 'degraded',
+        degraded: { redis: expect.stringMatching(/does not answer \(.+\)/) },
+      });
+      const about = log.lines.filter((line) => /Redis/.test(String(line.msg))).map((line) => String(line.msg).split(':')[0]);
+      expect(about).toEqual(['Redis answers', 'Redis is unreachable']);
     } finally {
       await server.close();
       await proxy.close();
