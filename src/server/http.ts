@@ -68,9 +68,11 @@ export async function startServer(options: {
   // 4–60 s), so a client never reuses a socket the server is closing at that moment (ECONNRESET).
   httpServer.keepAliveTimeout = 65_000;
   httpServer.headersTimeout = 66_000;
-  const metrics = new Metrics(db, { maxOperations: config.metrics.maxOperations });
+
   // Budgets, usage results, persisted queries and revocations are shared through Redis when REDIS_URL is set.
   const store = await openSharedStore(config, logger);
+  const metrics = new Metrics(db, { maxOperations: config.metrics.maxOperations });
+  if (store) metrics.watchRedis(store);
   const usageCache = new UsageCache<UsageFigures[]>({ ttlMs: config.analytics.usageCacheSeconds * 1000, shared: store });
   const budget = costBudgetOf(config, store);
   if (store)

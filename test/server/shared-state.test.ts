@@ -198,6 +198,7 @@ describeWithRedis('a Redis that does not answer (REDIS_URL set)', () => {
       });
       const about = log.lines.filter((line) => /Redis/.test(String(line.msg)));
       expect(about.map((line) => [line.level, String(line.msg).split(':')[0]])).toEqual([[40, 'Redis is unreachable']]);
+      expect(await (await fetch(server.metricsUrl)).text()).toMatch(/^convoql_redis_up 0$/m);
 
       // A revocation is still made, in the database; the command says that servers were not told.
       const { id } = await server.db.prisma.apiKey.findUniqueOrThrow({ where: { keyHash: hashApiKey(apiKey) }, select: { id: true } });
@@ -264,6 +265,7 @@ describeWithRedis('a Redis that does not answer (REDIS_URL set)', () => {
         ready = await readyz(server.url);
       }
       expect(ready).toEqual({ status: 200, body: { status: 'ready' } });
+      expect(await (await fetch(server.metricsUrl)).text()).toMatch(/^convoql_redis_up 1$/m);
       // Shared again: a query registered on another process is known here.
       const query = '{ viewer { key { name } } }';
       const persistedQuery = { version: 1, sha256Hash: createHash('sha256').update(query).digest('hex') };
