@@ -9,7 +9,8 @@ import { CLIENT_SAFE_CODES } from '../graphql/errors';
 import { clientErrorCode, isCodedError } from './error-codes';
 import type { RequestContext } from '../core/context';
 import { compiledExecutionGateway } from './compiled-execution';
-import type { CostBudget } from './cost-budget';
+import type { KeyBudgets } from './cost-budget';
+import { PersistedQueryCache } from './persisted-queries';
 import { fairnessPlugin } from './fairness';
 import { limitedParseOptions, queryLimitsPlugin } from './limits';
 import { knownOperationTypesRule } from './validation';
@@ -23,7 +24,9 @@ export function createApolloServer(options: {
   httpServer?: Server;
   plugins?: ApolloServerPlugin<RequestContext>[];
   /** The keys' cost budgets, shared with subscriptions; made from config when left out. */
-  budget?: CostBudget | null;
+  budget?: KeyBudgets | null;
+  /** Where automatic persisted queries are kept (shared through Redis by the server); this process's own when left out. */
+  persistedQueries?: PersistedQueryCache;
 }): ApolloServer<RequestContext> {
   const { config, logger } = options;
   const development = config.env === 'development';
@@ -38,6 +41,7 @@ export function createApolloServer(options: {
     formatError: (formatted, error) => maskError(formatted, error, development),
     // Apollo indents responses by default: a third of the bytes and a measurable share of CPU per request.
     stringifyResult: (result) => JSON.stringify(result),
+    persistedQueries: { cache: options.persistedQueries ?? new PersistedQueryCache(null) },
     plugins: [
       // Nothing caches responses by cache hints, so computing them for every field is wasted work.
       ApolloServerPluginCacheControlDisabled(),

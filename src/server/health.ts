@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Database } from '../db/client';
+import type { SharedStoreStatus } from '../db/redis';
 import { defaultMigrationPaths, readMigrations } from '../db/migrations';
 
 /** How long a readiness answer is reused, so probes do not load the database. */
@@ -8,9 +9,11 @@ const READINESS_CACHE_MS = 2_000;
 /**
  * `/readyz`: 200 when the database answers and every migration on disk is applied, 503 with the
  * reason otherwise. A load balancer stops routing to the replica meanwhile; the process keeps running
- * and turns ready again by itself when the database is back.
+ * and turns ready again by itself when the database is back. A Redis (REDIS_URL) that does not answer
+ * keeps it ready, since it serves with per-process state, and is reported as
+ * `{"status": "degraded", "degraded": {"redis": "<reason>"}}` with 200 until Redis answers again.
  */
-export function readinessHandler(db: Database): RequestHandler {
+export function readinessHandler(db: Database, redis: SharedStoreStatus | null = null): RequestHandler {
   let expected: Promise<string[]> | undefined;
   let cached: { at: number; status: number; body: object } | undefined;
   return async (_request, response) => {
@@ -20,7 +23,11 @@ export function readinessHandler(db: Database): RequestHandler {
       );
       cached = { at: Date.now(), ...(await checkReadiness(db, await expected)) };
     }
-    response.status(cached.status).json(cached.body);
+    // Redis's state is this process's own knowledge, current at every probe.
+    const redisDegraded = redis?.degradedReason ?? null;
+    if (cached.status === 200 && redisDegraded !== null) {
+      response.status(200).json({ status: 'degraded', degraded: { redis: redisDegraded } });
+    } else response.status(cached.status).json(cached.body);
   };
 }
 
