@@ -28,6 +28,18 @@ const postgresUrl = z.string().refine(
   { error: 'expected a URL like postgres://user:password@host:5432/database' },
 );
 
+const redisUrl = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  },
+  { error: 'expected a URL like redis://127.0.0.1:6379 or rediss://user:password@host:6380/0' },
+);
+
 /** Bytes of a size like `100kb` (a kilobyte is 1024 bytes, as Express counts). */
 function bytesOfSize(size: string): number {
   const [, digits, unit] = /^(\d+)(b|kb|mb)$/i.exec(size)!;
@@ -115,6 +127,12 @@ const environmentSchema = z.object({
   LIVE_MAX_SUBSCRIPTIONS_PER_KEY: integer(1, 1_000_000).default(500),
   LIVE_SEND_QUEUE_LENGTH: integer(1, 1_000_000).default(1000),
   LIVE_KEEPALIVE_SECONDS: integer(0, 3600).default(12),
+  REDIS_URL: redisUrl.optional(),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_.-]{1,100}$/, { error: 'expected 1-100 letters, digits or : _ . - like convoql:' })
+    .default('convoql:'),
+  REDIS_COMMAND_TIMEOUT_MS: integer(10, 60_000).default(500),
 });
 
 /** Prices per million tokens used when MODEL_PRICES is not set. */
@@ -243,6 +261,18 @@ export interface Config {
     /** Seconds between WebSocket pings; a socket that does not answer one within as long is closed (0: no pings). */
     readonly keepAliveSeconds: number;
   };
+  /**
+   * Where the state shared by all server processes lives (REDIS_URL): the keys' cost budgets, usage results, persisted
+   * queries and key revocations. Undefined keeps each in its own process. A Redis that does not answer is the same,
+   * for as long as it does not answer.
+   */
+  readonly redis: {
+    readonly url: string;
+    /** Prefix of every key and channel convoql uses (REDIS_KEY_PREFIX), so several deployments can share one Redis. */
+    readonly keyPrefix: string;
+    /** How long a command may take before Redis counts as down and per-process state takes over (REDIS_COMMAND_TIMEOUT_MS). */
+    readonly commandTimeoutMs: number;
+  } | null;
 }
 
 /** Environment variables as data; tests pass their own instead of touching process.env. */
@@ -346,6 +376,7 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
       sendQueueLength: e.LIVE_SEND_QUEUE_LENGTH,
       keepAliveSeconds: e.LIVE_KEEPALIVE_SECONDS,
     },
+    redis: e.REDIS_URL ? { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS } : null,
   });
 }
 

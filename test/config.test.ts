@@ -109,6 +109,31 @@ describe('configuration', () => {
     expect(() => loadConfig(environment)).toThrow(/^(?!.*hunter2)[^\n]*$/);
   });
 
+  it('reads where shared state lives (REDIS_URL), and keeps it per process without', () => {
+    expect(loadConfig({}).redis).toBeNull();
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).redis).toEqual({
+      url: 'redis://127.0.0.1:6379',
+      keyPrefix: 'convoql:',
+      commandTimeoutMs: 500,
+    });
+    expect(
+      loadConfig({ REDIS_URL: 'rediss://u:p@cache.internal:6380/2', REDIS_KEY_PREFIX: 'eu-1:', REDIS_COMMAND_TIMEOUT_MS: '100' }).redis,
+    ).toEqual({ url: 'rediss://u:p@cache.internal:6380/2', keyPrefix: 'eu-1:', commandTimeoutMs: 100 });
+  });
+
+  it.each([
+    [{ REDIS_URL: 'http://127.0.0.1:6379' }, 'Invalid configuration: REDIS_URL expected a URL like redis://127.0.0.1:6379'],
+    [{ REDIS_URL: 'redis://' }, 'Invalid configuration: REDIS_URL expected a URL like redis://127.0.0.1:6379'],
+    [{ REDIS_URL: 'redis://h', REDIS_KEY_PREFIX: 'has space' }, 'Invalid configuration: REDIS_KEY_PREFIX expected 1-100 letters'],
+    [
+      { REDIS_URL: 'redis://h', REDIS_COMMAND_TIMEOUT_MS: '0' },
+      'Invalid configuration: REDIS_COMMAND_TIMEOUT_MS expected an integer >= 10',
+    ],
+  ])('rejects %j in one line, never echoing a Redis password', (environment, message) => {
+    expect(() => loadConfig(environment)).toThrow(message);
+    expect(() => loadConfig({ REDIS_URL: 'http://u:hunter2@h' })).toThrow(/^(?!.*hunter2)/);
+  });
+
   it('never echoes a database password in an error', () => {
     expect(() => loadConfig({ DATABASE_URL: 'postgres://u:hunter2@' })).toThrow(/^(?!.*hunter2)/);
   });

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { TenantContext } from '../core/context';
+import type { SharedStore } from '../db/redis';
 import type { UsageQuery } from './usage.repository';
 
 /**
@@ -12,6 +14,11 @@ export const USAGE_CACHE_MAX_ENTRIES = 100;
  * concurrent identical queries wait for one statement (single-flight), and a finished result is
  * reused for `ttlMs` (0: never reused). Failures are never kept; every waiter of a failed load gets
  * its error. Created once per server and reached through the request context.
+ *
+ * With a shared store (REDIS_URL) a finished result is also kept in Redis for `ttlMs`, as JSON, and every process
+ * reuses it: a result another process computed is fetched (one round trip) before a statement runs, and kept here
+ * only for what remains of its time in Redis, so no result is older than `ttlMs` anywhere. Identical queries that
+ * start in two processes at once each run their statement. While Redis is down, each process uses only its own results.
  */
 export class UsageCache<T> {
   private readonly inFlight = new Map<string, Promise<T>>();
@@ -21,8 +28,11 @@ export class UsageCache<T> {
   private readonly maxEntries: number;
   private readonly now: () => number;
 
-  constructor(options: { ttlMs: number; maxEntries?: number; now?: () => number }) {
+  private readonly shared: SharedStore | null;
+
+  constructor(options: { ttlMs: number; maxEntries?: number; now?: () => number; shared?: SharedStore | null }) {
     this.ttlMs = options.ttlMs;
+    this.shared = options.ttlMs > 0 ? (options.shared ?? null) : null;
     this.maxEntries = options.maxEntries ?? USAGE_CACHE_MAX_ENTRIES;
     this.now = options.now ?? Date.now;
   }
@@ -45,12 +55,12 @@ export class UsageCache<T> {
     }
     const pending = this.inFlight.get(key);
     if (pending) return pending;
-    const loading = load();
+    const loading = this.shared ? this.loadShared(this.shared, key, context.viewer.tenantId, load) : load();
     this.inFlight.set(key, loading);
     loading.then(
       (value) => {
         this.inFlight.delete(key);
-        if (this.ttlMs > 0) this.keep(key, value);
+        if (this.ttlMs > 0 && !this.finished.has(key)) this.keep(key, value);
       },
       // The callers see the error through `loading`; here it only must not be kept.
       () => this.inFlight.delete(key),
@@ -58,8 +68,25 @@ export class UsageCache<T> {
     return loading;
   }
 
-  private keep(key: string, value: T): void {
-    this.finished.set(key, { value, expiresAt: this.now() + this.ttlMs });
+  /** The result kept in Redis, or a new `load()` kept there; Redis failing only means loading. */
+  private async loadShared(shared: SharedStore, key: string, tenantId: string, load: () => Promise<T>): Promise<T> {
+    // The tenant in the clear (for whoever inspects Redis), the arguments hashed: a metadata filter may be 4 KB.
+    const sharedKey = shared.key(`usage:${tenantId}:${createHash('sha256').update(key).digest('base64url')}`);
+    const kept = await shared.run((redis) => redis.multi().get(sharedKey).pttl(sharedKey).exec());
+    const [value, ttl] = (kept ?? []).map((reply) => reply?.[1]);
+    if (typeof value === 'string' && typeof ttl === 'number' && ttl > 0) {
+      const parsed = JSON.parse(value) as T;
+      this.keep(key, parsed, Math.min(ttl, this.ttlMs));
+      return parsed;
+    }
+    const loaded = await load();
+    void shared.run((redis) => redis.set(sharedKey, JSON.stringify(loaded), 'PX', this.ttlMs));
+    return loaded;
+  }
+
+  private keep(key: string, value: T, ttlMs = this.ttlMs): void {
+    this.finished.delete(key);
+    this.finished.set(key, { value, expiresAt: this.now() + ttlMs });
     while (this.finished.size > this.maxEntries) this.finished.delete(this.finished.keys().next().value!);
   }
 }

@@ -1,5 +1,7 @@
 import { createApiKey, ensureTenant, listApiKeys, revokeApiKey } from '../api-keys/api-key.repository';
 import { SCOPES, type Scope } from '../core/context';
+import { openSharedStore } from '../db/redis';
+import { publishRevocation } from '../api-keys/api-key.revocations';
 import { assertTenantExists, cliConfig, UsageError, withDatabase } from './cli-support';
 
 /** Scopes from a comma-separated list, or `fallback` when none is given. */
@@ -48,11 +50,23 @@ export async function apikeyList(options: { tenant?: string }): Promise<void> {
   });
 }
 
-/** `convoql apikey revoke <id or prefix>`. */
+/**
+ * `convoql apikey revoke <id or prefix>`. With REDIS_URL the revocation is announced to every server process sharing
+ * that Redis, which refuse the key at once; otherwise (or when Redis does not answer) each within its 30 s key cache.
+ */
 export async function apikeyRevoke(idOrPrefix: string): Promise<void> {
-  await withDatabase(cliConfig(), async ({ db }) => {
+  const config = cliConfig();
+  await withDatabase(config, async ({ db }, logger) => {
     const key = await revokeApiKey(db, idOrPrefix);
     if (!key) throw new UsageError(`No single key matches "${idOrPrefix}"; use the id shown by \`npx convoql apikey list\`.`);
-    console.log(`Revoked ${key.id} (${key.prefix}…). Servers stop accepting it within 30 seconds.`);
+    // Announced even when the key was revoked before: a server that missed the first announcement hears this one.
+    const store = await openSharedStore(config, logger.child({}, { level: 'error' }));
+    const told = store ? await publishRevocation(store, key.id) : undefined;
+    await store?.close();
+    if (told !== undefined) console.log(`Revoked ${key.id} (${key.prefix}…). Servers sharing Redis stop accepting it now (${told} told).`);
+    else {
+      if (store) console.log('Redis (REDIS_URL) did not answer, so the servers were not told.');
+      console.log(`Revoked ${key.id} (${key.prefix}…). Servers stop accepting it within 30 seconds.`);
+    }
   });
 }

@@ -48,7 +48,7 @@ export function buildProgram(): Command {
     .action(async (options: { tenant?: string }) => (await import('./apikey')).apikeyList(options));
   apikey
     .command('revoke')
-    .description('Revoke a key by its id or display prefix; servers refuse it within 30 seconds.')
+    .description('Revoke a key by its id or display prefix; servers refuse it at once with REDIS_URL, else within 30 seconds.')
     .argument('<id-or-prefix>', 'as `convoql apikey list` shows it')
     .action(async (idOrPrefix: string) => (await import('./apikey')).apikeyRevoke(idOrPrefix));
 

@@ -7,6 +7,18 @@ export function byKey<K, R>(keys: readonly K[], rows: readonly R[], keyOf: (row:
   return keys.map((key) => found.get(key) ?? null);
 }
 
+/** Rows grouped by `keyOf`, each group in the rows' order: the per-key lists a batched statement answers. */
+export function groupBy<K, R>(rows: Iterable<R>, keyOf: (row: R) => K): Map<K, R[]> {
+  const groups = new Map<K, R[]>();
+  for (const row of rows) {
+    const key = keyOf(row);
+    const group = groups.get(key);
+    if (group) group.push(row);
+    else groups.set(key, [row]);
+  }
+  return groups;
+}
+
 /**
  * A per-request DataLoader whose batches are counted in the metrics by `name`. Batching follows the
  * configuration (switched off only by the benchmark, to measure what it buys).

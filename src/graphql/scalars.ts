@@ -36,3 +36,15 @@ function parseDecimal(value: unknown): string {
   if (typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value)) return value;
   throw new TypeError(`Decimal must be a string of digits like "12.50", received ${JSON.stringify(value)}.`);
 }
+
+/** Levels of objects and arrays in `value` (a scalar is 0), counting no further than `limit`. */
+export function jsonDepth(value: unknown, limit: number): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  if (limit === 0) return 1;
+  let deepest = 0;
+  for (const child of Object.values(value)) {
+    deepest = Math.max(deepest, jsonDepth(child, limit - 1));
+    if (deepest >= limit) break;
+  }
+  return 1 + deepest;
+}

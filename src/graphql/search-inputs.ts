@@ -1,4 +1,5 @@
 import { BadUserInputError } from './errors';
+import { jsonDepth } from './scalars';
 
 /** Deepest nesting of objects and arrays a metadata filter may have (`{"a": {"b": 1}}` is 2 levels). */
 export const MAX_METADATA_FILTER_DEPTH = 5;
@@ -20,7 +21,7 @@ export function assertMetadataFilter(value: unknown, argument: string): void {
       argument,
     );
   }
-  const depth = depthOf(value, MAX_METADATA_FILTER_DEPTH + 1);
+  const depth = jsonDepth(value, MAX_METADATA_FILTER_DEPTH + 1);
   if (depth > MAX_METADATA_FILTER_DEPTH) {
     throw new BadUserInputError(
       `${argument} may nest objects and arrays at most ${MAX_METADATA_FILTER_DEPTH} levels deep, received more.`,
@@ -38,16 +39,4 @@ export function assertSearchText(value: string | null | undefined, argument: str
   if (value != null && value.length > MAX_SEARCH_TEXT_LENGTH) {
     throw new BadUserInputError(`${argument} may be at most ${MAX_SEARCH_TEXT_LENGTH} characters, received ${value.length}.`, argument);
   }
-}
-
-/** Levels of objects and arrays in `value` (a scalar is 0), counting no further than `limit`. */
-function depthOf(value: unknown, limit: number): number {
-  if (typeof value !== 'object' || value === null) return 0;
-  if (limit === 0) return 1;
-  let deepest = 0;
-  for (const child of Object.values(value)) {
-    deepest = Math.max(deepest, depthOf(child, limit - 1));
-    if (deepest >= limit) break;
-  }
-  return 1 + deepest;
 }

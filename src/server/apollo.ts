@@ -11,7 +11,8 @@ import type { RequestContext } from '../core/context';
 import { compiledExecutionGateway } from './compiled-execution';
 import type { ReadReplicas } from '../db/read-replicas';
 import { routeReads } from './read-routing';
-import type { CostBudget } from './cost-budget';
+import type { KeyBudgets } from './cost-budget';
+import { PersistedQueryCache } from './persisted-queries';
 import { fairnessPlugin } from './fairness';
 import { limitedParseOptions, queryLimitsPlugin } from './limits';
 import { knownOperationTypesRule } from './validation';
@@ -25,7 +26,9 @@ export function createApolloServer(options: {
   httpServer?: Server;
   plugins?: ApolloServerPlugin<RequestContext>[];
   /** The keys' cost budgets, shared with subscriptions; made from config when left out. */
-  budget?: CostBudget | null;
+  budget?: KeyBudgets | null;
+  /** Where automatic persisted queries are kept (shared through Redis by the server); this process's own when left out. */
+  persistedQueries?: PersistedQueryCache;
   /** The read replicas queries read from (DATABASE_READ_URL); null or left out reads everything from the primary. */
   replicas?: ReadReplicas | null;
   /** Counts where each query read, when replicas are given. */
@@ -44,6 +47,7 @@ export function createApolloServer(options: {
     formatError: (formatted, error) => maskError(formatted, error, development),
     // Apollo indents responses by default: a third of the bytes and a measurable share of CPU per request.
     stringifyResult: (result) => JSON.stringify(result),
+    persistedQueries: { cache: options.persistedQueries ?? new PersistedQueryCache(null) },
     plugins: [
       // Nothing caches responses by cache hints, so computing them for every field is wasted work.
       ApolloServerPluginCacheControlDisabled(),

@@ -27,12 +27,16 @@ interface StoredKey {
 
 /**
  * Resolves API keys to viewers. Lookups are cached per process for `ttlMs`, so a request usually
- * issues no SQL for authentication; revocation therefore takes effect within `ttlMs`. The cache is
- * keyed by the key as sent, so a cached request does not hash it again (the key is in this
- * process's memory with every request anyway).
+ * issues no SQL for authentication; revocation therefore takes effect within `ttlMs`, or at once when
+ * the revocation is announced to this process (`revoke`, from Redis). The cache is keyed by the key
+ * as sent, so a cached request does not hash it again (the key is in this process's memory with
+ * every request anyway).
  */
 export class Authenticator {
   private readonly cache = new Map<string, { key: StoredKey | null; expiresAt: number }>();
+  /** Keys announced as revoked, until a lookup started after the announcement would see it in the database anyway. */
+  private readonly revoked = new Map<string, number>();
+  private readonly revokedListeners: ((apiKeyId: string) => void)[] = [];
 
   constructor(
     private readonly db: Database,
@@ -46,7 +50,8 @@ export class Authenticator {
     const key = apiKeyFromHeaders(headers);
     if (!key) return null;
     const stored = await this.lookup(key);
-    if (!stored || stored.revoked) throw new UnauthenticatedError('The API key is unknown or revoked.');
+    if (!stored || stored.revoked || this.isAnnouncedRevoked(stored.id))
+      throw new UnauthenticatedError('The API key is unknown or revoked.');
     const tenantHeader = headers['x-tenant-id'];
     const requestedTenant = (Array.isArray(tenantHeader) ? tenantHeader[0] : tenantHeader)?.trim() || null;
     if (stored.tenantId !== null && requestedTenant !== null && requestedTenant !== stored.tenantId) {
@@ -61,9 +66,32 @@ export class Authenticator {
     };
   }
 
-  /** Forgets cached keys, e.g. after revoking one in this process. */
+  /** Forgets cached keys, e.g. after revoking one in this process, or after missing announcements of revocations. */
   clear(): void {
     this.cache.clear();
+  }
+
+  /**
+   * Refuses the key from now on, in this process: its cached lookups are dropped, a lookup in flight cannot bring it
+   * back, and `onRevoked` listeners (open WebSockets) are told.
+   */
+  revoke(apiKeyId: string): void {
+    for (const [apiKey, entry] of this.cache) if (entry.key?.id === apiKeyId) this.cache.delete(apiKey);
+    // Kept as long as a lookup that started before the revocation was committed could still be cached.
+    const now = Date.now();
+    for (const [id, until] of this.revoked) if (until <= now) this.revoked.delete(id);
+    if (this.revoked.size < 100_000) this.revoked.set(apiKeyId, now + Math.max(this.ttlMs, 60_000));
+    for (const listener of this.revokedListeners) listener(apiKeyId);
+  }
+
+  /** Calls `listener` with the id of each key revoked through `revoke`. */
+  onRevoked(listener: (apiKeyId: string) => void): void {
+    this.revokedListeners.push(listener);
+  }
+
+  private isAnnouncedRevoked(apiKeyId: string): boolean {
+    const until = this.revoked.get(apiKeyId);
+    return until !== undefined && until > Date.now();
   }
 
   private async lookup(apiKey: string): Promise<StoredKey | null> {

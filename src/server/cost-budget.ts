@@ -16,13 +16,25 @@ export interface BudgetDecision {
   readonly retryAfterMs: number;
 }
 
+/** The keys' cost budgets: kept in this process (CostBudget) or shared by every process in Redis (SharedCostBudget). */
+export interface KeyBudgets {
+  readonly maximumAvailable: number;
+  readonly restoreRate: number;
+  /** Takes `cost` points from the key's bucket if it holds them; otherwise takes nothing and says when it will. */
+  take(key: string, cost: number): BudgetDecision | Promise<BudgetDecision>;
+  /** Returns points taken for an operation that did not run; answers the budget after. */
+  giveBack(key: string, cost: number): ThrottleStatus | Promise<ThrottleStatus>;
+  /** The key's budget now. */
+  status(key: string): ThrottleStatus | Promise<ThrottleStatus>;
+}
+
 /**
  * Leaky buckets of query cost points, one per key, kept in this process: each starts full, an operation takes its
  * cost from its key's bucket, and points flow back at `restoreRate` per second. A bucket is stored only while it is
  * not full (a full one is the same as none), so idle keys cost no memory. The state is two numbers per key, so a
  * shared store later (a Redis script of the same formula) needs no other design.
  */
-export class CostBudget {
+export class CostBudget implements KeyBudgets {
   private readonly buckets = new Map<string, { available: number; at: number }>();
 
   constructor(
@@ -43,10 +55,12 @@ export class CostBudget {
     return { taken: true, status: this.statusOf(available - cost), retryAfterMs: 0 };
   }
 
-  /** Returns points taken for an operation that did not run. */
-  giveBack(key: string, cost: number): void {
+  /** Returns points taken for an operation that did not run; answers the budget after. */
+  giveBack(key: string, cost: number): ThrottleStatus {
     const now = this.now();
-    this.store(key, this.available(key, now) + cost, now);
+    const available = Math.min(this.maximumAvailable, this.available(key, now) + cost);
+    this.store(key, available, now);
+    return this.statusOf(available);
   }
 
   /** The key's budget now. */

@@ -2,9 +2,11 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import type { Config } from '../config';
 import { ThrottledError } from '../graphql/errors';
 import type { RequestContext } from '../core/context';
-import { CostBudget, type ThrottleStatus } from './cost-budget';
+import { CostBudget, type KeyBudgets, type ThrottleStatus } from './cost-budget';
 import { addExtension, checkLimits, measureRequest, type QueryLimits } from './limits';
 import { TenantSlots } from './tenant-slots';
+import type { SharedStore } from '../db/redis';
+import { SharedCostBudget } from './shared-cost-budget';
 
 /** How long an operation waits for one of its tenant's slots before THROTTLED; as long as the pool's wait for a connection. */
 const SLOT_WAIT_MS = 5_000;
@@ -25,8 +27,8 @@ const SLOT_RETRY_AFTER_MS = 1_000;
  */
 export function fairnessPlugin(
   config: Pick<Config, 'graphql' | 'fairness'>,
-  /** The keys' budgets, when shared with another entry point (subscriptions over WebSocket); else made from config. */
-  sharedBudget?: CostBudget | null,
+  /** The keys' budgets, when shared with another entry point (subscriptions over WebSocket) or in Redis; else made from config. */
+  sharedBudget?: KeyBudgets | null,
 ): ApolloServerPlugin<RequestContext> {
   const { fairness } = config;
   const limits: QueryLimits = config.graphql;
@@ -47,13 +49,16 @@ export function fairnessPlugin(
       let release: (() => void) | undefined;
       let retryAfterMs: number | undefined;
       let holdMs = 0;
+      /** The budget as the last take or give-back left it, so the response reports it without asking again. */
+      let status: ThrottleStatus | undefined;
       return {
         async didResolveOperation({ schema, document, operation, request }) {
           if (!operation) return;
           const measured = measureRequest(schema, document, operation, request);
           if (checkLimits(measured, limits)) return;
           if (budget) {
-            const decision = budget.take(budgetKey, measured.cost);
+            const decision = await budget.take(budgetKey, measured.cost);
+            status = decision.status;
             if (!decision.taken) {
               retryAfterMs = decision.retryAfterMs;
               holdMs = Math.min(decision.retryAfterMs, THROTTLED_ANSWER_DELAY_MS);
@@ -81,9 +86,9 @@ export function fairnessPlugin(
         async willSendResponse({ response }) {
           release?.();
           // An operation refused after it was charged (for want of a slot, or by another plugin) cost nothing.
-          if (budget && charged > 0 && !executed) budget.giveBack(budgetKey, charged);
+          if (budget && charged > 0 && !executed) status = await budget.giveBack(budgetKey, charged);
           if (retryAfterMs !== undefined) response.http.headers.set('retry-after', String(Math.ceil(retryAfterMs / 1000)));
-          if (budget) addExtension(response, 'cost', { throttleStatus: budget.status(budgetKey) });
+          if (budget) addExtension(response, 'cost', { throttleStatus: status ?? (await budget.status(budgetKey)) });
           // A refusal for want of budget is held a moment: a client that ignores Retry-After then retries at most once
           // a second per connection, instead of spinning on refusals that cost the server more than they cost it.
           if (holdMs > 0) await new Promise((resolve) => setTimeout(resolve, holdMs));
@@ -102,7 +107,12 @@ function budgetExceeded(cost: number, status: ThrottleStatus, retryAfterMs: numb
   );
 }
 
-/** The keys' cost budgets the configuration asks for, or null when COST_BUDGET_MAX is 0. */
-export function costBudgetOf(config: Pick<Config, 'fairness'>): CostBudget | null {
-  return config.fairness.budgetMaximum > 0 ? new CostBudget(config.fairness.budgetMaximum, config.fairness.budgetRestoreRate) : null;
+/**
+ * The keys' cost budgets the configuration asks for: in Redis when the server has a shared store (REDIS_URL), else in
+ * this process; null when COST_BUDGET_MAX is 0.
+ */
+export function costBudgetOf(config: Pick<Config, 'fairness'>, store?: SharedStore | null): KeyBudgets | null {
+  const { budgetMaximum, budgetRestoreRate } = config.fairness;
+  if (budgetMaximum <= 0) return null;
+  return store ? new SharedCostBudget(store, budgetMaximum, budgetRestoreRate) : new CostBudget(budgetMaximum, budgetRestoreRate);
 }

@@ -22,6 +22,9 @@ import type { NotificationSource } from '../db/notifications';
 import { LiveEventBus } from '../live/live.bus';
 import { costBudgetOf } from './fairness';
 import { serveWebSocket } from './websocket';
+import { openSharedStore } from '../db/redis';
+import { subscribeToRevocations } from '../api-keys/api-key.revocations';
+import { PersistedQueryCache } from './persisted-queries';
 
 const GRAPHQL_PATH = '/graphql';
 
@@ -66,9 +69,19 @@ export async function startServer(options: {
   // 4–60 s), so a client never reuses a socket the server is closing at that moment (ECONNRESET).
   httpServer.keepAliveTimeout = 65_000;
   httpServer.headersTimeout = 66_000;
+
+  // Budgets, usage results, persisted queries and revocations are shared through Redis when REDIS_URL is set.
+  const store = await openSharedStore(config, logger);
   const metrics = new Metrics(db, { maxOperations: config.metrics.maxOperations });
-  const usageCache = new UsageCache<UsageFigures[]>({ ttlMs: config.analytics.usageCacheSeconds * 1000 });
-  const budget = costBudgetOf(config);
+  if (store) metrics.watchRedis(store);
+  const usageCache = new UsageCache<UsageFigures[]>({ ttlMs: config.analytics.usageCacheSeconds * 1000, shared: store });
+  const budget = costBudgetOf(config, store);
+  if (store)
+    subscribeToRevocations(
+      store,
+      (apiKeyId) => authenticator.revoke(apiKeyId),
+      () => authenticator.clear(),
+    );
   // Queries read from these (DATABASE_READ_URL); mutations, subscriptions and everything else from the primary.
   const replicas = await openReadReplicas(db, config, logger);
   if (replicas) metrics.observeReplicas(replicas);
@@ -80,14 +93,19 @@ export async function startServer(options: {
     budget,
     replicas,
     onRead: (target) => metrics.replicaReads.inc({ target }),
+    persistedQueries: new PersistedQueryCache(store),
     plugins: [graphiqlLandingPagePlugin({ demoApiKey }), metrics.plugin()],
   });
-  await apollo.start();
+  await apollo.start().catch(async (error: unknown) => {
+    await store?.close();
+    await replicas?.close();
+    throw error;
+  });
 
   app.get('/healthz', (_request, response) => {
     response.json({ status: 'ok' });
   });
-  app.get('/readyz', readinessHandler(db, replicas));
+  app.get('/readyz', readinessHandler(db, store, replicas));
   const serveMetrics = metricsHandler(metrics, config.metrics.token);
   // With an address of its own (a port only the scraper reaches), /metrics is not on the API's port at all.
   if (!config.metrics.listen) app.get('/metrics', (request, response, next) => void serveMetrics(request, response).catch(next));
@@ -142,6 +160,7 @@ export async function startServer(options: {
   const address = await listen(httpServer, config.http.host, config.http.port, 'PORT').catch(async (error: unknown) => {
     await webSocket.close();
     await bus.stop();
+    await store?.close();
     await replicas?.close();
     throw error;
   });
@@ -172,6 +191,7 @@ export async function startServer(options: {
           await new Promise<void>((resolve) => server.close(() => resolve()));
         }
         await apollo.stop();
+        await store?.close();
         await replicas?.close();
       })()),
   };

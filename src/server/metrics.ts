@@ -2,6 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SharedStoreStatus } from '../db/redis';
 import type { Database } from '../db/client';
 import type { ReadReplicas } from '../db/read-replicas';
 import type { RequestContext } from '../core/context';
@@ -114,6 +115,18 @@ export class Metrics {
         this.set({ state: 'total' }, pool.totalCount);
         this.set({ state: 'idle' }, pool.idleCount);
         this.set({ state: 'waiting' }, pool.waitingCount);
+      },
+    });
+  }
+
+  /** Adds `convoql_redis_up`: 1 while budgets, caches and revocations are shared through Redis, 0 while they are per process. */
+  watchRedis(redis: SharedStoreStatus): void {
+    new Gauge({
+      name: 'convoql_redis_up',
+      help: 'Whether the shared state in Redis (REDIS_URL) is in use (1), or Redis does not answer and state is per process (0).',
+      registers: [this.registry],
+      collect() {
+        this.set(redis.available ? 1 : 0);
       },
     });
   }

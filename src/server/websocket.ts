@@ -29,7 +29,7 @@ import type { UsageFigures } from '../analytics/usage.repository';
 import { maskError } from './apollo';
 import type { Authenticator } from './auth';
 import { createRequestContext } from './context';
-import type { CostBudget } from './cost-budget';
+import type { KeyBudgets } from './cost-budget';
 import { checkLimits, countTokens, measureOperation } from './limits';
 import type { Metrics } from './metrics';
 
@@ -88,7 +88,7 @@ export function serveWebSocket(options: {
   authenticator: Authenticator;
   bus: LiveEventBus;
   metrics: Metrics;
-  budget: CostBudget | null;
+  budget: KeyBudgets | null;
   usageCache: UsageCache<UsageFigures[]>;
   recheckMs: number;
 }): LiveWebSocketServer {
@@ -226,7 +226,7 @@ export function serveWebSocket(options: {
           ];
         }
         if (budget) {
-          const decision = budget.take(`${viewer.apiKeyId}/${viewer.tenantId ?? ''}`, measured.cost);
+          const decision = await budget.take(`${viewer.apiKeyId}/${viewer.tenantId ?? ''}`, measured.cost);
           if (!decision.taken) {
             return [
               new ThrottledError(
@@ -274,7 +274,12 @@ export function serveWebSocket(options: {
     config.live.keepAliveSeconds * 1000,
   );
 
-  // A revoked key's sockets close within the key cache's lifetime: each socket's key is looked up again (the
+  // A key revoked in any process (announced through Redis) closes its sockets here at once.
+  authenticator.onRevoked((apiKeyId) => {
+    for (const state of sockets.values())
+      if (state.viewer.apiKeyId === apiKeyId) closeSocket(state.socket, LIVE_CLOSE_CODES.forbidden, 'The API key was revoked.');
+  });
+  // Otherwise a revoked key's sockets close within the key cache's lifetime: each socket's key is looked up again (the
   // authenticator's cache makes that one statement per key and period).
   const recheck = setInterval(
     () => {

@@ -8,6 +8,7 @@ import {
   findLastMessages,
   findMessagesByKeys,
   findMessagesOfSessions,
+  findSessionMetadata,
   findSessionsByKeys,
   listMessagePages,
   listSessionPagesByThread,
@@ -19,9 +20,14 @@ import type { SessionPrefetch } from './session.type';
 /** The per-request DataLoaders of the sessions feature; each batch is one SQL statement. */
 export function createSessionLoaders(context: RequestScope) {
   return {
+    /** Sessions by key without their metadata (null in the row), which the `metadata` field loads when selected. */
     sessionByKey: createLoader<string, SessionRow | null>(context, 'sessionByKey', async (keys) =>
-      byKey(keys, await findSessionsByKeys(asTenantContext(context), keys), (row) => row.id),
+      byKey(keys, await findSessionsByKeys(asTenantContext(context), keys, { metadata: false }), (row) => row.id),
     ),
+    sessionMetadataByKey: createLoader<string, unknown>(context, 'sessionMetadataByKey', async (keys) => {
+      const metadata = await findSessionMetadata(asTenantContext(context), keys);
+      return keys.map((key) => metadata.get(key) ?? null);
+    }),
     messageByKey: createLoader<string, MessageRow | null>(context, 'messageByKey', async (keys) =>
       byKey(keys, await findMessagesByKeys(asTenantContext(context), keys), (row) => row.id),
     ),

@@ -1,8 +1,9 @@
 import { Prisma } from '../db/client';
-import { keysetSql, keysetValue, readsDescending, selectPage } from '../db/sql';
+import { equalsAnyOf, keysetSql, keysetValue, readsDescending, selectPage } from '../db/sql';
 import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
 import type { KeysetPage } from '../graphql/connection';
 import type { TenantContext } from '../core/context';
+import { groupBy } from '../core/loader-utils';
 import type { MessageRole } from './message.type';
 import { OrderDirection } from '../graphql/order';
 import type { SessionFilter, SessionOrder } from './session.inputs';
@@ -67,12 +68,24 @@ export async function countSessions(context: TenantContext, filter: SessionFilte
   return row!.count;
 }
 
-/** The tenant's sessions with these database keys, in any order. */
-export async function findSessionsByKeys(context: TenantContext, keys: readonly string[]): Promise<SessionRow[]> {
+/** The tenant's sessions with these database keys, in any order; without `metadata`, their rows' metadata is null. */
+export async function findSessionsByKeys(
+  context: TenantContext,
+  keys: readonly string[],
+  columns: Pick<SessionColumns, 'metadata'> = { metadata: true },
+): Promise<SessionRow[]> {
   const rows = await context.db.queryRows<RawSession>(Prisma.sql`
-    SELECT id, tenant_id, external_id, channel, status, started_at, ended_at, last_activity_at, thread_id, metadata FROM sessions
-    WHERE tenant_id = ${context.viewer.tenantId} AND id = ANY(${[...keys]}::uuid[])`);
+    SELECT id, tenant_id, external_id, channel, status, started_at, ended_at, last_activity_at, thread_id,
+      ${columns.metadata ? Prisma.sql`metadata` : Prisma.sql`NULL::jsonb AS metadata`}
+    FROM sessions WHERE tenant_id = ${context.viewer.tenantId} AND ${equalsAnyOf('id', keys, 'uuid')}`);
   return rows.map(fromRawSession);
+}
+
+/** The metadata of the tenant's sessions with these database keys, by key. */
+export async function findSessionMetadata(context: TenantContext, keys: readonly string[]): Promise<Map<string, unknown>> {
+  const rows = await context.db.queryRows<{ id: string; metadata: unknown }>(Prisma.sql`
+    SELECT id, metadata FROM sessions WHERE tenant_id = ${context.viewer.tenantId} AND ${equalsAnyOf('id', keys, 'uuid')}`);
+  return new Map(rows.map((row) => [row.id, row.metadata]));
 }
 
 /** The tenant's session with this bot session id, or null. */
@@ -141,14 +154,7 @@ export async function listMessagePages(
       LIMIT ${page.limit + 1}
     ) AS paged
     ORDER BY wanted.position, paged.ordinal`);
-  const pages = new Map<string, MessageRow[]>();
-  for (const row of rows) {
-    const message = fromRawMessage(row);
-    const list = pages.get(message.sessionId);
-    if (list) list.push(message);
-    else pages.set(message.sessionId, [message]);
-  }
-  return pages;
+  return groupBy(rows.map(fromRawMessage), (message) => message.sessionId);
 }
 
 /**
@@ -179,14 +185,7 @@ export async function listSessionPagesByThread(
       LIMIT ${page.limit + 1}
     ) AS paged
     ORDER BY wanted.position, paged.ordinal`);
-  const pages = new Map<string, SessionRow[]>();
-  for (const row of rows) {
-    const session = fromRawSession(row);
-    const list = pages.get(row.thread_id!);
-    if (list) list.push(session);
-    else pages.set(row.thread_id!, [session]);
-  }
-  return pages;
+  return groupBy(rows.map(fromRawSession), (session) => session.threadId!);
 }
 
 /** Number of the tenant's sessions linked to each of these LangGraph threads, in one grouped statement. */
@@ -214,13 +213,7 @@ export async function findMessagesOfSessions(context: TenantContext, sessionKeys
     SELECT id, tenant_id, session_id, role, content, created_at, metadata, client_message_id FROM messages
     WHERE tenant_id = ${context.viewer.tenantId} AND session_id = ANY(${[...sessionKeys]}::uuid[])
     ORDER BY session_id, created_at, id`);
-  const bySession = new Map<string, MessageRow[]>();
-  for (const row of rows.map(fromRawMessage)) {
-    const list = bySession.get(row.sessionId);
-    if (list) list.push(row);
-    else bySession.set(row.sessionId, [row]);
-  }
-  return bySession;
+  return groupBy(rows.map(fromRawMessage), (message) => message.sessionId);
 }
 
 /** The tenant's session with all of its messages (oldest first) in one statement, or null. */

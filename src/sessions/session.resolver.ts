@@ -19,7 +19,7 @@ import { ConnectionArgs, toConnection, toKeysetPage, type ConnectionValue, type 
 import { NotFoundError } from '../graphql/errors';
 import { fromGlobalIdOf } from '../graphql/global-id';
 import { selectedFieldArguments, selectsField } from '../graphql/lookahead';
-import { NonNegativeInt } from '../graphql/scalars';
+import { JSONObject, NonNegativeInt } from '../graphql/scalars';
 import { toUserError, UserError, UserErrorCode } from '../graphql/user-error';
 import { asTenantContext, type RequestContext } from '../core/context';
 import { Message, MessageConnection, MessageRole } from './message.type';
@@ -38,6 +38,7 @@ import {
   countMessages,
   countSessions,
   findSessionByExternalId,
+  findSessionsByKeys,
   findSessionWithMessagePage,
   findSessionWithMessages,
   listSessionPage,
@@ -167,7 +168,9 @@ export class SessionResolver {
       });
       return found && Session.fromRow(found.session, { messagePage: { ...messagePage, rows: found.messages } });
     }
-    const row = await context.loaders.sessionByKey.load(key);
+    const row = selectsField(info, ['metadata'])
+      ? ((await findSessionsByKeys(asTenantContext(context), [key]))[0] ?? null)
+      : await context.loaders.sessionByKey.load(key);
     return row && Session.fromRow(row);
   }
 
@@ -228,6 +231,11 @@ export class SessionResolver {
         },
       ],
     };
+  }
+
+  @FieldResolver(() => JSONObject, { description: 'Free-form data the bot stored with the session.' })
+  async metadata(@Root() session: Session, @Ctx() context: RequestContext): Promise<Record<string, unknown>> {
+    return session.metadata ?? Session.metadataOf(await context.loaders.sessionMetadataByKey.load(session.key));
   }
 
   @FieldResolver(() => NonNegativeInt, { description: 'Number of messages in the session.' })

@@ -2,7 +2,7 @@ import { Directive, Field, Float, ObjectType, registerEnumType } from 'type-grap
 import { Connection, type KeysetPage } from '../graphql/connection';
 import { toGlobalId } from '../graphql/global-id';
 import { Node } from '../graphql/node';
-import { DateTime, JSONObject, LocalDate, NonNegativeInt, SafeInt } from '../graphql/scalars';
+import { DateTime, LocalDate, NonNegativeInt, SafeInt } from '../graphql/scalars';
 import { SessionStatus, type MessageRole } from '../generated/prisma/enums';
 import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
 
@@ -77,8 +77,11 @@ export class Session extends Node {
   @Field(() => SafeInt, { description: 'Length in milliseconds: from start to end, or to the last activity while still ACTIVE.' })
   durationMs!: number;
 
-  @Field(() => JSONObject, { description: 'Free-form data the bot stored with the session.' })
-  metadata!: Record<string, unknown>;
+  /**
+   * Free-form data the bot stored with the session, when the statement that read the row read it (a GraphQL field of
+   * the resolver, which loads it otherwise): turning JSONB into text is most of what a lookup by id costs PostgreSQL.
+   */
+  metadata?: Record<string, unknown>;
 
   @Field(() => String, {
     nullable: true,
@@ -86,6 +89,11 @@ export class Session extends Node {
       'LangGraph thread_id of the agent thread that served the session (the metadata key `threadId`, set by upsertSession or by SQL); null when none. See `conversation`.',
   })
   threadId!: string | null;
+
+  /** The `metadata` field of a metadata column: an object (anything else, which no writer stores, shows as `{}`). */
+  static metadataOf(metadata: unknown): Record<string, unknown> {
+    return isObject(metadata) ? metadata : {};
+  }
 
   /** Maps a database row to its GraphQL object. */
   static fromRow(row: SessionRow, prefetched: SessionPrefetch = {}): Session {
@@ -101,7 +109,8 @@ export class Session extends Node {
     session.lastActivityAt = row.lastActivityAt;
     session.durationMs = Math.max(0, (row.endedAt ?? row.lastActivityAt).getTime() - row.startedAt.getTime());
     session.duration = session.durationMs / 1000;
-    session.metadata = isObject(row.metadata) ? row.metadata : {};
+    // The column is NOT NULL: null is a statement that did not read it.
+    if (row.metadata !== null) session.metadata = Session.metadataOf(row.metadata);
     session.threadId = row.threadId;
     return session;
   }

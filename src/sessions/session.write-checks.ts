@@ -1,5 +1,6 @@
 import type { Config } from '../config';
 import { UserErrorCode } from '../graphql/user-error';
+import { jsonDepth } from '../graphql/scalars';
 
 /**
  * The limits of what writers may send (upsertSession, appendMessages, the importer), checked without touching the
@@ -49,7 +50,7 @@ export function checkNotInFuture(config: Config, value: Date, path: readonly str
 /** Written metadata within INGEST_MAX_METADATA_DEPTH levels and INGEST_MAX_METADATA_BYTES bytes of JSON. */
 export function checkMetadata(config: Config, value: Record<string, unknown>, path: readonly string[]): WriteProblem[] {
   const { maxMetadataDepth, maxMetadataBytes } = config.ingest;
-  if (depthOf(value, maxMetadataDepth + 1) > maxMetadataDepth) {
+  if (jsonDepth(value, maxMetadataDepth + 1) > maxMetadataDepth) {
     return [
       {
         path,
@@ -87,16 +88,4 @@ function holdsNul(value: unknown): boolean {
   if (typeof value === 'string') return value.includes('\u0000');
   if (typeof value !== 'object' || value === null) return false;
   return Object.entries(value).some(([key, child]) => key.includes('\u0000') || holdsNul(child));
-}
-
-/** Levels of objects and arrays in `value` (a scalar is 0), counting no further than `limit`. */
-function depthOf(value: unknown, limit: number): number {
-  if (typeof value !== 'object' || value === null) return 0;
-  if (limit === 0) return 1;
-  let deepest = 0;
-  for (const child of Object.values(value)) {
-    deepest = Math.max(deepest, depthOf(child, limit - 1));
-    if (deepest >= limit) break;
-  }
-  return 1 + deepest;
 }

@@ -96,7 +96,7 @@ const logDestination = new Writable({
 });
 interface Readiness {
   status: string;
-  reason?: string;
+  degraded?: { replicas?: string; redis?: string };
   replicas: { name: string; state: string; error?: string }[];
 }
 
@@ -262,7 +262,7 @@ describeWithReplicas('read replicas (a real streaming replica)', () => {
     running = false;
     await Promise.all(workers);
 
-    expect(degraded).toMatchObject({ status: 'degraded', reason: '1 of 1 read replica down; reads go to the primary' });
+    expect(degraded).toMatchObject({ status: 'degraded', degraded: { replicas: '1 of 1 read replica down; reads go to the primary' } });
     expect(degraded.replicas[0]!.state).toBe('down');
     expect(answers.filter((answer) => answer.errors !== undefined)).toEqual([]);
     expect(answers.every((answer) => answer.data?.sessionByExternalId?.sessionId === sessionId)).toBe(true);

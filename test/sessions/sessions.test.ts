@@ -660,3 +660,47 @@ describe('Session.durationMs', () => {
     expect(data).toEqual({ sessionByExternalId: { duration: 125.25, durationMs: 125_250 } });
   });
 });
+
+describe('session metadata', () => {
+  let session: Session;
+  beforeAll(async () => {
+    session = await createSession(server.db, { externalId: 'with-metadata', metadata: { plan: 'pro', tags: ['vip'] } });
+    await createMessages(server.db, session, [{ role: 'USER' }]);
+  });
+  // The other blocks count acme's sessions.
+  afterAll(() => server.db.prisma.session.delete({ where: { id: session.id } }));
+  const withoutSql = (statements: string[]) => statements.filter((sql) => !/api_keys/.test(sql));
+
+  it('is read by the lookup only when selected: one statement either way', async () => {
+    const bare = await server.db.statements.record(() =>
+      server.graphql('query ($id: ID!) { session(id: $id) { id } }', { id: sessionGid(session) }),
+    );
+    expect(withoutSql(bare.statements)).toHaveLength(1);
+    expect(withoutSql(bare.statements)[0]).toMatch(/NULL::jsonb AS metadata/);
+    const shown = await server.db.statements.record(() =>
+      server.graphql('query ($id: ID!) { session(id: $id) { id metadata } }', { id: sessionGid(session) }),
+    );
+    expect(shown.result.data).toEqual({ session: { id: sessionGid(session), metadata: { plan: 'pro', tags: ['vip'] } } });
+    expect(withoutSql(shown.statements)).toHaveLength(1);
+  });
+
+  it('is loaded in batches where the session came from a lookup without it (node, _entities, a message)', async () => {
+    const query = `query ($ids: [ID!]!, $representations: [_Any!]!) {
+      nodes(ids: $ids) { ... on Session { sessionId metadata } ... on Message { session { metadata } } }
+      _entities(representations: $representations) { ... on Session { metadata } }
+    }`;
+    const [message] = await server.db.prisma.message.findMany({ where: { sessionId: session.id } });
+    const ids = [sessionGid(session), sessionGid(acme[0]!), toGlobalId('Message', message!.id), sessionGid(globexSession)];
+    const { result, statements } = await server.db.statements.record(() =>
+      server.graphql(query, { ids, representations: [{ __typename: 'Session', id: sessionGid(session) }] }),
+    );
+    expect(result.errors).toBeUndefined();
+    const metadata = { plan: 'pro', tags: ['vip'] };
+    expect(result.data).toEqual({
+      nodes: [{ sessionId: 'with-metadata', metadata }, { sessionId: 'acme-00', metadata: {} }, { session: { metadata } }, null],
+      _entities: [{ metadata }],
+    });
+    // One batch per depth: the sessions of `nodes` and `_entities` together, then the session of the message.
+    expect(withoutSql(statements).filter((sql) => /SELECT id, metadata FROM sessions/.test(sql))).toHaveLength(2);
+  });
+});
