@@ -63,7 +63,7 @@ export async function runSegment(
   const instance = autocannon({
     url: server.url,
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}`, ...operation.headers },
     body: operation.body,
     connections,
     duration: seconds,

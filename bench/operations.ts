@@ -16,6 +16,8 @@ export interface BenchOperation {
   readonly body: string;
   /** For writes: a fresh body for each request under load (`body` is the first one sent alone). */
   readonly nextBody?: () => string;
+  /** Request headers beside content type and key (e.g. `x-convoql-consistency: primary`). */
+  readonly headers?: Record<string, string>;
 }
 
 /** An operation that cannot run in this build or on this dataset, and why. */

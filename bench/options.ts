@@ -69,10 +69,14 @@ export const USAGE = `Usage: npm run bench -- [options]
                             usage-rollups (usage by day from the scan vs the rollups, and the triggers' cost on a bulk
                             insert); search (or search-sessions, search-messages, search-conversations for part of it);
                             subscriptions; append-messages; import (convoql import of
-                            1,000,000 messages into a database of its own, BENCH_IMPORT_MESSAGES)
+                            1,000,000 messages into a database of its own, BENCH_IMPORT_MESSAGES); replica (agent writes
+                            on a primary with and without the usage and search tiles on its streaming replica: the
+                            primary's CPU per write and the replica's lag; a throwaway primary + replica unless
+                            BENCH_DATABASE_URL and BENCH_DATABASE_READ_URL are set; BENCH_REPLICA_WRITES_PER_SECOND)
   --reseed                  regenerate the dataset even if one with these options exists
   --cpu-prof                profile the convoql server under each operation (an extra 16-connection segment)
-Database: BENCH_DATABASE_URL=postgres://… runs on that PostgreSQL (created if missing); unset, on the embedded PGlite.`;
+Database: BENCH_DATABASE_URL=postgres://… runs on that PostgreSQL (created if missing); unset, on the embedded PGlite.
+          BENCH_DATABASE_READ_URL=postgres://… (a streaming replica of it): convoql's queries read from the replica.`;
 
 /** Thrown for a bad command line; its message is one line. */
 export class UsageError extends Error {

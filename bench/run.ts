@@ -62,6 +62,7 @@ import {
 } from './report';
 import { runImportBench } from './import';
 import { runStartup } from './startup';
+import { REPLICA_KEY, runReplicaBench } from './replica';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 /** Results and profiles; .gitignore keeps bench/results/*.json out of git. */
@@ -94,6 +95,11 @@ async function main(): Promise<void> {
     await runImportBench(PROJECT_ROOT, options, log);
     if (options.only.every((key) => key === IMPORT_KEY)) return;
   }
+  // On a primary + streaming replica of its own (or BENCH_DATABASE_URL + BENCH_DATABASE_READ_URL).
+  if (options.only.includes(REPLICA_KEY)) {
+    await runReplicaBench(PROJECT_ROOT, options, log);
+    if (options.only.every((key) => key === REPLICA_KEY || key === IMPORT_KEY)) return;
+  }
   const database = await openBenchDatabase(options.databaseUrl, options.dataset, PROJECT_ROOT);
   try {
     log(`database: ${database.kind === 'postgresql' ? `PostgreSQL ${redact(database.url)}` : 'embedded PGlite (child process)'}`);
@@ -102,7 +108,7 @@ async function main(): Promise<void> {
     if (options.mode === 'explain') await runExplain(PROJECT_ROOT, database, fixtures, convoqlEnv(database, true), log);
     else {
       const isSearch = (key: string) => key === SEARCH_KEY || key.startsWith(`${SEARCH_KEY}-`);
-      const scenarios = [NOISY_NEIGHBOUR_KEY, USAGE_ROLLUPS_KEY, SUBSCRIPTIONS_KEY, APPEND_MESSAGES_KEY, IMPORT_KEY];
+      const scenarios = [NOISY_NEIGHBOUR_KEY, USAGE_ROLLUPS_KEY, SUBSCRIPTIONS_KEY, APPEND_MESSAGES_KEY, IMPORT_KEY, REPLICA_KEY];
       const runs = (key: string) => options.only.length === 0 || options.only.includes(key);
       if (!options.only.every((key) => scenarios.includes(key) || isSearch(key)) || options.only.length === 0)
         await runLoad(options, database, fixtures);
@@ -136,6 +142,9 @@ function convoqlEnv(database: BenchDatabase, batching: boolean): Record<string, 
     SESSION_EXPIRY_INTERVAL_SECONDS: '0',
     CONVERSATION_SYNC_INTERVAL_SECONDS: '0',
     LOAD_PER_FIELD: String(!batching),
+    // With a streaming replica of BENCH_DATABASE_URL, convoql's queries (the usage and search tiles among them) read
+    // from it, as in production; the baseline keeps reading from the primary.
+    ...(process.env.BENCH_DATABASE_READ_URL ? { DATABASE_READ_URL: process.env.BENCH_DATABASE_READ_URL } : {}),
   };
 }
 

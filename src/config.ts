@@ -57,6 +57,19 @@ const environmentSchema = z.object({
   DATA_DIR: z.string().min(1).default('./.data'),
   MIGRATE_ON_START: booleanFromString.default(false),
   DB_POOL_MAX: integer(1, 200).default(10),
+  DATABASE_READ_URL: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((url) => url.trim())
+        .filter((url) => url !== ''),
+    )
+    .pipe(z.array(postgresUrl).max(16, { error: 'expected at most 16 replica URLs' }))
+    .optional(),
+  DATABASE_READ_POOL_MAX: integer(1, 200).optional(),
+  DATABASE_READ_CHECK_INTERVAL_MS: integer(100, 60_000).default(1000),
+  DATABASE_READ_CHECK_TIMEOUT_MS: integer(100, 60_000).default(1000),
   DB_PREPARED_STATEMENTS: booleanFromString.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
@@ -145,6 +158,17 @@ export interface Config {
      * default true); off for a pooler in transaction mode that cannot keep them (PgBouncer before 1.21).
      */
     readonly preparedStatements: boolean;
+    /**
+     * Streaming replicas of `url` that queries read from (DATABASE_READ_URL, comma-separated); empty reads everything
+     * from the primary. Mutations, jobs and subscriptions always use the primary (docs/decisions/0012).
+     */
+    readonly readUrls: readonly string[];
+    /** Connections of each replica's pool (DATABASE_READ_POOL_MAX; default DB_POOL_MAX). */
+    readonly readPoolMax: number;
+    /** How often each replica is checked with `SELECT 1` (DATABASE_READ_CHECK_INTERVAL_MS, default 1000). */
+    readonly readCheckIntervalMs: number;
+    /** How long a check may take, connecting included, before the replica counts as down (DATABASE_READ_CHECK_TIMEOUT_MS, default 1000). */
+    readonly readCheckTimeoutMs: number;
   };
   readonly log: { readonly level: string; readonly format: 'auto' | 'json' | 'pretty' };
   readonly graphql: {
@@ -263,8 +287,10 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
     const issue = parsed.error.issues[0]!;
     const variable = issue.path.join('.');
     const received = present[variable];
+    // A URL of a comma-separated list is named by its place in it (never shown: it may hold a password).
+    const listed = issue.path[0] === 'DATABASE_READ_URL' && issue.path.length > 1;
     throw new ConfigError(
-      `Invalid configuration: ${variable} ${issue.message}` +
+      `Invalid configuration: ${listed ? `DATABASE_READ_URL (URL ${Number(issue.path[1]) + 1} of the list)` : variable} ${issue.message}` +
         (received !== undefined && !/URL|PRICES|TOKEN/.test(variable) ? `, received "${received}"` : ''),
     );
   }
@@ -280,6 +306,11 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
         `so that every admitted operation fits a full budget, received "${e.COST_BUDGET_MAX}"`,
     );
   }
+  if (e.DATABASE_READ_URL?.length && !e.DATABASE_URL) {
+    throw new ConfigError(
+      'Invalid configuration: DATABASE_READ_URL needs DATABASE_URL, the primary its replicas stream from; the embedded PGlite has no replicas',
+    );
+  }
   // Half the pool: one tenant's slow operations leave the other half to everyone else.
   const tenantConcurrency = e.MAX_TENANT_CONCURRENCY ?? Math.max(1, Math.floor(e.DB_POOL_MAX / 2));
   return deepFreeze({
@@ -291,6 +322,10 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
       migrateOnStart: e.MIGRATE_ON_START || argv.includes('--migrate'),
       poolMax: e.DB_POOL_MAX,
       preparedStatements: e.DB_PREPARED_STATEMENTS,
+      readUrls: e.DATABASE_READ_URL ?? [],
+      readPoolMax: e.DATABASE_READ_POOL_MAX ?? e.DB_POOL_MAX,
+      readCheckIntervalMs: e.DATABASE_READ_CHECK_INTERVAL_MS,
+      readCheckTimeoutMs: e.DATABASE_READ_CHECK_TIMEOUT_MS,
     },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     graphql: {

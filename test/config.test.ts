@@ -69,6 +69,46 @@ describe('configuration', () => {
     expect((error as Error).message).not.toContain('\n');
   });
 
+  it('reads the read replicas: a comma-separated DATABASE_READ_URL, their pool and checks', () => {
+    expect(loadConfig({}).database).toMatchObject({ readUrls: [], readPoolMax: 10, readCheckIntervalMs: 1000, readCheckTimeoutMs: 1000 });
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://u@primary/convoql',
+      DATABASE_READ_URL: 'postgres://u@replica-1/convoql, postgresql://u@replica-2:5433/convoql,',
+      DB_POOL_MAX: '20',
+      DATABASE_READ_CHECK_INTERVAL_MS: '500',
+      DATABASE_READ_CHECK_TIMEOUT_MS: '300',
+    });
+    expect(config.database).toMatchObject({
+      readUrls: ['postgres://u@replica-1/convoql', 'postgresql://u@replica-2:5433/convoql'],
+      readPoolMax: 20,
+      readCheckIntervalMs: 500,
+      readCheckTimeoutMs: 300,
+    });
+    expect(
+      loadConfig({ DATABASE_URL: 'postgres://u@p/c', DATABASE_READ_URL: 'postgres://u@r/c', DATABASE_READ_POOL_MAX: '4' }).database
+        .readPoolMax,
+    ).toBe(4);
+  });
+
+  it.each([
+    [
+      { DATABASE_URL: 'postgres://u@p/c', DATABASE_READ_URL: 'postgres://u@r1/c,mysql://u:hunter2@r2/c' },
+      'Invalid configuration: DATABASE_READ_URL (URL 2 of the list) expected a URL like postgres://user:password@host:5432/database',
+    ],
+    [
+      { DATABASE_READ_URL: 'postgres://u@r/c' },
+      'Invalid configuration: DATABASE_READ_URL needs DATABASE_URL, the primary its replicas stream from',
+    ],
+    [
+      { DATABASE_URL: 'postgres://u@p/c', DATABASE_READ_CHECK_INTERVAL_MS: '10' },
+      'Invalid configuration: DATABASE_READ_CHECK_INTERVAL_MS expected an integer >= 100, received "10"',
+    ],
+  ])('rejects the read replica setting %j in one line, without a password', (environment, message) => {
+    expect(() => loadConfig(environment)).toThrow(ConfigError);
+    expect(() => loadConfig(environment)).toThrow(message);
+    expect(() => loadConfig(environment)).toThrow(/^(?!.*hunter2)[^\n]*$/);
+  });
+
   it('reads where shared state lives (REDIS_URL), and keeps it per process without', () => {
     expect(loadConfig({}).redis).toBeNull();
     expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).redis).toEqual({

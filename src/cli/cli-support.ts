@@ -54,11 +54,20 @@ export async function assertTenantExists(db: Database, tenantId: string, namedBy
 }
 
 /** A context acting for one tenant, as a command-line tool (an operator) does: what repositories take first. */
-export function cliTenantContext(db: Database, config: Config, logger: Logger, tenantId: string, tool: string): TenantContext {
+export function cliTenantContext(
+  db: Database,
+  config: Config,
+  logger: Logger,
+  tenantId: string,
+  tool: string,
+  /** Where its reads go (a read replica), when not to `db`, the primary. */
+  reader: Database = db,
+): TenantContext {
   return {
     requestId: `cli-${tool}-${process.pid}`,
     viewer: { apiKeyId: 'cli', apiKeyName: `convoql ${tool}`, scopes: new Set(['read', 'write', 'admin']), tenantId, isAdminKey: true },
-    db,
+    db: reader,
+    primary: db,
     config,
     logger,
     metrics: null,

@@ -4,6 +4,7 @@ import type { Writable } from 'node:stream';
 import { coerceInputValue, GraphQLError, isInputType, type GraphQLSchema } from 'graphql';
 import { assertValidSessionFilter, type SessionFilter } from '../sessions/session.inputs';
 import { exportSessions } from '../sessions/session.export';
+import { openReadReplicas } from '../db/read-replicas';
 import { buildSchema } from '../server/schema';
 import { assertTenantExists, cliConfig, cliTenantContext, UsageError, withDatabase } from './cli-support';
 
@@ -81,11 +82,14 @@ export async function exportCommand(options: ExportCommandOptions): Promise<void
   const config = cliConfig();
   await withDatabase(config, async ({ db }, logger) => {
     await assertTenantExists(db, options.tenant, '--tenant');
+    // With DATABASE_READ_URL, the export reads from a replica that answered (the primary when none does).
+    const replicas = await openReadReplicas(db, config, logger);
     const out: Writable = options.output ? createWriteStream(options.output) : process.stdout;
     const started = performance.now();
-    const summary = await exportSessions(cliTenantContext(db, config, logger, options.tenant, 'export'), filter, async (chunk) => {
+    const context = cliTenantContext(db, config, logger, options.tenant, 'export', replicas?.reader());
+    const summary = await exportSessions(context, filter, async (chunk) => {
       if (!out.write(chunk)) await once(out, 'drain');
-    });
+    }).finally(() => replicas?.close());
     if (options.output) {
       out.end();
       await once(out, 'finish');

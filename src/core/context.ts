@@ -36,7 +36,17 @@ export interface RequestScope {
   readonly requestId: string;
   /** Who is asking, or null when no API key was sent. */
   readonly viewer: Viewer | null;
+  /**
+   * The database this request reads from: a read replica for a query when DATABASE_READ_URL is set (chosen once per
+   * operation by the composition root, src/server/read-routing.ts), else the primary. A query's data may lag the
+   * primary's by the replica's lag.
+   */
   readonly db: Database;
+  /**
+   * The primary: the same as `db` except for a query routed to a replica. For the writes a read needs (replay indexes
+   * a namespace on demand) and the reads that must see them.
+   */
+  readonly primary: Database;
   readonly config: Config;
   readonly logger: Logger;
   /** The server's metrics, or null outside a server (CLI, some tests). */

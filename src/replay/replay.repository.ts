@@ -60,23 +60,26 @@ export async function readReplayPage(
   request: ReplayPageRequest,
 ): Promise<ReplayPageRows> {
   const { threadId } = conversation;
-  let window = await readWindowRows(context.db.prisma, context.viewer.tenantId, conversation, namespace, request);
+  // A read replica (context.db) cannot index; the primary does, and the page is then read from it, which has the index.
+  let db = context.db;
+  let window = await readWindowRows(db.prisma, context.viewer.tenantId, conversation, namespace, request);
   if (window.stale) {
-    await context.db.prisma.$transaction(async (tx) => {
+    db = context.primary;
+    await db.prisma.$transaction(async (tx) => {
       await tx.$queryRaw`SELECT pg_advisory_xact_lock(${THREAD_LOCK_CLASS}::int, hashtext(${threadId}))::text`;
       await refreshStepIndex(tx, threadId, namespace);
     }, INDEX_TRANSACTION);
-    window = await readWindowRows(context.db.prisma, context.viewer.tenantId, conversation, namespace, request);
+    window = await readWindowRows(db.prisma, context.viewer.tenantId, conversation, namespace, request);
   }
   if (!window.found || window.checkpoints.length === 0) return [];
   const stores = await loadCheckpointWindow(
-    context.db.prisma,
+    db.prisma,
     threadId,
     namespace,
     window.checkpoints,
     window.parent,
     window.facts,
-    messagesCacheOf<Anchor>(context.db),
+    messagesCacheOf<Anchor>(db),
   );
   const steps = transformCheckpointWindow({
     checkpoints: window.checkpoints,

@@ -9,6 +9,8 @@ import { CLIENT_SAFE_CODES } from '../graphql/errors';
 import { clientErrorCode, isCodedError } from './error-codes';
 import type { RequestContext } from '../core/context';
 import { compiledExecutionGateway } from './compiled-execution';
+import type { ReadReplicas } from '../db/read-replicas';
+import { routeReads } from './read-routing';
 import type { KeyBudgets } from './cost-budget';
 import { PersistedQueryCache } from './persisted-queries';
 import { fairnessPlugin } from './fairness';
@@ -27,11 +29,15 @@ export function createApolloServer(options: {
   budget?: KeyBudgets | null;
   /** Where automatic persisted queries are kept (shared through Redis by the server); this process's own when left out. */
   persistedQueries?: PersistedQueryCache;
+  /** The read replicas queries read from (DATABASE_READ_URL); null or left out reads everything from the primary. */
+  replicas?: ReadReplicas | null;
+  /** Counts where each query read, when replicas are given. */
+  onRead?: (target: 'replica' | 'primary' | 'retried') => void;
 }): ApolloServer<RequestContext> {
-  const { config, logger } = options;
+  const { config, logger, replicas } = options;
   const development = config.env === 'development';
   return new ApolloServer<RequestContext>({
-    gateway: compiledExecutionGateway(options.schema),
+    gateway: compiledExecutionGateway(options.schema, replicas ? (executor) => routeReads(executor, replicas, options.onRead) : undefined),
     logger,
     introspection: config.graphql.introspection,
     includeStacktraceInErrorResponses: development,

@@ -39,8 +39,12 @@ import { withArgumentPaths } from './variable-errors';
  * applying the input field's default), an operation it cannot compile, and one Apollo could not resolve. So do
  * introspection operations (GraphiQL's, rare), which must not see the pass-through scalar.
  */
-export function compiledExecutionGateway(schema: GraphQLSchema): GatewayInterface {
-  const executor = compiledExecutor(schema);
+export function compiledExecutionGateway(
+  schema: GraphQLSchema,
+  /** Wraps the executor (read routing, read-routing.ts); the executor itself when left out. */
+  wrap: (executor: GatewayExecutor) => GatewayExecutor = (executor) => executor,
+): GatewayInterface {
+  const executor = wrap(compiledExecutor(schema));
   return {
     onSchemaLoadOrUpdate(callback) {
       callback({ apiSchema: schema, coreSupergraphSdl: '' });

@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Database } from '../db/client';
+import type { ReadReplicas } from '../db/read-replicas';
 import type { SharedStoreStatus } from '../db/redis';
 import { defaultMigrationPaths, readMigrations } from '../db/migrations';
 
@@ -12,8 +13,16 @@ const READINESS_CACHE_MS = 2_000;
  * and turns ready again by itself when the database is back. A Redis (REDIS_URL) that does not answer
  * keeps it ready, since it serves with per-process state, and is reported as
  * `{"status": "degraded", "degraded": {"redis": "<reason>"}}` with 200 until Redis answers again.
+ *
+ * With read replicas (DATABASE_READ_URL) the body lists each one's state (`replicas`). A replica that is down does not
+ * make the server unready (its reads go to another replica or the primary): the answer stays 200 with
+ * `{"status": "degraded", "degraded": {"replicas": "<reason>"}}`.
  */
-export function readinessHandler(db: Database, redis: SharedStoreStatus | null = null): RequestHandler {
+export function readinessHandler(
+  db: Database,
+  redis: SharedStoreStatus | null = null,
+  replicas: ReadReplicas | null = null,
+): RequestHandler {
   let expected: Promise<string[]> | undefined;
   let cached: { at: number; status: number; body: object } | undefined;
   return async (_request, response) => {
@@ -23,11 +32,19 @@ export function readinessHandler(db: Database, redis: SharedStoreStatus | null =
       );
       cached = { at: Date.now(), ...(await checkReadiness(db, await expected)) };
     }
-    // Redis's state is this process's own knowledge, current at every probe.
+    // Redis's and the replicas' states are this process's own knowledge, kept by their checks: current at every probe.
+    const degraded: Record<string, string> = {};
     const redisDegraded = redis?.degradedReason ?? null;
-    if (cached.status === 200 && redisDegraded !== null) {
-      response.status(200).json({ status: 'degraded', degraded: { redis: redisDegraded } });
-    } else response.status(cached.status).json(cached.body);
+    if (redisDegraded !== null) degraded.redis = redisDegraded;
+    const states = replicas?.status();
+    const down = states?.filter((replica) => replica.state === 'down') ?? [];
+    if (states && down.length > 0) {
+      degraded.replicas = `${down.length} of ${states.length} read replica${states.length === 1 ? '' : 's'} down; reads go to ${
+        down.length === states.length ? 'the primary' : 'the others'
+      }`;
+    }
+    const body = cached.status === 200 && Object.keys(degraded).length > 0 ? { status: 'degraded', degraded } : cached.body;
+    response.status(cached.status).json(states ? { ...body, replicas: states } : body);
   };
 }
 

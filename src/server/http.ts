@@ -13,6 +13,7 @@ import { graphqlRequestHandler, HttpError, sendJsonError } from './graphql-http'
 import { readinessHandler } from './health';
 import { Metrics, metricsHandler } from './metrics';
 import { isDatabaseUnavailable } from '../db/errors';
+import { openReadReplicas } from '../db/read-replicas';
 import { UsageCache } from '../analytics/usage.cache';
 import type { UsageFigures } from '../analytics/usage.repository';
 import { ServiceUnavailableError } from '../graphql/errors';
@@ -81,24 +82,30 @@ export async function startServer(options: {
       (apiKeyId) => authenticator.revoke(apiKeyId),
       () => authenticator.clear(),
     );
+  // Queries read from these (DATABASE_READ_URL); mutations, subscriptions and everything else from the primary.
+  const replicas = await openReadReplicas(db, config, logger);
+  if (replicas) metrics.observeReplicas(replicas);
   const apollo = createApolloServer({
     schema,
     config,
     logger,
     httpServer,
     budget,
+    replicas,
+    onRead: (target) => metrics.replicaReads.inc({ target }),
     persistedQueries: new PersistedQueryCache(store),
     plugins: [graphiqlLandingPagePlugin({ demoApiKey }), metrics.plugin()],
   });
   await apollo.start().catch(async (error: unknown) => {
     await store?.close();
+    await replicas?.close();
     throw error;
   });
 
   app.get('/healthz', (_request, response) => {
     response.json({ status: 'ok' });
   });
-  app.get('/readyz', readinessHandler(db, store));
+  app.get('/readyz', readinessHandler(db, store, replicas));
   const serveMetrics = metricsHandler(metrics, config.metrics.token);
   // With an address of its own (a port only the scraper reaches), /metrics is not on the API's port at all.
   if (!config.metrics.listen) app.get('/metrics', (request, response, next) => void serveMetrics(request, response).catch(next));
@@ -154,6 +161,7 @@ export async function startServer(options: {
     await webSocket.close();
     await bus.stop();
     await store?.close();
+    await replicas?.close();
     throw error;
   });
   let metricsServer: Server | undefined;
@@ -184,6 +192,7 @@ export async function startServer(options: {
         }
         await apollo.stop();
         await store?.close();
+        await replicas?.close();
       })()),
   };
 }

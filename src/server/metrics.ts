@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SharedStoreStatus } from '../db/redis';
 import type { Database } from '../db/client';
+import type { ReadReplicas } from '../db/read-replicas';
 import type { RequestContext } from '../core/context';
 import { clientErrorCode } from './error-codes';
 import { HttpError, sendJsonError } from './graphql-http';
@@ -76,6 +77,26 @@ export class Metrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
+
+  readonly replicaReads = new Counter({
+    name: 'convoql_replica_reads_total',
+    help: 'Queries by where they read (DATABASE_READ_URL set): replica; primary (asked for, or no replica up); retried (lost its replica, ran again on the primary).',
+    labelNames: ['target'] as const,
+    registers: [this.registry],
+  });
+
+  /** Reports each read replica's state as `convoql_read_replica_up{replica}` (1 up, 0 down). */
+  observeReplicas(replicas: ReadReplicas): void {
+    new Gauge({
+      name: 'convoql_read_replica_up',
+      help: 'Whether each read replica answered its last health check (1) or not (0); reads skip a replica at 0.',
+      labelNames: ['replica'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const replica of replicas.status()) this.set({ replica: replica.name }, replica.state === 'up' ? 1 : 0);
+      },
+    });
+  }
 
   /** Operation names with a series of their own, first come first served, at most `maxOperations`. */
   private readonly operations = new Set<string>();
