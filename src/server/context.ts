@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config';
 import { UsageCache } from '../analytics/usage.cache';
 import type { UsageFigures } from '../analytics/usage.repository';
-import type { LoaderMetrics, RequestContext, RequestScope, Viewer } from '../core/context';
+import type { LoaderMetrics, Loaders, RequestContext, RequestScope, Viewer } from '../core/context';
 import type { Database } from '../db/client';
 import type { Logger } from '../logger';
 import { createLoaders, type SharedLoaderState } from './loaders';
@@ -29,23 +29,35 @@ export function createRequestContext(options: {
     logger: options.logger.child({ requestId, tenant: options.viewer?.tenantId ?? undefined }),
     metrics: options.metrics ?? null,
   };
-  const shared = { usageCache: options.usageCache ?? new UsageCache({ ttlMs: 0 }) };
-  const context = { ...scope, loaders: createLoaders(scope, shared) };
-  sharedStateOf.set(context, shared);
+  return withLoaders(scope, { usageCache: options.usageCache ?? new UsageCache({ ttlMs: 0 }) });
+}
+
+/** What each context was built from, for {@link readingFrom}. */
+const originOf = new WeakMap<RequestContext, { scope: RequestScope; shared: SharedLoaderState }>();
+
+/**
+ * The context of `scope` with its DataLoaders, created on first use: `{ __typename }` needs none, and a query routed
+ * to a replica uses only those of its {@link readingFrom} copy.
+ */
+function withLoaders(scope: RequestScope, shared: SharedLoaderState): RequestContext {
+  let loaders: Loaders | undefined;
+  const context: RequestContext = {
+    ...scope,
+    get loaders() {
+      return (loaders ??= createLoaders(scope, shared));
+    },
+  };
+  originOf.set(context, { scope, shared });
   return context;
 }
 
-const sharedStateOf = new WeakMap<RequestContext, SharedLoaderState>();
-
 /**
- * The same request reading from `reader` (a replica) instead: same id, viewer and logger, fresh loaders (the original's
- * stay unused, so the request can still run on the primary). The primary stays `primary`.
+ * The same request reading from `reader` (a replica) instead: same id, viewer and logger, its own loaders (the
+ * original's stay unused, so the request can still run on the primary). The primary stays `primary`.
  */
 export function readingFrom(context: RequestContext, reader: Database): RequestContext {
-  const { loaders: _unused, ...rest } = context;
-  const scope: RequestScope = { ...rest, db: reader };
-  const shared = sharedStateOf.get(context) ?? { usageCache: new UsageCache<UsageFigures[]>({ ttlMs: 0 }) };
-  const routed = { ...scope, loaders: createLoaders(scope, shared) };
-  sharedStateOf.set(routed, shared);
-  return routed;
+  const origin = originOf.get(context);
+  if (origin) return withLoaders({ ...origin.scope, db: reader }, origin.shared);
+  const { loaders: _unused, ...scope } = context;
+  return withLoaders({ ...scope, db: reader }, { usageCache: new UsageCache<UsageFigures[]>({ ttlMs: 0 }) });
 }
