@@ -64,19 +64,14 @@ function weightedPercentiles(rows: Prisma.Sql, name: string): Prisma.Sql {
 /**
  * Step latency percentiles of the whole UTC days in [first, end), one row per day of `usage_day_latency_ranks`
  * (migration usage_day_latency_ranks, docs/decisions/0014): columns key (the day as a timestamp), latency_p50,
- * latency_p95. The same arithmetic as {@link weightedPercentiles}, so the same bits as `percentile_cont`: the value at
- * rank k is latencies[i] for the first i whose running count upto[i] exceeds k, i = width_bucket(k, upto) + 1 (a
- * binary search over the ascending running counts).
+ * latency_p95, by `usage_rank_percentile`, which has the arithmetic of {@link weightedPercentiles} and so the bits of
+ * `percentile_cont`: the value at rank k is latencies[i] for the first i whose running count upto[i] exceeds k,
+ * i = width_bucket(k, upto) + 1 (a binary search over the ascending running counts).
  */
 function dayRankPercentiles(tenantId: string, first: Date, end: Date): Prisma.Sql {
-  const count = 'a.upto[cardinality(a.upto)]';
-  const n = Prisma.raw(count);
-  const at = (p: string, round: string) =>
-    Prisma.raw(`a.latencies[width_bucket(${round}(${p}::float8 * (${count} - 1)), a.upto::float8[]) + 1]`);
-  const percentile = (p: string) =>
-    Prisma.sql`${at(p, 'floor')} + ((${Prisma.raw(p)}::float8 * (${n} - 1) - floor(${Prisma.raw(p)}::float8 * (${n} - 1))) * (${at(p, 'ceil')} - ${at(p, 'floor')}))`;
   return Prisma.sql`
-    SELECT a.day::timestamp AS key, ${percentile('0.5')} AS latency_p50, ${percentile('0.95')} AS latency_p95
+    SELECT a.day::timestamp AS key, usage_rank_percentile(a.latencies, a.upto, 0.5) AS latency_p50,
+      usage_rank_percentile(a.latencies, a.upto, 0.95) AS latency_p95
     FROM usage_day_latency_ranks a
     WHERE a.tenant_id = ${tenantId} AND a.day >= ${wallClock(first)}::date AND a.day < ${wallClock(end)}::date`;
 }
@@ -141,9 +136,11 @@ export function usageRollupStatement(input: RollupStatementInput): Prisma.Sql {
   const latencyHours = dayTable
     ? Prisma.sql`((s.hour >= ${wallClock(hours.first)} AND s.hour < ${wallClock(days.first)}) OR (s.hour >= ${wallClock(days.end)} AND s.hour < ${wallClock(hours.end)}))`
     : hourRange(Prisma.sql`s.hour`);
+  // Unfiltered days and weeks need no channel, status or model: the hour table without them has far fewer rows.
+  const latencyTable = timed && conditions.length === 0 ? Prisma.sql`usage_hour_latencies` : Prisma.sql`usage_latency_rollups`;
   const hourLatencies = Prisma.sql`
     SELECT ${rowKey}::${keyType} AS key, s.latency_ms AS value, s.messages AS weight
-    FROM usage_latency_rollups s
+    FROM ${latencyTable} s
     WHERE s.tenant_id = ${tenantId} AND ${latencyHours} AND ${filter}
     UNION ALL
     SELECT ${rowKey}::${keyType}, s.latency_ms, 1

@@ -151,6 +151,7 @@ describe('applyMigrations', () => {
           'tenants',
           'usage_day_latencies',
           'usage_day_latency_ranks',
+          'usage_hour_latencies',
           'usage_latency_rollups',
           'usage_message_rollups',
           'usage_session_models',

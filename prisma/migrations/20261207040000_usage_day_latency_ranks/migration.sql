@@ -2,7 +2,7 @@
 -- day, the distinct latencies in ascending order and, for each, how many of the day's assistant messages have that
 -- latency or less (running counts). The value at rank k of a day is latencies[i] for the first i with upto[i] > k,
 -- found by binary search (width_bucket over upto), so usage by DAY reads one row per day instead of one per distinct
--- latency. usage_apply_message_facts rebuilds the arrays of the days a statement's facts touch, from usage_day_latencies
+-- latency. Running counts are stored as double precision (exact below 2^53), the type width_bucket compares them in. usage_apply_message_facts rebuilds the arrays of the days a statement's facts touch, from usage_day_latencies
 -- (one index range per day); TRUNCATE empties them with the other rollups; the existing days are backfilled here.
 
 -- CreateTable
@@ -10,7 +10,7 @@ CREATE TABLE "usage_day_latency_ranks" (
     "tenant_id" TEXT NOT NULL,
     "day" DATE NOT NULL,
     "latencies" DOUBLE PRECISION[],
-    "upto" BIGINT[],
+    "upto" DOUBLE PRECISION[],
 
     CONSTRAINT "usage_day_latency_ranks_pkey" PRIMARY KEY ("tenant_id","day")
 );
@@ -89,7 +89,7 @@ BEGIN
   WITH touched AS (
     SELECT DISTINCT f.tenant_id, f.hour::date AS day FROM unnest(facts) f WHERE f.latency_ms IS NOT NULL
   ), fresh AS (
-    SELECT d.tenant_id, d.day, array_agg(d.latency_ms ORDER BY d.latency_ms) AS latencies, array_agg(d.upto ORDER BY d.latency_ms) AS upto
+    SELECT d.tenant_id, d.day, array_agg(d.latency_ms ORDER BY d.latency_ms) AS latencies, array_agg(d.upto::float8 ORDER BY d.latency_ms) AS upto
     FROM (
       SELECT l.tenant_id, l.day, l.latency_ms,
         sum(l.messages) OVER (PARTITION BY l.tenant_id, l.day ORDER BY l.latency_ms ROWS UNBOUNDED PRECEDING) AS upto
@@ -109,6 +109,20 @@ BEGIN
 END
 $$;
 
+-- percentile_cont(p) of a day from its rank arrays, with percentile_cont's arithmetic (r = p * (n - 1), the values at
+-- ranks floor(r) and ceil(r), lo + (r - floor(r)) * (hi - lo)), so the same bits. In PL/pgSQL so that the arrays,
+-- stored out of line, are read once per call (array parameters are expanded on entry), not once per reference.
+CREATE FUNCTION "usage_rank_percentile"(latencies DOUBLE PRECISION[], upto DOUBLE PRECISION[], p DOUBLE PRECISION)
+RETURNS DOUBLE PRECISION LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  r DOUBLE PRECISION := p * (upto[cardinality(upto)] - 1);
+  lo DOUBLE PRECISION := latencies[width_bucket(floor(r), upto) + 1];
+  hi DOUBLE PRECISION := latencies[width_bucket(ceil(r), upto) + 1];
+BEGIN
+  RETURN lo + ((r - floor(r)) * (hi - lo));
+END
+$$;
+
 CREATE OR REPLACE FUNCTION "usage_rollup_messages_truncate"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   TRUNCATE "usage_message_rollups", "usage_session_models", "usage_latency_rollups", "usage_day_latencies", "usage_day_latency_ranks";
@@ -118,7 +132,7 @@ $$;
 
 -- Backfill (this migration's locks keep writers out until it commits).
 INSERT INTO "usage_day_latency_ranks" (tenant_id, day, latencies, upto)
-SELECT d.tenant_id, d.day, array_agg(d.latency_ms ORDER BY d.latency_ms), array_agg(d.upto ORDER BY d.latency_ms)
+SELECT d.tenant_id, d.day, array_agg(d.latency_ms ORDER BY d.latency_ms), array_agg(d.upto::float8 ORDER BY d.latency_ms)
 FROM (
   SELECT l.tenant_id, l.day, l.latency_ms,
     sum(l.messages) OVER (PARTITION BY l.tenant_id, l.day ORDER BY l.latency_ms ROWS UNBOUNDED PRECEDING) AS upto
