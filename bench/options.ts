@@ -69,9 +69,10 @@ export const USAGE = `Usage: npm run bench -- [options]
                             usage-rollups (usage by day from the scan vs the rollups, and the triggers' cost on a bulk
                             insert); search (or search-sessions, search-messages, search-conversations for part of it);
                             subscriptions; append-messages; import (convoql import of
-                            1,000,000 messages into a database of its own, BENCH_IMPORT_MESSAGES); replica (agent writes
-                            on a primary with and without the usage and search tiles on its streaming replica: the
-                            primary's CPU per write and the replica's lag; a throwaway primary + replica unless
+                            1,000,000 messages into a fresh PGlite and, with BENCH_DATABASE_URL, a new database
+                            on that server; BENCH_IMPORT_MESSAGES, BENCH_IMPORT_MESSAGES_PER_SESSION); replica (agent
+                            writes on a primary with and without the usage and search tiles on its streaming replica:
+                            the primary's CPU per write and the replica's lag; a throwaway primary + replica unless
                             BENCH_DATABASE_URL and BENCH_DATABASE_READ_URL are set; BENCH_REPLICA_WRITES_PER_SECOND)
   --reseed                  regenerate the dataset even if one with these options exists
   --cpu-prof                profile the convoql server under each operation (an extra 16-connection segment)

@@ -9,8 +9,8 @@ import { UsageGroupBy } from './usage.type';
  *   partial hours at its ends, read as the triggers read them (`usage_message_fact`). Cost is priced per model from
  *   the token sums, so it follows the current MODEL_PRICES.
  * - Step latency percentiles: ranked over exact values with their counts (`usage_latency_rollups` per hour, or
- *   `usage_day_latencies` for the whole days of an unfiltered DAY or WEEK query), as PostgreSQL's `percentile_cont`
- *   ranks every message.
+ *   `usage_day_latencies` for the whole days of an unfiltered WEEK query), as PostgreSQL's `percentile_cont` ranks
+ *   every message; the whole days of an unfiltered DAY query read one row per day of `usage_day_latency_ranks`.
  * - Sessions and their duration percentiles: the sessions table itself (durations change with every message, so a
  *   session's row is its rollup), or, by MODEL, `usage_session_models` weighted by messages as the scan weighs them.
  * - Conversations: the conversations table, as the scan reads it.
@@ -59,6 +59,21 @@ function weightedPercentiles(rows: Prisma.Sql, name: string): Prisma.Sql {
       FROM (${rows}) w
     ) h
     GROUP BY h.key`;
+}
+
+/**
+ * Step latency percentiles of the whole UTC days in [first, end), one row per day of `usage_day_latency_ranks`
+ * (migration usage_day_latency_ranks, docs/decisions/0014): columns key (the day as a timestamp), latency_p50,
+ * latency_p95, by `usage_rank_percentile`, which has the arithmetic of {@link weightedPercentiles} and so the bits of
+ * `percentile_cont`: the value at rank k is latencies[i] for the first i whose running count upto[i] exceeds k,
+ * i = width_bucket(k, upto) + 1 (a binary search over the ascending running counts).
+ */
+function dayRankPercentiles(tenantId: string, first: Date, end: Date): Prisma.Sql {
+  return Prisma.sql`
+    SELECT a.day::timestamp AS key, usage_rank_percentile(a.latencies, a.upto, 0.5) AS latency_p50,
+      usage_rank_percentile(a.latencies, a.upto, 0.95) AS latency_p95
+    FROM usage_day_latency_ranks a
+    WHERE a.tenant_id = ${tenantId} AND a.day >= ${wallClock(first)}::date AND a.day < ${wallClock(end)}::date`;
 }
 
 /** The usage statement over the rollups; its rows are the scan's (key, sessions, messages, …, latency_p95). */
@@ -121,9 +136,11 @@ export function usageRollupStatement(input: RollupStatementInput): Prisma.Sql {
   const latencyHours = dayTable
     ? Prisma.sql`((s.hour >= ${wallClock(hours.first)} AND s.hour < ${wallClock(days.first)}) OR (s.hour >= ${wallClock(days.end)} AND s.hour < ${wallClock(hours.end)}))`
     : hourRange(Prisma.sql`s.hour`);
+  // Unfiltered days and weeks need no channel, status or model: the hour table without them has far fewer rows.
+  const latencyTable = timed && conditions.length === 0 ? Prisma.sql`usage_hour_latencies` : Prisma.sql`usage_latency_rollups`;
   const hourLatencies = Prisma.sql`
     SELECT ${rowKey}::${keyType} AS key, s.latency_ms AS value, s.messages AS weight
-    FROM usage_latency_rollups s
+    FROM ${latencyTable} s
     WHERE s.tenant_id = ${tenantId} AND ${latencyHours} AND ${filter}
     UNION ALL
     SELECT ${rowKey}::${keyType}, s.latency_ms, 1
@@ -135,12 +152,12 @@ export function usageRollupStatement(input: RollupStatementInput): Prisma.Sql {
       d.latency_ms AS value, d.messages AS weight
     FROM usage_day_latencies d
     WHERE d.tenant_id = ${tenantId} AND d.day >= ${wallClock(days.first)}::date AND d.day < ${wallClock(days.end)}::date`;
-  // By DAY a bucket is either a whole day (the day table alone, read in its key order: no sort) or a partial one (the
-  // hour table and the edges); a week mixes both.
+  // By DAY a bucket is either a whole day (its rank arrays alone: one row per day) or a partial one (the hour table and
+  // the edges); a week mixes both, merging the days' rows.
   const latencyParts = !dayTable
     ? [weightedPercentiles(hourLatencies, 'latency')]
     : groupBy === UsageGroupBy.DAY
-      ? [weightedPercentiles(dayLatencies, 'latency'), weightedPercentiles(hourLatencies, 'latency')]
+      ? [dayRankPercentiles(tenantId, days.first, days.end), weightedPercentiles(hourLatencies, 'latency')]
       : [weightedPercentiles(Prisma.sql`${hourLatencies} UNION ALL ${dayLatencies}`, 'latency')];
 
   // Sessions: started in the range (the sessions table), or by MODEL, served a message of the model in the range.

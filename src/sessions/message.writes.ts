@@ -126,7 +126,10 @@ export type AppendOutcome =
       readonly outcome: 'appended';
       /** The session after the append (lastActivityAt advanced). */
       readonly session: SessionRow;
-      /** One per message given, in that order: the row written now, or the one stored before under its client id. */
+      /**
+       * One per message given, in that order: the row written now, or the one stored before under its client id. Empty
+       * when `readStored: false` was asked for.
+       */
       readonly messages: MessageRow[];
       /** Per message given: whether its client id was already stored (nothing new written for it). */
       readonly duplicate: boolean[];
@@ -138,6 +141,11 @@ export interface AppendOptions {
   readonly onlyActive?: boolean;
   /** The `createdAt` of messages given none. */
   readonly now?: Date;
+  /**
+   * Answer the messages' rows (default true). False answers only which were duplicates, and so never reads the rows
+   * stored before (a bulk importer's rerun, where every message is one): one statement whatever the input.
+   */
+  readonly readStored?: boolean;
 }
 
 /**
@@ -189,7 +197,8 @@ export async function appendMessageBatches(
     ), touched AS (
       UPDATE sessions s SET last_activity_at = greatest(s.last_activity_at, newest.created_at)
       FROM (SELECT session_id, max(created_at) AS created_at FROM inserted GROUP BY session_id) newest
-      WHERE s.id = newest.session_id AND s.tenant_id = ${tenantId}
+      -- Only where it moves: a session created with its final lastActivityAt (an importer's) is not written twice.
+      WHERE s.id = newest.session_id AND s.tenant_id = ${tenantId} AND s.last_activity_at < newest.created_at
       RETURNING s.id, s.last_activity_at
     )
     SELECT
@@ -230,9 +239,10 @@ export async function appendMessageBatches(
     fresh.add(key);
   }
   const appendable = (session: SessionRow | undefined) => session !== undefined && (!onlyActive || session.status === SessionStatus.ACTIVE);
-  const missing = rows.filter(
-    (row) => appendable(sessions.get(row.sessionKey)) && !stored.has(keyOf(row.sessionKey, row.message.clientMessageId)),
-  );
+  const readStored = options.readStored ?? true;
+  const missing = readStored
+    ? rows.filter((row) => appendable(sessions.get(row.sessionKey)) && !stored.has(keyOf(row.sessionKey, row.message.clientMessageId)))
+    : [];
   if (missing.length > 0) {
     // Stored before (by an earlier call, or a concurrent one this statement waited for): read them as they are now.
     const found = await context.db.queryRows<RawMessage>(Prisma.sql`
@@ -246,7 +256,7 @@ export async function appendMessageBatches(
     const session = sessions.get(batch.sessionKey);
     if (!session) return { outcome: 'not-found' };
     if (!appendable(session)) return { outcome: 'ended', session };
-    const messages = batch.messages.map((message) => {
+    const messages = (readStored ? batch.messages : []).map((message) => {
       const row = stored.get(keyOf(batch.sessionKey, message.clientMessageId));
       // Only a delete between the two statements leaves a client id without its row.
       if (!row) throw new Error(`Expected message "${message.clientMessageId}" of session ${batch.sessionKey} to be stored, found none`);

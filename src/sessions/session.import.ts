@@ -4,17 +4,18 @@
  * (changeSessionStatus), so an import is checked against the same limits and is idempotent by the same keys: the session
  * by (tenant, sessionId), a message by (tenant, session, clientMessageId). Running it twice changes nothing.
  *
- * Lines stream through with constant memory: they are checked as they are read, gathered into batches of a bounded
- * number of sessions and messages, and each batch is written with one upsert per session, one append statement per
- * few thousand messages (all sessions of the batch together) and a status change per newly ended session.
+ * Lines stream through with constant memory: they are checked as they are read and gathered into batches bounded by
+ * sessions, messages and bytes; each batch is written in ONE transaction of about three statements whatever its size
+ * (the batch functions of the write path: upsertSessions, appendMessageBatches, changeSessionStatuses), while the
+ * next batch is being read and checked. A session the line ends is created ended (so its messages are counted once,
+ * under its final status, by the usage rollups' triggers); one that exists ACTIVE is ended by a status change.
  */
 import type { TenantContext } from '../core/context';
-import type { Session as SessionRow } from '../generated/prisma/client';
-import { appendMessageBatches, checkMessages, type NewMessage } from './message.writes';
-import { changeSessionStatus } from './session.repository';
+import { appendMessageBatches, checkMessages, type NewMessage, type SessionMessages } from './message.writes';
+import { changeSessionStatuses, type StatusChangeItem } from './session.repository';
 import { parseSessionLine, RecordError, type SessionRecord } from './session.ndjson';
 import { SessionStatus } from './session.type';
-import { checkSessionUpsert, upsertSession } from './session.writes';
+import { checkSessionUpsert, upsertSessions, type SessionUpsertItem } from './session.writes';
 import type { WriteProblem } from './session.write-checks';
 
 /** What an import did so far; counts add up: every non-blank line is written or bad. */
@@ -51,10 +52,12 @@ export interface ImportOptions {
   onProblem?: (problem: ImportProblem) => void;
   /** Called after each written batch. */
   onProgress?: (summary: Readonly<ImportSummary>) => void;
-  /** Most sessions per batch (default 500). */
+  /** Most sessions (lines) per batch (default 1000). */
   sessionsPerBatch?: number;
-  /** Most messages per batch, and per append statement (default 5000). */
+  /** Most messages per batch, and per append statement (default 10000). */
   messagesPerBatch?: number;
+  /** Most characters of lines per batch (default 8 Mi), so that a batch of long messages stays small in memory. */
+  charactersPerBatch?: number;
   /** The clock limits are checked against (default now). */
   now?: Date;
 }
@@ -71,8 +74,9 @@ export async function importSessions(
   lines: AsyncIterable<string>,
   options: ImportOptions = {},
 ): Promise<ImportSummary & { stoppedAtLine: number | null }> {
-  const sessionsPerBatch = options.sessionsPerBatch ?? 500;
-  const messagesPerBatch = options.messagesPerBatch ?? 5000;
+  const sessionsPerBatch = options.sessionsPerBatch ?? 1000;
+  const messagesPerBatch = options.messagesPerBatch ?? 10_000;
+  const charactersPerBatch = options.charactersPerBatch ?? 8 * 1024 * 1024;
   const now = options.now ?? new Date();
   const summary: ImportSummary = {
     lines: 0,
@@ -84,13 +88,22 @@ export async function importSessions(
     messagesDuplicate: 0,
   };
   let batch: CheckedRecord[] = [];
+  let batchIds = new Set<string>();
   let batchMessages = 0;
+  let batchCharacters = 0;
+  // One batch is written while the next is read and checked; at most one write at a time, so batches commit in order.
+  let writing: Promise<void> = Promise.resolve();
   const flush = async () => {
+    await writing;
     if (batch.length === 0) return;
-    await writeBatch(context, batch, messagesPerBatch, summary);
+    const full = batch;
     batch = [];
+    batchIds = new Set();
     batchMessages = 0;
-    options.onProgress?.(summary);
+    batchCharacters = 0;
+    writing = writeBatch(context, full, messagesPerBatch, summary).then(() => options.onProgress?.(summary));
+    // Awaited by the next flush; a failure surfaces there, not as an unhandled rejection meanwhile.
+    writing.catch(() => undefined);
   };
   let number = 0;
   for await (const line of lines) {
@@ -103,15 +116,27 @@ export async function importSessions(
       options.onProblem?.(checked.problem);
       if (options.strict) {
         await flush();
+        await writing;
         return { ...summary, stoppedAtLine: number };
       }
       continue;
     }
-    if (batch.length >= sessionsPerBatch || (batch.length > 0 && batchMessages + checked.messages.length > messagesPerBatch)) await flush();
+    if (
+      batch.length > 0 &&
+      (batch.length >= sessionsPerBatch ||
+        batchMessages + checked.messages.length > messagesPerBatch ||
+        batchCharacters + line.length > charactersPerBatch ||
+        // One statement upserts each session once: a session named again starts the next batch.
+        batchIds.has(checked.record.sessionId))
+    )
+      await flush();
     batch.push(checked);
+    batchIds.add(checked.record.sessionId);
     batchMessages += checked.messages.length;
+    batchCharacters += line.length;
   }
   await flush();
+  await writing;
   return { ...summary, stoppedAtLine: null };
 }
 
@@ -150,58 +175,93 @@ function checkLine(context: TenantContext, line: string, number: number, now: Da
   return { line: number, record, messages };
 }
 
-/** Writes a batch of checked lines: upserts, appends (all sessions together, in statements of `messagesPerStatement`), ends. */
+/**
+ * Writes a batch of checked lines in one transaction: one upsert of all its sessions (those the line ends created
+ * ended), one append of all their messages (in statements of `messagesPerStatement`), one status change of the sessions
+ * that existed ACTIVE and that the line ends. The summary counts it once committed.
+ */
 async function writeBatch(context: TenantContext, batch: CheckedRecord[], messagesPerStatement: number, summary: ImportSummary) {
-  const sessions: SessionRow[] = [];
-  for (const { record } of batch) {
-    const { session, created } = await upsertSession(context, {
-      sessionId: record.sessionId,
-      channel: record.channel,
-      startedAt: record.startedAt ?? null,
-      metadata: record.metadata ?? null,
-      ...(record.threadId !== undefined ? { threadId: record.threadId } : {}),
+  const counts = { sessionsCreated: 0, sessionsExisting: 0, sessionsEnded: 0, messagesWritten: 0, messagesDuplicate: 0 };
+  await context.db.transaction(async (db) => {
+    const tx: TenantContext = { ...context, db };
+    const now = new Date();
+    // The newest message of each line (a message without createdAt is appended at `now`).
+    const newest = batch.map(({ messages }) =>
+      messages.reduce<Date | null>((latest, message) => {
+        const at = message.createdAt ?? now;
+        return !latest || at > latest ? at : latest;
+      }, null),
+    );
+    // Ended sessions end as the line says, at endedAt, else at the newest message given a time, else at their start.
+    const endedAt = batch.map(
+      ({ record, messages }) =>
+        record.endedAt ??
+        messages.reduce<Date | null>(
+          (latest, message) => (message.createdAt && (!latest || message.createdAt > latest) ? message.createdAt : latest),
+          null,
+        ) ??
+        record.startedAt ??
+        null,
+    );
+    const upserts = await upsertSessions(
+      tx,
+      batch.map(({ record }, index): SessionUpsertItem => {
+        const ended = record.status !== SessionStatus.ACTIVE;
+        const startedAt = record.startedAt ?? now;
+        return {
+          sessionId: record.sessionId,
+          channel: record.channel,
+          startedAt: record.startedAt ?? null,
+          metadata: record.metadata ?? null,
+          ...(record.threadId !== undefined ? { threadId: record.threadId } : {}),
+          // Created as the line leaves it: ended, and active until its newest message (the append then writes it no more).
+          createAs: {
+            status: record.status,
+            endedAt: ended ? (endedAt[index] ?? startedAt) : null,
+            lastActivityAt: newest[index] && newest[index] > startedAt ? newest[index] : startedAt,
+          },
+        };
+      }),
+      now,
+    );
+    const ends: StatusChangeItem[] = [];
+    upserts.forEach(({ session, created }, index) => {
+      const { record } = batch[index]!;
+      if (created) counts.sessionsCreated += 1;
+      else counts.sessionsExisting += 1;
+      if (record.status === SessionStatus.ACTIVE) return;
+      if (created) counts.sessionsEnded += 1;
+      else if (session.status === SessionStatus.ACTIVE) {
+        ends.push({ key: session.id, status: record.status, endedAt: endedAt[index] ?? session.startedAt });
+      }
     });
-    sessions.push(session);
-    if (created) summary.sessionsCreated += 1;
-    else summary.sessionsExisting += 1;
-  }
-  // Appends in statements of at most messagesPerStatement messages; a longer session is split across statements.
-  let pending: { sessionKey: string; messages: NewMessage[] }[] = [];
-  let pendingCount = 0;
-  const append = async () => {
-    if (pendingCount === 0) return;
-    for (const outcome of await appendMessageBatches(context, pending, { onlyActive: false })) {
-      if (outcome.outcome !== 'appended') throw new Error(`Appending to a session just upserted found it ${outcome.outcome}.`);
-      for (const duplicate of outcome.duplicate) summary[duplicate ? 'messagesDuplicate' : 'messagesWritten'] += 1;
+    // Appends in statements of at most messagesPerStatement messages; a longer session is split across statements.
+    let pending: SessionMessages[] = [];
+    let pendingCount = 0;
+    const append = async () => {
+      if (pendingCount === 0) return;
+      for (const outcome of await appendMessageBatches(tx, pending, { onlyActive: false, readStored: false, now })) {
+        if (outcome.outcome !== 'appended') throw new Error(`Appending to a session just upserted found it ${outcome.outcome}.`);
+        for (const duplicate of outcome.duplicate) counts[duplicate ? 'messagesDuplicate' : 'messagesWritten'] += 1;
+      }
+      pending = [];
+      pendingCount = 0;
+    };
+    for (const [index, { messages }] of batch.entries()) {
+      for (let start = 0; start < messages.length; start += messagesPerStatement) {
+        const part = messages.slice(start, start + messagesPerStatement);
+        if (pendingCount + part.length > messagesPerStatement) await append();
+        pending.push({ sessionKey: upserts[index]!.session.id, messages: part });
+        pendingCount += part.length;
+      }
     }
-    pending = [];
-    pendingCount = 0;
-  };
-  batch.forEach(({ messages }, index) => {
-    for (let start = 0; start < messages.length; start += messagesPerStatement) {
-      pending.push({ sessionKey: sessions[index]!.id, messages: messages.slice(start, start + messagesPerStatement) });
+    await append();
+    // Ended after their messages were appended, as a session that ends takes no more messages.
+    if (ends.length > 0) {
+      for (const change of await changeSessionStatuses(tx, ends)) if (change.outcome === 'changed') counts.sessionsEnded += 1;
     }
   });
-  // Regroup into statements of bounded size.
-  const groups = pending;
-  pending = [];
-  for (const group of groups) {
-    if (pendingCount + group.messages.length > messagesPerStatement) await append();
-    pending.push(group);
-    pendingCount += group.messages.length;
-  }
-  await append();
-  // Ended sessions end as the line says (changeSessionStatus, the status write path), at endedAt, else at the newest message.
-  for (const [index, { record, messages }] of batch.entries()) {
-    if (record.status === SessionStatus.ACTIVE || sessions[index]!.status !== SessionStatus.ACTIVE) continue;
-    const newest = messages.reduce<Date | null>(
-      (latest, message) => (message.createdAt && (!latest || message.createdAt > latest) ? message.createdAt : latest),
-      null,
-    );
-    const endedAt = record.endedAt ?? newest ?? record.startedAt ?? sessions[index]!.startedAt;
-    const change = await changeSessionStatus(context, sessions[index]!.id, record.status, endedAt);
-    if (change.outcome === 'changed') summary.sessionsEnded += 1;
-  }
+  for (const [key, value] of Object.entries(counts)) summary[key as keyof typeof counts] += value;
 }
 
 /** `["messages", "3", "content"]` as `messages[3].content`. */

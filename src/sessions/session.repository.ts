@@ -320,7 +320,7 @@ export type StatusChange =
 
 /**
  * Changes an ACTIVE session to CLOSED or EXPIRED, setting endedAt. The update is conditional on the
- * status still being ACTIVE, so a concurrent change is never overwritten.
+ * status still being ACTIVE, so a concurrent change is never overwritten. {@link changeSessionStatuses} with one item.
  */
 export async function changeSessionStatus(
   context: TenantContext,
@@ -328,20 +328,71 @@ export async function changeSessionStatus(
   status: SessionStatus,
   now = new Date(),
 ): Promise<StatusChange> {
+  const [change] = await changeSessionStatuses(context, [{ key, status, endedAt: now }]);
+  return change!;
+}
+
+/** One change of {@link changeSessionStatuses}. */
+export interface StatusChangeItem {
+  /** The session's database key. */
+  readonly key: string;
+  readonly status: SessionStatus;
+  /** Its endedAt when it ends now. */
+  readonly endedAt: Date;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Changes many of the tenant's sessions from ACTIVE to CLOSED or EXPIRED (setting endedAt) in ONE statement: a
+ * conditional `UPDATE … FROM unnest(…) WHERE status = 'ACTIVE'` that also reads the sessions it does not change, so
+ * a concurrent change is never overwritten; only when one raced it (a session read ACTIVE but not updated), a second
+ * statement reads those as they are now. Keys must be distinct. Returns one outcome per item, in the order given.
+ */
+export async function changeSessionStatuses(context: TenantContext, items: readonly StatusChangeItem[]): Promise<StatusChange[]> {
   const tenantId = context.viewer.tenantId;
-  const current = await context.db.prisma.session.findFirst({ where: { id: key, tenantId } });
-  if (!current) return { outcome: 'not-found' };
-  if (current.status === status) return { outcome: 'unchanged', session: current };
-  if (current.status !== SessionStatus.ACTIVE || status === SessionStatus.ACTIVE) return { outcome: 'illegal', session: current };
-  const [updated] = await context.db.prisma.session.updateManyAndReturn({
-    where: { id: key, tenantId, status: SessionStatus.ACTIVE },
-    data: { status, endedAt: now },
+  // A key that is no UUID names no session (and would fail the statement's cast).
+  const valid = items.filter((item) => UUID.test(item.key));
+  const rows =
+    valid.length === 0
+      ? []
+      : await context.db.queryRows<RawSession & { changed: boolean }>(Prisma.sql`
+    WITH input AS (
+      SELECT * FROM unnest(${valid.map((item) => item.key)}::uuid[], ${valid.map((item) => item.status)}::text[]::session_status[],
+        ${valid.map((item) => item.endedAt)}::timestamptz[]) AS i(id, status, ended_at)
+    ), changed AS (
+      UPDATE sessions s SET status = i.status, ended_at = i.ended_at
+      FROM input i
+      WHERE s.tenant_id = ${tenantId} AND s.id = i.id AND s.status = 'ACTIVE' AND i.status <> 'ACTIVE'
+      RETURNING s.id, s.tenant_id, s.external_id, s.channel, s.status, s.started_at, s.ended_at, s.last_activity_at, s.thread_id, s.metadata
+    )
+    SELECT id, tenant_id, external_id, channel, status::text AS status, started_at, ended_at, last_activity_at, thread_id, metadata,
+      true AS changed
+    FROM changed
+    UNION ALL
+    SELECT s.id, s.tenant_id, s.external_id, s.channel, s.status::text AS status, s.started_at, s.ended_at, s.last_activity_at, s.thread_id,
+      s.metadata, false AS changed
+    FROM sessions s
+    WHERE s.tenant_id = ${tenantId} AND s.id IN (SELECT id FROM input) AND s.id NOT IN (SELECT id FROM changed)`);
+  const found = new Map(rows.map((row) => [row.id, row]));
+  const requested = new Map(items.map((item) => [item.key, item.status]));
+  // Read ACTIVE (this statement's snapshot) but not changed: another writer ended it meanwhile. Read it as it is now.
+  const raced = rows.filter((row) => !row.changed && row.status === SessionStatus.ACTIVE && requested.get(row.id) !== SessionStatus.ACTIVE);
+  if (raced.length > 0) {
+    const latest = await context.db.queryRows<RawSession>(Prisma.sql`
+      SELECT id, tenant_id, external_id, channel, status::text AS status, started_at, ended_at, last_activity_at, thread_id, metadata
+      FROM sessions WHERE tenant_id = ${tenantId} AND id = ANY(${raced.map((row) => row.id)}::uuid[])`);
+    for (const row of raced) found.delete(row.id);
+    for (const row of latest) found.set(row.id, { ...row, changed: false });
+  }
+  return items.map((item): StatusChange => {
+    const row = found.get(item.key);
+    if (!row) return { outcome: 'not-found' };
+    const session = fromRawSession(row);
+    if (row.changed) return { outcome: 'changed', session };
+    if (session.status === item.status) return { outcome: 'unchanged', session };
+    return { outcome: 'illegal', session };
   });
-  if (updated) return { outcome: 'changed', session: updated };
-  // Someone else ended the session between our read and our write: report against what they wrote.
-  const latest = await context.db.prisma.session.findFirst({ where: { id: key, tenantId } });
-  if (!latest) return { outcome: 'not-found' };
-  return latest.status === status ? { outcome: 'unchanged', session: latest } : { outcome: 'illegal', session: latest };
 }
 
 /** Sessions per status and per channel, and messages per UTC day, of the sessions matching the filter. */

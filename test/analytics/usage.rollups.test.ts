@@ -208,7 +208,8 @@ it('keeps no empty rollup rows: deleting every message empties them, and TRUNCAT
     server.db.prisma.$queryRaw<{ tenant_id: string; n: number }[]>`
       SELECT tenant_id, count(*)::int AS n FROM (
         SELECT tenant_id FROM usage_message_rollups UNION ALL SELECT tenant_id FROM usage_session_models
-        UNION ALL SELECT tenant_id FROM usage_latency_rollups UNION ALL SELECT tenant_id FROM usage_day_latencies) r
+        UNION ALL SELECT tenant_id FROM usage_latency_rollups UNION ALL SELECT tenant_id FROM usage_day_latencies
+        UNION ALL SELECT tenant_id FROM usage_day_latency_ranks UNION ALL SELECT tenant_id FROM usage_hour_latencies) r
       GROUP BY 1 ORDER BY 1`;
   expect((await counts()).map((row) => row.tenant_id)).toEqual(['acme', 'globex']);
   await server.db.prisma.$executeRaw`DELETE FROM messages WHERE tenant_id = 'acme'`;

@@ -150,6 +150,8 @@ describe('applyMigrations', () => {
           'sessions',
           'tenants',
           'usage_day_latencies',
+          'usage_day_latency_ranks',
+          'usage_hour_latencies',
           'usage_latency_rollups',
           'usage_message_rollups',
           'usage_session_models',

@@ -6,6 +6,7 @@ import { Kind, parse, print, type OperationDefinitionNode } from 'graphql';
 import { cliTenantContext } from '../../src/cli/cli-support';
 import { createLogger } from '../../src/logger';
 import { exportSessions } from '../../src/sessions/session.export';
+import { importSessions } from '../../src/sessions/session.import';
 import { at, createMessages, createSession } from '../helpers/factories';
 import { ensureCliBuilt, runCli } from '../helpers/cli';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -302,6 +303,90 @@ describe('convoql import and export', () => {
     // acme's data is untouched by globex's imports.
     const acme = await target.graphql<{ sessions: { totalCount: number } }>('{ sessions { totalCount } }');
     expect(acme.data!.sessions.totalCount).toBe(6);
+  });
+
+  it('writes a batch of many lines in a few statements whatever its size, bounded by messages and characters', async () => {
+    const context = cliTenantContext(target.db, target.config, createLogger(target.config), 'globex', 'test');
+    const lines = Array.from({ length: 120 }, (_, index) =>
+      JSON.stringify({
+        sessionId: `batch-${index}`,
+        channel: index % 2 ? 'web' : 'app',
+        status: index % 3 ? 'CLOSED' : 'ACTIVE',
+        startedAt: at(index).toISOString(),
+        metadata: { plan: 'pro' },
+        messages: Array.from({ length: 5 }, (_, m) => ({
+          clientMessageId: `m${m}`,
+          role: m % 2 ? 'ASSISTANT' : 'USER',
+          content: `batch ${index} message ${m}`,
+          createdAt: at(index + m + 1).toISOString(),
+        })),
+      }),
+    );
+    async function* source() {
+      yield* lines;
+    }
+    const { result, statements } = await target.db.statements.record(() => importSessions(context, source()));
+    expect(result).toMatchObject({ lines: 120, sessionsCreated: 120, sessionsEnded: 80, messagesWritten: 600, badLines: 0 });
+    // One batch: one upsert of the 120 sessions (those ended created ended) and one append of their 600 messages.
+    expect(statements.map((sql) => sql.trim().split(/\s+/).slice(0, 3).join(' '))).toEqual(['INSERT INTO sessions', 'WITH input AS']);
+    const globexKey = await target.createKey('globex', ['read']);
+    const page = await target.graphql<{
+      sessions: {
+        totalCount: number;
+        nodes: { sessionId: string; status: string; messageCount: number; lastActivityAt: string; endedAt: string | null }[];
+      };
+    }>(
+      '{ sessions(first: 3, filter: { metadata: { plan: "pro" } }, orderBy: { field: STARTED_AT, direction: ASC }) { totalCount nodes { sessionId status messageCount lastActivityAt endedAt } } }',
+      {},
+      { apiKey: globexKey },
+    );
+    expect(page.data!.sessions.nodes).toEqual([
+      { sessionId: 'batch-0', status: 'ACTIVE', messageCount: 5, lastActivityAt: at(5).toISOString(), endedAt: null },
+      { sessionId: 'batch-1', status: 'CLOSED', messageCount: 5, lastActivityAt: at(6).toISOString(), endedAt: at(6).toISOString() },
+      { sessionId: 'batch-2', status: 'CLOSED', messageCount: 5, lastActivityAt: at(7).toISOString(), endedAt: at(7).toISOString() },
+    ]);
+
+    // Small bounds: batches of at most 7 sessions, 12 messages and 2,000 characters; the same lines write nothing new.
+    const again = await target.db.statements.record(() =>
+      importSessions(context, source(), { sessionsPerBatch: 7, messagesPerBatch: 12, charactersPerBatch: 2_000 }),
+    );
+    expect(again.result).toMatchObject({
+      lines: 120,
+      sessionsCreated: 0,
+      sessionsExisting: 120,
+      messagesWritten: 0,
+      messagesDuplicate: 600,
+    });
+    const batches = again.statements.filter((sql) => sql.trim().startsWith('INSERT INTO sessions')).length;
+    expect(batches).toBeGreaterThanOrEqual(60); // 12 messages of sessions of 5: at most 2 sessions per batch
+    expect(again.statements).toHaveLength(2 * batches);
+  });
+
+  it('a session named on two lines is written twice in order; an ACTIVE session a later line ends is ended', async () => {
+    const file = path.join(dir, 'twice.ndjson');
+    const message = (id: string, minutes: number) => ({
+      clientMessageId: id,
+      role: 'user',
+      content: `hi ${id}`,
+      createdAt: at(minutes).toISOString(),
+    });
+    await writeFile(
+      file,
+      [
+        JSON.stringify({ sessionId: 'twice', channel: 'web', startedAt: at(0).toISOString(), messages: [message('a', 1)] }),
+        JSON.stringify({ sessionId: 'twice', channel: 'app', status: 'EXPIRED', messages: [message('a', 1), message('b', 2)] }),
+      ].join('\n'),
+    );
+    const result = await runCli(['import', '--tenant', 'globex', file], targetEnv);
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(result.stdout).toMatch(/1 session created, 1 already there, 1 ended; 2 messages written, 1 already there/);
+    const globexKey = await target.createKey('globex', ['read']);
+    const found = await target.graphql<{ session: { channel: string; status: string; endedAt: string; messageCount: number } }>(
+      '{ session: sessionByExternalId(sessionId: "twice") { channel status endedAt messageCount } }',
+      {},
+      { apiKey: globexKey },
+    );
+    expect(found.data).toEqual({ session: { channel: 'app', status: 'EXPIRED', endedAt: at(2).toISOString(), messageCount: 2 } });
   });
 
   it('imports the documented example file', async () => {
