@@ -69,7 +69,8 @@ export const USAGE = `Usage: npm run bench -- [options]
                             usage-rollups (usage by day from the scan vs the rollups, and the triggers' cost on a bulk
                             insert); search (or search-sessions, search-messages, search-conversations for part of it);
                             subscriptions; append-messages; import (convoql import of
-                            1,000,000 messages into a database of its own, BENCH_IMPORT_MESSAGES)
+                            1,000,000 messages into a database of its own, BENCH_IMPORT_MESSAGES); checkpoint-trigger
+                            (LangGraph's checkpoint writes/s with and without convoql's triggers, a database of its own)
   --reseed                  regenerate the dataset even if one with these options exists
   --cpu-prof                profile the convoql server under each operation (an extra 16-connection segment)
 Database: BENCH_DATABASE_URL=postgres://… runs on that PostgreSQL (created if missing); unset, on the embedded PGlite.`;

@@ -61,6 +61,7 @@ import {
   type TargetCheck,
 } from './report';
 import { runImportBench } from './import';
+import { CHECKPOINT_TRIGGER_KEY, runCheckpointTrigger } from './checkpoint-trigger';
 import { runStartup } from './startup';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
@@ -94,6 +95,11 @@ async function main(): Promise<void> {
     await runImportBench(PROJECT_ROOT, options, log);
     if (options.only.every((key) => key === IMPORT_KEY)) return;
   }
+  // On a database of its own too, and no dataset.
+  if (options.only.includes(CHECKPOINT_TRIGGER_KEY)) {
+    await runCheckpointTrigger(options, log);
+    if (options.only.every((key) => key === IMPORT_KEY || key === CHECKPOINT_TRIGGER_KEY)) return;
+  }
   const database = await openBenchDatabase(options.databaseUrl, options.dataset, PROJECT_ROOT);
   try {
     log(`database: ${database.kind === 'postgresql' ? `PostgreSQL ${redact(database.url)}` : 'embedded PGlite (child process)'}`);
@@ -102,7 +108,14 @@ async function main(): Promise<void> {
     if (options.mode === 'explain') await runExplain(PROJECT_ROOT, database, fixtures, convoqlEnv(database, true), log);
     else {
       const isSearch = (key: string) => key === SEARCH_KEY || key.startsWith(`${SEARCH_KEY}-`);
-      const scenarios = [NOISY_NEIGHBOUR_KEY, USAGE_ROLLUPS_KEY, SUBSCRIPTIONS_KEY, APPEND_MESSAGES_KEY, IMPORT_KEY];
+      const scenarios = [
+        NOISY_NEIGHBOUR_KEY,
+        USAGE_ROLLUPS_KEY,
+        SUBSCRIPTIONS_KEY,
+        APPEND_MESSAGES_KEY,
+        IMPORT_KEY,
+        CHECKPOINT_TRIGGER_KEY,
+      ];
       const runs = (key: string) => options.only.length === 0 || options.only.includes(key);
       if (!options.only.every((key) => scenarios.includes(key) || isSearch(key)) || options.only.length === 0)
         await runLoad(options, database, fixtures);

@@ -40,6 +40,8 @@ export interface ConversationEvent {
   readonly kind: 'conversation.changed';
   readonly tenantId: string;
   readonly conversationKey: string;
+  /** The conversation's LangGraph thread. */
+  readonly threadId: string;
   readonly changes: readonly ConversationChangeKind[];
   readonly receivedAt: number;
 }
@@ -59,9 +61,9 @@ export function parseLiveEvent(payload: string, receivedAt: number): AnyLiveEven
   const { k, t, s, m, th, c, x } = value as Record<string, unknown>;
   if (k === 'thread.checkpoint') return typeof th === 'string' ? { kind: k, threadId: th, receivedAt } : null;
   if (k === 'conversation.changed') {
-    if (typeof t !== 'string' || typeof c !== 'string' || !Array.isArray(x)) return null;
+    if (typeof t !== 'string' || typeof c !== 'string' || typeof th !== 'string' || !Array.isArray(x)) return null;
     const changes = x.filter((change): change is ConversationChangeKind => typeof change === 'string' && CONVERSATION_CHANGES.has(change));
-    return { kind: k, tenantId: t, conversationKey: c, changes, receivedAt };
+    return { kind: k, tenantId: t, conversationKey: c, threadId: th, changes, receivedAt };
   }
   if (typeof k !== 'string' || !KINDS.has(k) || typeof t !== 'string' || typeof s !== 'string') return null;
   if (k === 'message.added' && typeof m !== 'string') return null;

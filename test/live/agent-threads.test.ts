@@ -233,3 +233,38 @@ describe('conversationChanged', () => {
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 });
+
+describe('with the checkpoint triggers disabled', () => {
+  it("follows the agent at the conversation sync's passes instead", async () => {
+    const tail = live(server, server.apiKey);
+    const before = await replayEdges(ids.longThread);
+    const subscription = tail.subscribe(REPLAY_TAIL, { id: ids.longThread, after: before.at(-1)!.cursor });
+    const changed = tail.subscribe(CONVERSATION_CHANGED, { filter: { metadata: null } });
+    // Both are registered once the conversation subscription sees an event (a warm-up row's).
+    for (let attempt = 0; attempt < 20; attempt++) {
+      await createConversations(server.db, 1, () => ({ threadId: `warm-up-${randomUUID()}` }));
+      if (await changed.next(500).catch(() => undefined)) break;
+    }
+    changed.ignore((result) => JSON.stringify(result).includes('warm-up-'));
+    await server.db.prisma.$executeRawUnsafe('ALTER TABLE checkpoints DISABLE TRIGGER checkpoints_live');
+    await server.db.prisma.$executeRawUnsafe('ALTER TABLE checkpoint_writes DISABLE TRIGGER checkpoint_writes_live');
+    try {
+      await extendLangGraphFixture(url, 'longThread', threads.longThread, 1, saverOptions());
+      // Nothing announces LangGraph's writes now; the sync job's pass does.
+      await expect(subscription.next(1_000)).rejects.toThrow(/no subscription event/);
+      // (Threads of earlier tests that changed without a conversation subscriber are synced by this pass too.)
+      changed.ignore((result) => !JSON.stringify(result).includes(threads.longThread));
+      const pass = await syncConversations(server.db, conversationSyncConfigOf(server.config));
+      expect(pass).toMatchObject({ failed: 0 });
+      expect(pass.updated).toBeGreaterThanOrEqual(1);
+      expect((await changed.next(30_000)).data).toMatchObject({
+        conversationChanged: { changes: ['ADVANCED'], conversation: { threadId: threads.longThread } },
+      });
+      const all = await replayEdges(ids.longThread);
+      expect(await take(subscription, all.length - before.length)).toEqual(all.slice(before.length));
+    } finally {
+      await server.db.prisma.$executeRawUnsafe('ALTER TABLE checkpoints ENABLE TRIGGER checkpoints_live');
+      await server.db.prisma.$executeRawUnsafe('ALTER TABLE checkpoint_writes ENABLE TRIGGER checkpoint_writes_live');
+    }
+  });
+});

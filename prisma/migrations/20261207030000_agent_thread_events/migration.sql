@@ -7,7 +7,10 @@
 --    CREATE TABLE IF NOT EXISTS in LangGraph's setup() leaves them in place, and the WHEN clauses keep the cost of the
 --    other writes (subgraph checkpoints, ordinary task writes) to evaluating a condition, without a function call.
 -- 2. The conversations rows the sync writes announce what changed for conversationChanged, with the tenant:
---    {"k":"conversation.changed","t":<tenant>,"c":<conversation id>,"x":[CREATED|ADVANCED|INTERRUPTED|RESUMED|FAILED]}.
+--    {"k":"conversation.changed","t":<tenant>,"c":<conversation id>,"th":<thread_id>,"x":[CREATED|ADVANCED|…|FAILED]}.
+--    It also wakes the thread's replayTail readers, so that with the triggers of (1) disabled
+--    (ALTER TABLE checkpoints DISABLE TRIGGER checkpoints_live, and checkpoint_writes_live) live events still follow
+--    the agent, at the conversation sync's interval.
 
 CREATE FUNCTION convoql_live_thread_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -45,7 +48,8 @@ BEGIN
     changes := changes || 'FAILED'::text;
   END IF;
   IF cardinality(changes) > 0 THEN
-    PERFORM pg_notify('convoql_live', json_build_object('k', 'conversation.changed', 't', NEW.tenant_id, 'c', NEW.id, 'x', changes)::text);
+    PERFORM pg_notify('convoql_live', json_build_object(
+      'k', 'conversation.changed', 't', NEW.tenant_id, 'c', NEW.id, 'th', NEW.thread_id, 'x', changes)::text);
   END IF;
   RETURN NULL;
 END
