@@ -44,6 +44,7 @@ import { requestOnce, runSegment, type SegmentResult } from './load';
 import { NOISY_NEIGHBOUR_KEY, noisyNeighbourTargets, runNoisyNeighbour } from './noisy-neighbour';
 import { USAGE_ROLLUPS_KEY, runUsageRollups } from './usage-rollups';
 import { runSubscriptions, SUBSCRIPTIONS_ENV, SUBSCRIPTIONS_KEY } from './subscriptions';
+import { runReplayTail } from './replay-tail';
 import { APPEND_MESSAGES_KEY, appendMessagesTargets, runAppendMessages } from './append-messages';
 import { buildOperations, loadDashboardDocuments, type BenchOperation } from './operations';
 import { runSearch, SEARCH_KEY } from './search';
@@ -124,6 +125,7 @@ async function main(): Promise<void> {
         const server = await startConvoql(database, true, SUBSCRIPTIONS_ENV);
         try {
           await runSubscriptions(server, database, fixtures, Math.max(10, options.segmentSeconds * 2), log);
+          await runReplayTail(server, database, fixtures, log);
         } finally {
           await server.stop();
         }
