@@ -5,7 +5,7 @@
 // client LISTENs on the live channel as a convoql process does. Reported: checkpoints written per second each way.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { emptyCheckpoint, uuid6, type Checkpoint } from '@langchain/langgraph-checkpoint';
+import { emptyCheckpoint, type Checkpoint } from '@langchain/langgraph';
 import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
 import { Client, Pool } from 'pg';
 import { startEmbeddedPostgres } from '../src/db/embedded';
@@ -18,6 +18,18 @@ export const CHECKPOINT_TRIGGER_KEY = 'checkpoint-trigger';
 const STEPS_PER_THREAD = 20;
 /** Messages of ~200 bytes each: a thread's list is rewritten at every checkpoint, as MessagesAnnotation does. */
 const MESSAGE = { lc: 1, type: 'constructor', id: ['langchain_core', 'messages', 'AIMessage'], kwargs: { content: 'x'.repeat(150) } };
+
+let sequence = 0;
+
+/**
+ * A checkpoint id that sorts after every id made before it in this process (time, then a sequence), in the uuid shape
+ * of LangGraph's uuid6 ids: convoql orders a thread's checkpoints by id.
+ */
+export function nextCheckpointId(): string {
+  const time = Date.now().toString(16).padStart(12, '0');
+  const seq = (sequence++ % 0x1000).toString(16).padStart(3, '0');
+  return `${time.slice(0, 8)}-${time.slice(8, 12)}-6${seq}-8000-${randomUUID().slice(-12)}`;
+}
 
 interface SegmentResult {
   triggers: boolean;
@@ -36,7 +48,7 @@ async function writeUntil(saver: PostgresSaver, until: number): Promise<number> 
       messages.push({ ...MESSAGE, kwargs: { ...MESSAGE.kwargs, id: randomUUID() } });
       const checkpoint: Checkpoint = {
         ...emptyCheckpoint(),
-        id: uuid6(step + 1),
+        id: nextCheckpointId(),
         ts: new Date().toISOString(),
         channel_values: { messages: [...messages] },
         channel_versions: { messages: step + 2 },

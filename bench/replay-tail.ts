@@ -3,11 +3,12 @@
 // subscribed to conversationChanged learns of the new thread, then follows it with replayTail. Reported: latency from
 // the writer's clock before `put` to the client's receipt of the step, steps lost or repeated.
 import { randomUUID } from 'node:crypto';
-import { emptyCheckpoint, uuid6, type Checkpoint } from '@langchain/langgraph-checkpoint';
+import { emptyCheckpoint, type Checkpoint } from '@langchain/langgraph';
 import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
 import { createClient } from 'graphql-ws/client';
 import { Pool } from 'pg';
 import WebSocket from 'ws';
+import { nextCheckpointId } from './checkpoint-trigger';
 import type { BenchDatabase, Fixtures } from './dataset';
 import type { ServerProcess } from './processes';
 
@@ -61,7 +62,7 @@ export async function runReplayTail(server: ServerProcess, database: BenchDataba
       messages.push(message(content));
       const checkpoint: Checkpoint = {
         ...emptyCheckpoint(),
-        id: uuid6(step + 1),
+        id: nextCheckpointId(),
         ts: new Date().toISOString(),
         channel_values: { messages: [...messages] },
         channel_versions: { messages: step + 2 },
