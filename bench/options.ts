@@ -73,7 +73,9 @@ export const USAGE = `Usage: npm run bench -- [options]
                             on that server; BENCH_IMPORT_MESSAGES, BENCH_IMPORT_MESSAGES_PER_SESSION); replica (agent
                             writes on a primary with and without the usage and search tiles on its streaming replica:
                             the primary's CPU per write and the replica's lag; a throwaway primary + replica unless
-                            BENCH_DATABASE_URL and BENCH_DATABASE_READ_URL are set; BENCH_REPLICA_WRITES_PER_SECOND)
+                            BENCH_DATABASE_URL and BENCH_DATABASE_READ_URL are set; BENCH_REPLICA_WRITES_PER_SECOND);
+                            checkpoint-trigger (LangGraph's checkpoint writes/s with and without convoql's triggers, a
+                            database of its own)
   --reseed                  regenerate the dataset even if one with these options exists
   --cpu-prof                profile the convoql server under each operation (an extra 16-connection segment)
 Database: BENCH_DATABASE_URL=postgres://… runs on that PostgreSQL (created if missing); unset, on the embedded PGlite.

@@ -44,6 +44,7 @@ import { requestOnce, runSegment, type SegmentResult } from './load';
 import { NOISY_NEIGHBOUR_KEY, noisyNeighbourTargets, runNoisyNeighbour } from './noisy-neighbour';
 import { USAGE_ROLLUPS_KEY, runUsageRollups } from './usage-rollups';
 import { runSubscriptions, SUBSCRIPTIONS_ENV, SUBSCRIPTIONS_KEY } from './subscriptions';
+import { runReplayTail } from './replay-tail';
 import { APPEND_MESSAGES_KEY, appendMessagesTargets, runAppendMessages } from './append-messages';
 import { buildOperations, loadDashboardDocuments, type BenchOperation } from './operations';
 import { runSearch, SEARCH_KEY } from './search';
@@ -61,6 +62,7 @@ import {
   type TargetCheck,
 } from './report';
 import { runImportBench } from './import';
+import { CHECKPOINT_TRIGGER_KEY, runCheckpointTrigger } from './checkpoint-trigger';
 import { runStartup } from './startup';
 import { REPLICA_KEY, runReplicaBench } from './replica';
 
@@ -91,15 +93,13 @@ async function main(): Promise<void> {
     await runStartup(PROJECT_ROOT, log);
     return;
   }
-  if (options.only.includes(IMPORT_KEY)) {
-    await runImportBench(PROJECT_ROOT, options, log);
-    if (options.only.every((key) => key === IMPORT_KEY)) return;
-  }
+  // Scenarios on a database of their own, without the dataset.
+  if (options.only.includes(IMPORT_KEY)) await runImportBench(PROJECT_ROOT, options, log);
   // On a primary + streaming replica of its own (or BENCH_DATABASE_URL + BENCH_DATABASE_READ_URL).
-  if (options.only.includes(REPLICA_KEY)) {
-    await runReplicaBench(PROJECT_ROOT, options, log);
-    if (options.only.every((key) => key === REPLICA_KEY || key === IMPORT_KEY)) return;
-  }
+  if (options.only.includes(REPLICA_KEY)) await runReplicaBench(PROJECT_ROOT, options, log);
+  if (options.only.includes(CHECKPOINT_TRIGGER_KEY)) await runCheckpointTrigger(options, log);
+  const standalone = [IMPORT_KEY, REPLICA_KEY, CHECKPOINT_TRIGGER_KEY];
+  if (options.only.length > 0 && options.only.every((key) => standalone.includes(key))) return;
   const database = await openBenchDatabase(options.databaseUrl, options.dataset, PROJECT_ROOT);
   try {
     log(`database: ${database.kind === 'postgresql' ? `PostgreSQL ${redact(database.url)}` : 'embedded PGlite (child process)'}`);
@@ -108,7 +108,15 @@ async function main(): Promise<void> {
     if (options.mode === 'explain') await runExplain(PROJECT_ROOT, database, fixtures, convoqlEnv(database, true), log);
     else {
       const isSearch = (key: string) => key === SEARCH_KEY || key.startsWith(`${SEARCH_KEY}-`);
-      const scenarios = [NOISY_NEIGHBOUR_KEY, USAGE_ROLLUPS_KEY, SUBSCRIPTIONS_KEY, APPEND_MESSAGES_KEY, IMPORT_KEY, REPLICA_KEY];
+      const scenarios = [
+        NOISY_NEIGHBOUR_KEY,
+        USAGE_ROLLUPS_KEY,
+        SUBSCRIPTIONS_KEY,
+        APPEND_MESSAGES_KEY,
+        IMPORT_KEY,
+        REPLICA_KEY,
+        CHECKPOINT_TRIGGER_KEY,
+      ];
       const runs = (key: string) => options.only.length === 0 || options.only.includes(key);
       if (!options.only.every((key) => scenarios.includes(key) || isSearch(key)) || options.only.length === 0)
         await runLoad(options, database, fixtures);
@@ -117,6 +125,7 @@ async function main(): Promise<void> {
         const server = await startConvoql(database, true, SUBSCRIPTIONS_ENV);
         try {
           await runSubscriptions(server, database, fixtures, Math.max(10, options.segmentSeconds * 2), log);
+          await runReplayTail(server, database, fixtures, log);
         } finally {
           await server.stop();
         }

@@ -3,6 +3,7 @@
 // at a fixed rate; delivery latency from commit to client, lost and duplicated messageAdded events, peak RSS; then
 // 1,000 idle sockets opened and closed ten times, with RSS before and after.
 import { randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Pool } from 'pg';
 import { createClient, type Client } from 'graphql-ws/client';
 import WebSocket from 'ws';
@@ -98,6 +99,12 @@ export async function runSubscriptions(
     // Subscribes are not acknowledged: give them time, then check every session's messageAdded is live.
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     const rss = sampleRss(server);
+    // Stages: the writer's insert round trip (to its commit), the server's own figure (notification received to event
+    // sent, its histogram), and this process's event-loop delay (the client's share when the machine is loaded).
+    const serverBefore = await deliveryHistogram(server.url);
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+    const insertMs: number[] = [];
     measuring = true;
     const written = new Set<string>();
     const perTick = (MESSAGES_PER_SECOND * TICK_MS) / 1000;
@@ -111,6 +118,7 @@ export async function runSubscriptions(
          SELECT gen_random_uuid(), $1, s, 'USER', 'sent ' || $2::text, now() FROM unnest($3::uuid[]) s RETURNING id`,
         [fixtures.tenantId, String(now), targets.map((session) => session.id)],
       );
+      insertMs.push(Date.now() - now);
       for (const row of rows.rows) written.add(toGlobalId('Message', row.id));
       tick++;
       const next = started + tick * TICK_MS;
@@ -119,6 +127,8 @@ export async function runSubscriptions(
     const elapsed = (Date.now() - started) / 1000;
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     measuring = false;
+    loopDelay.disable();
+    const serverAfter = await deliveryHistogram(server.url);
     const peakRss = rss();
     let lost = 0;
     let duplicated = 0;
@@ -135,6 +145,13 @@ export async function runSubscriptions(
     log(
       `  messageAdded delivery latency (commit to client) p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, ` +
         `max ${latencies.at(-1)} ms; lost ${lost}, duplicated ${duplicated}; sessionChanged events ${sessionEvents}; errors ${errors}`,
+    );
+    insertMs.sort((a, b) => a - b);
+    log(
+      `  stages: insert round trip (to commit) p50 ${percentile(insertMs, 50)} ms, p99 ${percentile(insertMs, 99)} ms; ` +
+        `server, notification received to event sent: ${describeHistogram(serverBefore, serverAfter)}; ` +
+        `bench client event-loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, ` +
+        `max ${(loopDelay.max / 1e6).toFixed(0)} ms`,
     );
     log(`  peak RSS of the server ${peakRss?.toFixed(0)} MB`);
     await Promise.all(clients.map((client) => client.dispose()));
@@ -167,4 +184,27 @@ export async function runSubscriptions(
     await pool.query(`DELETE FROM sessions WHERE external_id LIKE $1`, [`bench-live-${run}-%`]).catch(() => undefined);
     await pool.end();
   }
+}
+
+/** The server's messageAdded delivery-latency histogram: cumulative counts by upper bound (seconds). */
+async function deliveryHistogram(url: string): Promise<Map<string, number>> {
+  const text = await (await fetch(new URL('/metrics', url))).text();
+  const buckets = new Map<string, number>();
+  for (const match of text.matchAll(/convoql_live_delivery_latency_seconds_bucket\{([^}]*)\} (\d+)/g)) {
+    const le = /le="([^"]+)"/.exec(match[1]!)?.[1];
+    if (le !== undefined && match[1]!.includes('field="messageAdded"')) buckets.set(le, Number(match[2]));
+  }
+  return buckets;
+}
+
+/** p50 and p99 of the events observed between two scrapes, as the histogram's bucket bounds. */
+function describeHistogram(before: Map<string, number>, after: Map<string, number>): string {
+  const bounds = [...after.keys()];
+  const total = (after.get('+Inf') ?? 0) - (before.get('+Inf') ?? 0);
+  if (total === 0) return 'no events';
+  const at = (p: number) => {
+    const bound = bounds.find((le) => (after.get(le) ?? 0) - (before.get(le) ?? 0) >= total * p);
+    return bound === '+Inf' ? '> 2.5 s' : `≤ ${Number(bound) * 1000} ms`;
+  };
+  return `p50 ${at(0.5)}, p99 ${at(0.99)} (${total} events)`;
 }

@@ -101,7 +101,12 @@ interface DiscoveredThread {
 type ThreadOutcome = 'created' | 'updated' | 'unchanged' | 'busy';
 
 /** Runs one sync pass over all threads of the checkpoint tables (see the module header). */
-export async function syncConversations(db: Database, config: ConversationSyncConfig): Promise<ConversationSyncSummary> {
+export async function syncConversations(
+  db: Database,
+  config: ConversationSyncConfig,
+  /** Only these threads (LangGraph announced a write to them); all threads when omitted. */
+  threadIds?: readonly string[],
+): Promise<ConversationSyncSummary> {
   const summary: ConversationSyncSummary = {
     threads: 0,
     changed: 0,
@@ -117,7 +122,7 @@ export async function syncConversations(db: Database, config: ConversationSyncCo
     unpricedModels: [],
     failures: [],
   };
-  const { threads, total } = await discoverChangedThreads(db.prisma, config.tenantMetadataKey);
+  const { threads, total } = await discoverChangedThreads(db.prisma, config.tenantMetadataKey, threadIds);
   summary.threads = total;
   const candidates = [...new Set(threads.flatMap((thread) => (thread.hasConversation ? [] : (tenantOf(thread, config) ?? []))))];
   const knownTenants = new Set(
@@ -191,14 +196,22 @@ function tenantOf(thread: DiscoveredThread, config: ConversationSyncConfig): str
 }
 
 /** Statement of the change detection: changed threads only, plus the number of threads seen. */
-async function discoverChangedThreads(client: DbClient, metadataKey: string): Promise<{ threads: DiscoveredThread[]; total: number }> {
-  const rows = await client.$queryRaw<(DiscoveredThread & { total: number })[]>`
-    WITH RECURSIVE threads AS (
+async function discoverChangedThreads(
+  client: DbClient,
+  metadataKey: string,
+  threadIds: readonly string[] | undefined,
+): Promise<{ threads: DiscoveredThread[]; total: number }> {
+  const threads =
+    threadIds === undefined
+      ? Prisma.sql`threads AS (
       (SELECT thread_id FROM checkpoints ORDER BY thread_id LIMIT 1)
       UNION ALL
       SELECT (SELECT k.thread_id FROM checkpoints k WHERE k.thread_id > t.thread_id ORDER BY k.thread_id LIMIT 1)
         FROM threads t WHERE t.thread_id IS NOT NULL
-    ),
+    )`
+      : Prisma.sql`threads AS (SELECT DISTINCT unnest(${[...threadIds]}::text[]) AS thread_id)`;
+  const rows = await client.$queryRaw<(DiscoveredThread & { total: number })[]>`
+    WITH RECURSIVE ${threads},
     heads AS (
       SELECT t.thread_id, h.checkpoint_id AS head_id
         FROM threads t

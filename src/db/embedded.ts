@@ -74,6 +74,33 @@ const NOTIFICATION_TEE = `(db, emit) => {
   };
 }`;
 
+/**
+ * Keeps each client's extended-protocol batch (Parse, Bind, Describe, Execute, Close, Flush … up to its Sync) together on
+ * PGlite's one session. pglite-socket's queue runs one protocol message at a time from whichever client is first, and
+ * only keeps a client's messages together while a transaction is open; two clients whose batches interleave outside a
+ * transaction replace each other's unnamed statement ("unnamed prepared statement does not exist"). That happened as
+ * soon as the server read a thread while LangGraph wrote it (the live sync of agent threads, decision 0015). The queue
+ * is shown a session "in a transaction" while the batch is open, which makes it wait for that client's next message;
+ * a client that disconnects mid-batch is rolled back and released by the queue as for a transaction. Source text, as
+ * NOTIFICATION_TEE.
+ */
+const BATCH_TOGETHER = `(server) => {
+  const queue = server.queryQueue;
+  const db = queue.db;
+  let open = false;
+  queue.db = {
+    isInTransaction: () => open || db.isInTransaction(),
+    runExclusive: (work) => db.runExclusive(work),
+    exec: (sql) => ((open = false), db.exec(sql)),
+    execProtocolRawStream: (message, options) => {
+      const type = message[0];
+      if (type === 0x53 || type === 0x51 || type === 0x58) open = false;
+      else if (type === 0x50 || type === 0x42 || type === 0x44 || type === 0x45 || type === 0x43 || type === 0x48) open = true;
+      return db.execProtocolRawStream(message, options);
+    },
+  };
+}`;
+
 // Reconnects (a pool replacing a broken client, a second short-lived client) must not be refused,
 // although clients are expected to use one connection at a time.
 const MAX_CONNECTIONS = 8;
@@ -145,6 +172,7 @@ async function startInProcess(settings: ServerSettings): Promise<EmbeddedPostgre
     port: settings.port,
     maxConnections: settings.maxConnections,
   });
+  (new Function(`return ${BATCH_TOGETHER}`)() as (server: PGLiteSocketServer) => void)(server);
   try {
     await server.start();
   } catch (error) {
@@ -194,6 +222,7 @@ const { readFileSync } = require('node:fs');
     if (channel === '${LIVE_EVENTS_CHANNEL}') process.stdout.write(JSON.stringify({ notification: payload }) + '\\n');
   });
   const server = new PGLiteSocketServer({ db, host: '${HOST}', port: s.port, maxConnections: s.maxConnections });
+  (${BATCH_TOGETHER})(server);
   await server.start();
   const address = server.getServerConn();
   process.stdout.write(JSON.stringify({ port: Number(address.slice(address.lastIndexOf(':') + 1)) }) + '\\n');

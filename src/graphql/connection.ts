@@ -64,6 +64,9 @@ export function Connection<TNode extends object>(NodeClass: ClassType<TNode>, no
 
   @ObjectType({ simpleResolvers: true, description: `A page of ${nodeDescription}s.` })
   abstract class ConnectionBase {
+    /** The list's edge type, for a field that returns single edges (a subscription, say). */
+    static readonly Edge = Edge;
+
     @Field(() => [Edge], { description: 'The items of this page with their cursors.' })
     edges!: Edge[];
 

@@ -4,10 +4,19 @@ import type { Logger } from '../logger';
 import { Message } from '../sessions/message.type';
 import type { SessionFilter } from '../sessions/session.inputs';
 import { Session } from '../sessions/session.type';
-import { parseLiveEvent, type LiveEvent, type LiveEventKind } from './live.events';
-import { matchSessionFilters } from './live.repository';
+import { Conversation } from '../conversations/conversation.type';
+import type { ConversationFilter } from '../conversations/conversation.inputs';
+import { parseLiveEvent, type ConversationEvent, type LiveEvent, type LiveEventKind, type ThreadEvent } from './live.events';
+import { matchConversationFilters, matchSessionFilters } from './live.repository';
 import type { LiveConnection, LiveDelivery, LiveSink } from './live.stream';
-import { SessionChange, SessionChangedEvent } from './live.type';
+import { ConversationChange, ConversationChangedEvent, SessionChange, SessionChangedEvent } from './live.type';
+
+type SessionRow = Parameters<typeof Session.fromRow>[0];
+
+/** True for a null filter, or one whose only condition (if any) is `field`. */
+function isNullFilterBut<T extends object>(filter: T | null, field: keyof T): boolean {
+  return filter === null || Object.entries(filter).every(([name, value]) => name === field || value == null);
+}
 
 /** What the bus reports; the server's metrics satisfy it. */
 export interface LiveBusMetrics {
@@ -23,11 +32,31 @@ interface SessionWatch {
   readonly sink: LiveSink<SessionChangedEvent>;
 }
 
+interface ConversationWatch {
+  readonly filter: ConversationFilter | null;
+  readonly filterKey: string;
+  readonly sink: LiveSink<ConversationChangedEvent>;
+}
+
 interface TenantWatches {
   readonly sessions: Set<SessionWatch>;
   /** messageAdded subscriptions by session key. */
   readonly messages: Map<string, Set<LiveSink<Message>>>;
+  readonly conversations: Set<ConversationWatch>;
 }
+
+/**
+ * Brings one thread's `conversations` row up to date with its checkpoints (the conversation sync, for one thread);
+ * `busy` when another runner (a replica) held the thread's lock, so the write may not be read yet.
+ */
+export type AgentThreadSync = (threadId: string) => Promise<{ busy: boolean }>;
+
+/** How long a thread sync found busy waits before it tries again (the other runner is usually done by then). */
+const BUSY_RETRY_MS = 100;
+/** A thread is synced once LangGraph has not written to it for this long… */
+const THREAD_QUIET_MS = 50;
+/** …or this long after the first write not synced yet, whichever comes first. */
+const THREAD_MAX_WAIT_MS = 1_000;
 
 const CHANGE_OF_KIND: Record<LiveEventKind, SessionChange> = {
   'session.created': SessionChange.CREATED,
@@ -46,9 +75,16 @@ const CHANGE_OF_KIND: Record<LiveEventKind, SessionChange> = {
  */
 export class LiveEventBus {
   private readonly tenants = new Map<string, TenantWatches>();
-  private pending: LiveEvent[] = [];
+  private pending: (LiveEvent | ConversationEvent)[] = [];
   private flushing: Promise<void> | undefined;
   private detach: (() => void) | undefined;
+  /** Wake-ups of replayTail subscriptions, by LangGraph thread id (any tenant: a wake-up carries no data). */
+  private readonly threads = new Map<string, Set<() => void>>();
+  /** Threads being synced, and whether another write arrived meanwhile (one more pass then). */
+  private readonly syncing = new Map<string, { again: boolean; firstAt: number; lastAt: number }>();
+  private conversationWatchCount = 0;
+  private readonly syncRuns = new Set<Promise<void>>();
+  private stopped = false;
 
   constructor(
     private readonly source: NotificationSource,
@@ -56,20 +92,29 @@ export class LiveEventBus {
     private readonly createContext: (tenantId: string) => RequestContext,
     private readonly logger: Logger,
     private readonly metrics?: LiveBusMetrics,
+    /** Run for each LangGraph write while this process has conversationChanged subscribers; absent, only the sync job's passes are announced. */
+    private readonly syncThread?: AgentThreadSync,
   ) {}
 
   /** Starts listening; resolves when changes committed from now on will be delivered. */
   async start(): Promise<void> {
-    this.detach ??= this.source.onNotification((payload) => this.receive(payload));
+    if (!this.detach) {
+      const stopReceiving = this.source.onNotification((payload) => this.receive(payload));
+      // replayTail readers catch up from the database after notifications may have been lost.
+      const stopGaps = this.source.onGap(() => this.wakeAllThreads());
+      this.detach = () => (stopReceiving(), stopGaps());
+    }
     await this.source.start();
   }
 
   /** Stops listening and waits for the batch being delivered. */
   async stop(): Promise<void> {
+    this.stopped = true;
     this.detach?.();
     this.detach = undefined;
     await this.source.stop();
     await this.flushing;
+    await Promise.all(this.syncRuns);
   }
 
   /** Watches the tenant's sessions that `filter` selects; returns the function that stops watching. */
@@ -96,23 +141,111 @@ export class LiveEventBus {
     };
   }
 
+  /** Watches the tenant's conversations that `filter` selects; returns the function that stops watching. */
+  watchConversations(tenantId: string, filter: ConversationFilter | null, sink: LiveSink<ConversationChangedEvent>): () => void {
+    const watch: ConversationWatch = { filter, filterKey: JSON.stringify(filter ?? null), sink };
+    const watches = this.tenant(tenantId);
+    watches.conversations.add(watch);
+    this.conversationWatchCount++;
+    return () => {
+      if (watches.conversations.delete(watch)) this.conversationWatchCount--;
+      this.forgetIfIdle(tenantId, watches);
+    };
+  }
+
+  /**
+   * Calls `wake` after each LangGraph write to the thread's root graph committed from now on (and once after a gap in
+   * the notifications); returns the function that stops watching. Tenant-blind: the woken reader reads as its tenant.
+   */
+  watchThread(threadId: string, wake: () => void): () => void {
+    let wakes = this.threads.get(threadId);
+    if (!wakes) this.threads.set(threadId, (wakes = new Set()));
+    wakes.add(wake);
+    return () => {
+      wakes.delete(wake);
+      if (wakes.size === 0 && this.threads.get(threadId) === wakes) this.threads.delete(threadId);
+    };
+  }
+
+  /** Wakes every thread watcher, after notifications may have been missed. */
+  wakeAllThreads(): void {
+    for (const wakes of this.threads.values()) for (const wake of wakes) wake();
+  }
+
   private tenant(tenantId: string): TenantWatches {
     let watches = this.tenants.get(tenantId);
-    if (!watches) this.tenants.set(tenantId, (watches = { sessions: new Set(), messages: new Map() }));
+    if (!watches) this.tenants.set(tenantId, (watches = { sessions: new Set(), messages: new Map(), conversations: new Set() }));
     return watches;
   }
 
   private forgetIfIdle(tenantId: string, watches: TenantWatches): void {
-    if (watches.sessions.size === 0 && watches.messages.size === 0 && this.tenants.get(tenantId) === watches) this.tenants.delete(tenantId);
+    if (
+      watches.sessions.size === 0 &&
+      watches.messages.size === 0 &&
+      watches.conversations.size === 0 &&
+      this.tenants.get(tenantId) === watches
+    )
+      this.tenants.delete(tenantId);
   }
 
   private receive(payload: string): void {
     const event = parseLiveEvent(payload, performance.now());
     if (!event) return void this.logger.warn({ payload: payload.slice(0, 200) }, 'ignored an unknown live event');
+    if (event.kind === 'thread.checkpoint') return this.receiveThread(event);
+    // The sync read new checkpoints (also when the checkpoint triggers are disabled): the thread's tails read on.
+    if (event.kind === 'conversation.changed') for (const wake of this.threads.get(event.threadId) ?? []) wake();
     // Events of tenants nobody watches cost nothing more.
     if (!this.tenants.has(event.tenantId)) return;
     this.pending.push(event);
     if (!this.flushing) this.flushing = this.flushLoop();
+  }
+
+  private receiveThread(event: ThreadEvent): void {
+    for (const wake of this.threads.get(event.threadId) ?? []) wake();
+    if (this.syncThread && this.conversationWatchCount > 0) this.scheduleSync(event.threadId);
+  }
+
+  /**
+   * Syncs the thread once its writes pause (THREAD_QUIET_MS without a notification, at most THREAD_MAX_WAIT_MS after
+   * the first), and once more if it is written to during the pass: a superstep's checkpoint and writes come in a burst,
+   * which one pass reads. On the embedded PGlite, one session shared by every client, this also keeps the sync's
+   * statements from landing between the statements of an agent's burst.
+   */
+  private scheduleSync(threadId: string): void {
+    const now = performance.now();
+    const running = this.syncing.get(threadId);
+    if (running) {
+      if (!running.again) running.firstAt = now;
+      running.again = true;
+      running.lastAt = now;
+      return;
+    }
+    const state = { again: true, firstAt: now, lastAt: now };
+    this.syncing.set(threadId, state);
+    const run = (async () => {
+      while (state.again && !this.stopped) {
+        for (;;) {
+          const at = performance.now();
+          const wait = Math.min(THREAD_QUIET_MS - (at - state.lastAt), THREAD_MAX_WAIT_MS - (at - state.firstAt));
+          if (wait <= 0) break;
+          await new Promise((resolve) => setTimeout(resolve, wait));
+        }
+        state.again = false;
+        try {
+          const { busy } = await this.syncThread!(threadId);
+          if (busy && !state.again) {
+            // Another runner holds the thread: try again once it is likely done, in case it read before the last write.
+            state.again = true;
+            state.firstAt = state.lastAt = performance.now() + BUSY_RETRY_MS - THREAD_QUIET_MS;
+          }
+        } catch (error) {
+          this.logger.error({ err: error, threadId }, 'could not sync an agent thread for live events');
+        }
+      }
+      this.syncing.delete(threadId);
+    })();
+    this.syncRuns.add(run);
+    void run.finally(() => this.syncRuns.delete(run));
   }
 
   /** Delivers batches until none is pending; one batch at a time keeps commit order. */
@@ -122,7 +255,7 @@ export class LiveEventBus {
     while (this.pending.length > 0) {
       const batch = this.pending;
       this.pending = [];
-      const byTenant = new Map<string, LiveEvent[]>();
+      const byTenant = new Map<string, (LiveEvent | ConversationEvent)[]>();
       for (const event of batch) {
         const list = byTenant.get(event.tenantId);
         if (list) list.push(event);
@@ -140,11 +273,60 @@ export class LiveEventBus {
     this.flushing = undefined;
   }
 
-  private async deliverTenant(tenantId: string, events: LiveEvent[]): Promise<void> {
+  private async deliverTenant(tenantId: string, all: (LiveEvent | ConversationEvent)[]): Promise<void> {
     const watches = this.tenants.get(tenantId);
     if (!watches) return;
     const context = this.createContext(tenantId);
-    await Promise.all([this.deliverMessages(context, watches, events), this.deliverSessions(context, watches, events)]);
+    const events = all.filter((event): event is LiveEvent => event.kind !== 'conversation.changed');
+    const conversations = all.filter((event): event is ConversationEvent => event.kind === 'conversation.changed');
+    await Promise.all([
+      this.deliverMessages(context, watches, events),
+      this.deliverSessions(context, watches, events),
+      this.deliverConversations(context, watches, conversations),
+    ]);
+  }
+
+  private async deliverConversations(context: RequestContext, watches: TenantWatches, events: ConversationEvent[]): Promise<void> {
+    if (watches.conversations.size === 0 || events.length === 0) return;
+    // Changes of one conversation within the batch become one event listing each kind once, in the order first seen.
+    const changes = new Map<string, { kinds: Set<ConversationChange>; receivedAt: number }>();
+    for (const event of events) {
+      let entry = changes.get(event.conversationKey);
+      if (!entry) changes.set(event.conversationKey, (entry = { kinds: new Set(), receivedAt: event.receivedAt }));
+      for (const kind of event.changes) entry.kinds.add(ConversationChange[kind]);
+    }
+    const subscribers = [...watches.conversations];
+    const filterIndex = new Map<string, number>();
+    const filters: (ConversationFilter | null)[] = [];
+    for (const watch of subscribers) {
+      if (!filterIndex.has(watch.filterKey)) {
+        filterIndex.set(watch.filterKey, filters.length);
+        filters.push(watch.filter);
+      }
+    }
+    const keys = [...changes.keys()];
+    const matches = await matchConversationFilters(asTenantContext(context), keys, filters);
+    const matched = keys.filter((key) => matches.get(key)?.some(Boolean));
+    if (matched.length === 0) return;
+    const rows = await context.loaders.conversationByKey.loadMany(matched);
+    let delivered = 0;
+    matched.forEach((key, index) => {
+      const row = rows[index];
+      if (!row || row instanceof Error) return;
+      const change = changes.get(key)!;
+      const value: ConversationChangedEvent = Object.assign(new ConversationChangedEvent(), {
+        conversation: Conversation.fromRow(row),
+        changes: [...change.kinds],
+      });
+      const delivery: LiveDelivery<ConversationChangedEvent> = { value, context, receivedAt: change.receivedAt };
+      const flags = matches.get(key)!;
+      for (const watch of subscribers) {
+        if (!flags[filterIndex.get(watch.filterKey)!] || !watches.conversations.has(watch)) continue;
+        watch.sink.push(delivery);
+        delivered++;
+      }
+    });
+    this.metrics?.delivered('conversationChanged', delivered);
   }
 
   private async deliverMessages(context: RequestContext, watches: TenantWatches, events: LiveEvent[]): Promise<void> {
@@ -184,14 +366,38 @@ export class LiveEventBus {
       }
     }
     const keys = [...changes.keys()];
-    const matches = await matchSessionFilters(asTenantContext(context), keys, filters);
-    const matched = keys.filter((key) => matches.get(key)?.some(Boolean));
-    if (matched.length === 0) return;
-    const rows = await context.loaders.sessionByKey.loadMany(matched);
+    // The rows first (one statement, tenant-checked): they decide without SQL the filters that are null or name only a
+    // session id (a dashboard's per-session watch); only the others are tested by the sessions list's definition
+    // (matchSessionFilters), and a filter naming a session id only for the session that has it. The benchmark's 500
+    // per-session filters cost five statements of 100 boolean columns per batch before this.
+    const loaded = await context.loaders.sessionByKey.loadMany(keys);
+    const rows = new Map<string, SessionRow>();
+    keys.forEach((key, index) => {
+      const row = loaded[index];
+      if (row && !(row instanceof Error)) rows.set(key, row);
+    });
+    const present = keys.filter((key) => rows.has(key));
+    const matches = new Map<string, boolean[]>(present.map((key) => [key, filters.map(() => false)]));
+    const inSql: number[] = [];
+    filters.forEach((filter, index) => {
+      const named = filter?.sessionId;
+      const candidates = named == null ? present : present.filter((key) => rows.get(key)!.externalId === named);
+      if (candidates.length === 0) return;
+      if (isNullFilterBut(filter, 'sessionId')) for (const key of candidates) matches.get(key)![index] = true;
+      else inSql.push(index);
+    });
+    if (inSql.length > 0) {
+      const tested = await matchSessionFilters(
+        asTenantContext(context),
+        present,
+        inSql.map((index) => filters[index]!),
+      );
+      for (const [key, flags] of tested) flags.forEach((flag, position) => (matches.get(key)![inSql[position]!] = flag));
+    }
+    const matched = present.filter((key) => matches.get(key)!.some(Boolean));
     let delivered = 0;
-    matched.forEach((key, index) => {
-      const row = rows[index];
-      if (!row || row instanceof Error) return;
+    for (const key of matched) {
+      const row = rows.get(key)!;
       const change = changes.get(key)!;
       const value: SessionChangedEvent = Object.assign(new SessionChangedEvent(), {
         session: Session.fromRow(row),
@@ -204,7 +410,7 @@ export class LiveEventBus {
         watch.sink.push(delivery);
         delivered++;
       }
-    });
+    }
     this.metrics?.delivered('sessionChanged', delivered);
   }
 }

@@ -1,5 +1,7 @@
 import { Prisma } from '../db/client';
 import type { TenantContext } from '../core/context';
+import { conversationListWhere } from '../conversations/conversation.list';
+import type { ConversationFilter } from '../conversations/conversation.inputs';
 import { sessionFilterConditions } from '../sessions/session.list';
 import type { SessionFilter } from '../sessions/session.inputs';
 
@@ -27,6 +29,30 @@ export async function matchSessionFilters(
       SELECT s.id, ARRAY[${Prisma.join(columns)}]::boolean[] AS matches
       FROM sessions s
       WHERE s.tenant_id = ${context.viewer.tenantId} AND s.id = ANY(${[...keys]}::uuid[])`);
+    for (const row of rows) matches.set(row.id, [...(matches.get(row.id) ?? []), ...row.matches.map((value) => value === true)]);
+  }
+  return matches;
+}
+
+/**
+ * Which of the tenant's conversations `keys` each filter selects, by the conversations list's one definition
+ * (conversation.list.ts), as {@link matchSessionFilters} does for sessions: one statement per 100 filters; keys of other
+ * tenants' conversations are absent from the result.
+ */
+export async function matchConversationFilters(
+  context: TenantContext,
+  keys: readonly string[],
+  filters: readonly (ConversationFilter | null)[],
+): Promise<Map<string, boolean[]>> {
+  const matches = new Map<string, boolean[]>();
+  for (let start = 0; start < filters.length; start += FILTERS_PER_STATEMENT) {
+    const columns = filters
+      .slice(start, start + FILTERS_PER_STATEMENT)
+      .map((filter) => Prisma.sql`(${conversationListWhere(context, filter)})`);
+    const rows = await context.db.queryRows<{ id: string; matches: boolean[] }>(Prisma.sql`
+      SELECT c.id, ARRAY[${Prisma.join(columns)}]::boolean[] AS matches
+      FROM conversations c
+      WHERE c.tenant_id = ${context.viewer.tenantId} AND c.id = ANY(${[...keys]}::uuid[])`);
     for (const row of rows) matches.set(row.id, [...(matches.get(row.id) ?? []), ...row.matches.map((value) => value === true)]);
   }
   return matches;

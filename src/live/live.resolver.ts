@@ -1,12 +1,16 @@
 import { Arg, Authorized, ID, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { asTenantContext } from '../core/context';
+import { assertValidConversationFilter, ConversationFilter } from '../conversations/conversation.inputs';
+import { ordinalAfter, replayListKey } from '../replay/replay.cursor';
+import { ReplayStepConnection } from '../replay/replay.type';
 import { BadUserInputError } from '../graphql/errors';
 import { fromGlobalIdOf } from '../graphql/global-id';
 import { Message } from '../sessions/message.type';
 import { assertValidSessionFilter, SessionFilter } from '../sessions/session.inputs';
 import type { LiveContext, LiveSubscriber } from './live.bus';
 import { liveStream, type LiveDelivery, type LiveIterator } from './live.stream';
-import { SessionChangedEvent } from './live.type';
+import { replayTailStream, type ReplayTailEdge } from './live.tail';
+import { ConversationChangedEvent, SessionChangedEvent } from './live.type';
 
 /** The subscriber of a WebSocket operation; an operation over HTTP has none (the HTTP server refuses subscriptions first). */
 function subscriberOf(context: LiveContext): LiveSubscriber {
@@ -35,7 +39,36 @@ function subscribeMessages({
   return liveStream(connection, (sink) => bus.watchMessages(tenant.viewer.tenantId, key, sink));
 }
 
-/** Subscriptions to the tenant's sessions and messages as they change, over WebSocket (graphql-ws). */
+function subscribeConversations({
+  args,
+  context,
+}: SubscribeResolverData<unknown, { filter?: ConversationFilter | null }, LiveContext>): LiveIterator<
+  LiveDelivery<ConversationChangedEvent>
+> {
+  const tenant = asTenantContext(context);
+  assertValidConversationFilter(args.filter);
+  const { bus, connection } = subscriberOf(context);
+  return liveStream(connection, (sink) => bus.watchConversations(tenant.viewer.tenantId, args.filter ?? null, sink));
+}
+
+async function subscribeReplayTail({
+  args,
+  context,
+}: SubscribeResolverData<unknown, { conversationId: string; after?: string | null }, LiveContext>): Promise<
+  LiveIterator<LiveDelivery<ReplayTailEdge>>
+> {
+  const tenant = asTenantContext(context);
+  const key = fromGlobalIdOf('Conversation', args.conversationId, 'conversationId');
+  const listKey = replayListKey(key, '');
+  const after = ordinalAfter(listKey, args.after);
+  const { bus } = subscriberOf(context);
+  // Another tenant's conversation (or none) reads as none, and its tail yields nothing, as messageAdded does.
+  const row = await tenant.loaders.conversationByKey.load(key);
+  const conversation = row === null ? null : { key: row.id, threadId: row.threadId };
+  return replayTailStream({ watcher: bus, context: tenant, conversation, listKey, after, logger: tenant.logger });
+}
+
+/** Subscriptions to the tenant's sessions, messages and agent threads as they change, over WebSocket (graphql-ws). */
 @Resolver()
 export class LiveResolver {
   @Authorized('read')
@@ -62,6 +95,45 @@ export class LiveResolver {
     @Root() delivery: LiveDelivery<Message>,
     @Arg('sessionId', () => ID, { description: 'Global ID of the session.' }) _sessionId: string,
   ): Message {
+    return delivery.value;
+  }
+
+  @Authorized('read')
+  @Subscription(() => ConversationChangedEvent, {
+    description:
+      "Each change of the tenant's agent threads that `filter` selects (after the change): created, advanced, interrupted, " +
+      'resumed, failed. LangGraph announces its writes to the database, and the thread is synced at once while anyone ' +
+      'subscribes. Over WebSocket only.',
+    subscribe: subscribeConversations,
+  })
+  conversationChanged(
+    @Root() delivery: LiveDelivery<ConversationChangedEvent>,
+    @Arg('filter', () => ConversationFilter, {
+      nullable: true,
+      description: 'Which conversations to watch, as in `conversations`; all when null.',
+    })
+    _filter: ConversationFilter | null,
+  ): ConversationChangedEvent {
+    return delivery.value;
+  }
+
+  @Authorized('read')
+  @Subscription(() => ReplayStepConnection.Edge, {
+    description:
+      'The live tail of an agent run (the root graph): first the replay steps after `after` (all when null), then each new ' +
+      'step as the agent writes it, in order, with the cursors of `Conversation.replay`, without gap or repeat. ' +
+      "Another tenant's conversation yields nothing. Over WebSocket only.",
+    subscribe: subscribeReplayTail,
+  })
+  replayTail(
+    @Root() delivery: LiveDelivery<ReplayTailEdge>,
+    @Arg('conversationId', () => ID, { description: 'Global ID of the conversation.' }) _conversationId: string,
+    @Arg('after', () => String, {
+      nullable: true,
+      description: 'Cursor of the last step the client has (from `replay` or an earlier `replayTail`); from the first step when null.',
+    })
+    _after: string | null,
+  ): ReplayTailEdge {
     return delivery.value;
   }
 }

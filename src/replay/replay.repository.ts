@@ -12,6 +12,7 @@
  * since), the namespace is indexed on demand under the same per-thread lock the sync takes
  * (replay.index-maintenance.ts), and the page is read again: always correct, and three statements once fresh.
  */
+import { ConcurrencyLimit } from '../core/concurrency-limit';
 import { Prisma } from '../db/client';
 import type { TenantContext } from '../core/context';
 import { messagesCacheOf } from './replay.cache';
@@ -26,6 +27,12 @@ import { INDEX_TRANSACTION, THREAD_LOCK_CLASS, refreshStepIndex } from './replay
 import type { Anchor, MessagesBlobFacts } from './replay.list-prefix';
 import { transformCheckpointWindow, type ReplayStep, type ReplayStepType } from './replay.transformer';
 import type { CheckpointRow } from './checkpoint.rows';
+
+/**
+ * Replay pages decoded at the same moment, per process. A page parses checkpoint blobs of up to megabytes; with the CPU
+ * of two cores busy, more at once only adds memory (64 concurrent late pages reached 220 MB of RSS), not throughput.
+ */
+export const replayPagesAtOnce = new ConcurrencyLimit(4);
 
 /** A page of replay steps to read, in the shape of the connection helper's KeysetPage. */
 export interface ReplayPageRequest {

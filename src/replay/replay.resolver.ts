@@ -1,26 +1,10 @@
-import { ConcurrencyLimit } from '../core/concurrency-limit';
 import { Args, Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
 import { Conversation } from '../conversations/conversation.type';
-import { toConnection, toKeysetPage, type ConnectionValue, type CursorShape } from '../graphql/connection';
+import { toConnection, toKeysetPage, type ConnectionValue } from '../graphql/connection';
+import { ORDINAL, replayListKey } from './replay.cursor';
 import { asTenantContext, type RequestContext } from '../core/context';
-import { countReplaySteps, readReplayPage } from './replay.repository';
+import { countReplaySteps, readReplayPage, replayPagesAtOnce } from './replay.repository';
 import { ReplayArgs, ReplayStep, ReplayStepConnection } from './replay.type';
-
-/**
- * Replay pages decoded at the same moment, per process. A page parses checkpoint blobs of up to megabytes; with the CPU
- * of two cores busy, more at once only adds memory (64 concurrent late pages reached 220 MB of RSS), not throughput.
- */
-const replayPagesAtOnce = new ConcurrencyLimit(4);
-
-/** Largest ordinal a cursor may carry (ordinals are PostgreSQL integers in the step index). */
-const MAX_ORDINAL = 2_147_483_647;
-
-/** Replay cursors hold a step's ordinal, as the sort value and as the id. */
-const ORDINAL: CursorShape = {
-  description: 'a step ordinal',
-  isValid: ({ value, id }) =>
-    typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_ORDINAL && id === String(value),
-};
 
 /** The replay of a conversation: its steps, page by page, and the namespaces that have steps. */
 @Resolver(() => Conversation)
@@ -38,7 +22,7 @@ export class ReplayResolver {
     const tenant = asTenantContext(context);
     const namespace = args.namespace ?? '';
     // Bound to the conversation: positions are only meaningful within the thread they were read from.
-    const listKey = `ReplayStep:${conversation.key}:${namespace}`;
+    const listKey = replayListKey(conversation.key, namespace);
     const page = toKeysetPage(args, listKey, ORDINAL);
     const cursor = page.seek === null ? null : (page.seek.value as number);
     const types = args.types ?? null;

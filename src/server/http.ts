@@ -20,6 +20,7 @@ import { ServiceUnavailableError } from '../graphql/errors';
 import type { Logger } from '../logger';
 import type { NotificationSource } from '../db/notifications';
 import { LiveEventBus } from '../live/live.bus';
+import { conversationSyncConfigOf, syncConversations } from '../conversations/conversation.sync';
 import { costBudgetOf } from './fairness';
 import { serveWebSocket } from './websocket';
 import { openSharedStore } from '../db/redis';
@@ -137,6 +138,8 @@ export async function startServer(options: {
       }),
     logger,
     { delivered: () => undefined, failed: (count) => metrics.liveEvents.inc({ field: 'any', outcome: 'dropped' }, count) },
+    // LangGraph's writes announce their thread; while anyone watches conversations, that thread is synced at once.
+    async (threadId) => ({ busy: (await syncConversations(db, conversationSyncConfigOf(config), [threadId])).busy > 0 }),
   );
   await bus.start();
   const webSocket = serveWebSocket({
