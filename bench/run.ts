@@ -124,7 +124,10 @@ async function main(): Promise<void> {
       if (runs(SUBSCRIPTIONS_KEY)) {
         const server = await startConvoql(database, true, SUBSCRIPTIONS_ENV);
         try {
-          await runSubscriptions(server, database, fixtures, Math.max(10, options.segmentSeconds * 2), log);
+          const sessionsTable = buildOperations(loadDashboardDocuments(PROJECT_ROOT), fixtures, []).operations.find(
+            (operation) => operation.key === 'sessions-table',
+          )!;
+          await runSubscriptions(server, database, fixtures, sessionsTable, Math.max(10, options.segmentSeconds * 2), log);
           await runReplayTail(server, database, fixtures, log);
         } finally {
           await server.stop();

@@ -1,7 +1,9 @@
 // The subscriptions benchmark (`npm run bench -- --only subscriptions`): one convoql process with 1,000 open
 // subscriptions (half messageAdded, half sessionChanged with a sessionId filter) while messages are written with SQL
-// at a fixed rate; delivery latency from commit to client, lost and duplicated messageAdded events, peak RSS; then
-// 1,000 idle sockets opened and closed ten times, with RSS before and after.
+// at a fixed rate; delivery latency from commit to client, lost and duplicated messageAdded events, peak RSS; the
+// sessions table's throughput at 16 connections while the messages are written, without the subscribers (before they
+// subscribe and after they leave) and with them; then 1,000 idle sockets opened and closed ten times, with RSS before
+// and after.
 import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Pool } from 'pg';
@@ -9,6 +11,8 @@ import { createClient, type Client } from 'graphql-ws/client';
 import WebSocket from 'ws';
 import { toGlobalId } from '../src/graphql/global-id';
 import type { BenchDatabase, Fixtures } from './dataset';
+import { runSegment } from './load';
+import type { BenchOperation } from './operations';
 import { sampleRss, type ServerProcess } from './processes';
 
 export const SUBSCRIPTIONS_KEY = 'subscriptions';
@@ -19,6 +23,8 @@ const MESSAGES_PER_SECOND = 200;
 const TICK_MS = 50;
 const IDLE_SOCKETS = 1000;
 const IDLE_ROUNDS = 10;
+/** Connections of the sessions-table load beside the subscriptions, as the issue's table runs at. */
+const TABLE_CONNECTIONS = 16;
 
 /** The environment the benchmark's convoql server gets beyond the benchmark's own. */
 export const SUBSCRIPTIONS_ENV = {
@@ -47,6 +53,7 @@ export async function runSubscriptions(
   server: ServerProcess,
   database: BenchDatabase,
   fixtures: Fixtures,
+  sessionsTable: BenchOperation,
   seconds: number,
   log: (line: string) => void,
 ): Promise<void> {
@@ -68,6 +75,40 @@ export async function runSubscriptions(
     let errors = 0;
     const clients: Client[] = [];
     let measuring = false;
+    const insertMs: number[] = [];
+    const written = new Set<string>();
+    const perTick = (MESSAGES_PER_SECOND * TICK_MS) / 1000;
+    /** Writes MESSAGES_PER_SECOND for `forSeconds`; while measuring, each message is expected by its subscriber. */
+    const writeMessages = async (forSeconds: number) => {
+      const started = Date.now();
+      let tick = 0;
+      while (Date.now() - started < forSeconds * 1000) {
+        const targets = Array.from({ length: perTick }, (_, i) => sessions[(tick * perTick + i) % sessions.length]!);
+        const now = Date.now();
+        const rows = await pool.query<{ id: string }>(
+          `INSERT INTO messages (id, tenant_id, session_id, role, content, created_at)
+           SELECT gen_random_uuid(), $1, s, 'USER', 'sent ' || $2::text, now() FROM unnest($3::uuid[]) s RETURNING id`,
+          [fixtures.tenantId, String(now), targets.map((session) => session.id)],
+        );
+        if (measuring) {
+          insertMs.push(Date.now() - now);
+          for (const row of rows.rows) written.add(toGlobalId('Message', row.id));
+        }
+        tick++;
+        const next = started + tick * TICK_MS;
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())));
+      }
+      return (Date.now() - started) / 1000;
+    };
+    /** The sessions table's requests per second at TABLE_CONNECTIONS while the messages are written. */
+    const tableThroughput = async () => {
+      const [segment] = await Promise.all([
+        runSegment(database, server, sessionsTable, fixtures.apiKey, TABLE_CONNECTIONS, seconds),
+        writeMessages(seconds),
+      ]);
+      return segment.requests / segment.seconds;
+    };
+    const tableAlone = await tableThroughput();
     for (let socket = 0; socket < (SESSIONS * 2) / SUBSCRIPTIONS_PER_SOCKET; socket++) clients.push(connect(server.url, fixtures.apiKey));
     let subscriptions = 0;
     sessions.forEach((session, index) => {
@@ -104,27 +145,8 @@ export async function runSubscriptions(
     const serverBefore = await deliveryHistogram(server.url);
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
-    const insertMs: number[] = [];
     measuring = true;
-    const written = new Set<string>();
-    const perTick = (MESSAGES_PER_SECOND * TICK_MS) / 1000;
-    const started = Date.now();
-    let tick = 0;
-    while (Date.now() - started < seconds * 1000) {
-      const targets = Array.from({ length: perTick }, (_, i) => sessions[(tick * perTick + i) % sessions.length]!);
-      const now = Date.now();
-      const rows = await pool.query<{ id: string }>(
-        `INSERT INTO messages (id, tenant_id, session_id, role, content, created_at)
-         SELECT gen_random_uuid(), $1, s, 'USER', 'sent ' || $2::text, now() FROM unnest($3::uuid[]) s RETURNING id`,
-        [fixtures.tenantId, String(now), targets.map((session) => session.id)],
-      );
-      insertMs.push(Date.now() - now);
-      for (const row of rows.rows) written.add(toGlobalId('Message', row.id));
-      tick++;
-      const next = started + tick * TICK_MS;
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())));
-    }
-    const elapsed = (Date.now() - started) / 1000;
+    const elapsed = await writeMessages(seconds);
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     measuring = false;
     loopDelay.disable();
@@ -154,7 +176,15 @@ export async function runSubscriptions(
         `max ${(loopDelay.max / 1e6).toFixed(0)} ms`,
     );
     log(`  peak RSS of the server ${peakRss?.toFixed(0)} MB`);
+    const tableWithSubscribers = await tableThroughput();
     await Promise.all(clients.map((client) => client.dispose()));
+    const tableAfter = await tableThroughput();
+    const without = (tableAlone + tableAfter) / 2;
+    log(
+      `  sessions table at ${TABLE_CONNECTIONS} connections beside the writes: ${tableWithSubscribers.toFixed(0)} req/s with the ` +
+        `${subscriptions} subscriptions, ${without.toFixed(0)} without (${tableAlone.toFixed(0)} before they subscribed, ` +
+        `${tableAfter.toFixed(0)} after they left): ${(tableWithSubscribers / without).toFixed(2)}× (target ≥ 0.9×)`,
+    );
 
     // Idle sockets: open (connection_init, acknowledged) and close 1,000 ten times.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
