@@ -162,6 +162,27 @@ describe("the repositories' statements (page and total in one), explained", () =
     expect(text).not.toMatch(/to_tsvector/);
   });
 
+  it('a deep sessions page filtered by a common word seeks its position in the order index, whole', async () => {
+    // 90 % down the tenant's sessions: the seek must be the index condition, not a range read and sorted.
+    const [deep] = await server.db.queryRows<{ started_at: Date; id: string }>(
+      Prisma.sql`SELECT started_at, id FROM sessions WHERE tenant_id = 'acme' ORDER BY started_at DESC, id DESC OFFSET 7200 LIMIT 1`,
+    );
+    const seek = { value: deep!.started_at.toISOString(), id: deep!.id };
+    const text = await planOfRepositoryRead((context) =>
+      listSessionPage(
+        context,
+        { text: 'hay' },
+        { field: SessionOrderField.STARTED_AT, direction: OrderDirection.DESC },
+        { limit: 50, backward: false, seek },
+        { metadata: true, messageCounts: true, total: false },
+      ),
+    );
+    expect(text).toMatch(
+      /Index (Only )?Scan Backward using sessions_tenant_id_started_at_id_idx[^\n]*\n(\s+Output:[^\n]*\n)?\s+Index Cond: \(\(s\.tenant_id = [^)]+\) AND \(ROW\(s\.started_at, s\.id\) </,
+    );
+    expect(text).not.toMatch(/Sort Key: s\.started_at/);
+  });
+
   it.each([MessageSearchOrder.NEWEST, MessageSearchOrder.RELEVANCE])('a %s searchMessages page scans the content index', async (order) => {
     const [page] = await indexesOfRepositoryReads((context) => searchMessagePage(context, 'needle', null, order, firstPage, true));
     expect(page).toContain('messages_content_tsv_idx');
