@@ -212,7 +212,7 @@ describe("the repositories' statements (page and total in one), explained", () =
     const [page] = await indexesOfRepositoryReads((context) =>
       searchMessagePage(context, 'needle', { sessionMetadata: { plan: 'p7' } }, MessageSearchOrder.NEWEST, firstPage, true),
     );
-    expect(page.filter((index) => ['messages_content_search_idx', 'sessions_metadata_idx'].includes(index))).not.toEqual([]);
+    expect(page.filter((index) => ['messages_content_tsv_idx', 'sessions_metadata_idx'].includes(index))).not.toEqual([]);
   });
 
   it.each<[string, ConversationFilter, string]>([
