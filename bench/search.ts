@@ -176,7 +176,7 @@ async function buildCases(client: Client, fixtures: Fixtures, documents: Map<str
       (tier) => [
         { text: SESSION_MARKERS[tier].word },
         `EXISTS (SELECT 1 FROM messages m WHERE m.session_id = s.id AND m.tenant_id = s.tenant_id
-                   AND to_tsvector(${TS_CONFIG}, m.content) @@ websearch_to_tsquery(${TS_CONFIG}, $2))`,
+                   AND m.content_tsv @@ websearch_to_tsquery(${TS_CONFIG}, $2))`,
         SESSION_MARKERS[tier].word,
       ],
     ],
@@ -223,8 +223,8 @@ async function buildCases(client: Client, fixtures: Fixtures, documents: Map<str
 
   // searchMessages: the dashboard's search box, newest and best first.
   const messages = await count('SELECT count(*) AS n FROM messages WHERE tenant_id = $1', [tenant]);
-  const matches = `to_tsvector(${TS_CONFIG}, m.content) @@ websearch_to_tsquery(${TS_CONFIG}, $2)`;
-  const rank = `ts_rank(to_tsvector(${TS_CONFIG}, m.content), websearch_to_tsquery(${TS_CONFIG}, $2))`;
+  const matches = `m.content_tsv @@ websearch_to_tsquery(${TS_CONFIG}, $2)`;
+  const rank = `ts_rank(m.content_tsv, websearch_to_tsquery(${TS_CONFIG}, $2))`;
   for (const order of ['NEWEST', 'RELEVANCE'] as const) {
     for (const tier of SEARCH_TIERS) {
       const word = MESSAGE_MARKERS[tier].word;

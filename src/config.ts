@@ -220,8 +220,9 @@ export interface Config {
   readonly search: {
     /**
      * PostgreSQL text search configuration of every full-text filter and search (TEXT_SEARCH_CONFIG): `simple` by default, which
-     * lower-cases words without stemming or stop words, so text of any language matches as written. Messages are
-     * indexed by the expression `to_tsvector('<config>'::regconfig, content)`: another value needs its own index.
+     * lower-cases words without stemming or stop words, so text of any language matches as written. Messages store
+     * and index their `simple` document (`content_tsv`); another value searches the expression
+     * `to_tsvector('<config>'::regconfig, content)`, which needs its own index.
      */
     readonly textSearchConfig: string;
   };

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type Extension } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { LIVE_EVENTS_CHANNEL, notificationHub, type NotificationSource } from './notifications';
 
@@ -151,9 +151,31 @@ function canImportDynamically(): Promise<boolean> {
   return dynamicImportProbe;
 }
 
+/**
+ * The PostgreSQL extensions (contrib modules) the migrations create, as PGlite must be given them: its build ships
+ * them as bundles loaded at start-up, not as files of its data directory. `btree_gin` lets the messages' full-text
+ * index hold the tenant (docs/decisions/0016). Resolved by path: the package exports them as `contrib/*`, which
+ * TypeScript's node10 resolution does not read.
+ */
+const PGLITE_EXTENSIONS = { btree_gin: 'contrib/btree_gin.cjs' } as const;
+
+/** The modules of PGLITE_EXTENSIONS, by extension name. */
+function pgliteExtensionPaths(): Record<string, string> {
+  const dist = path.dirname(require.resolve('@electric-sql/pglite'));
+  return Object.fromEntries(Object.entries(PGLITE_EXTENSIONS).map(([name, file]) => [name, path.join(dist, file)]));
+}
+
+/** PGlite's extension objects of PGLITE_EXTENSIONS. */
+function pgliteExtensions(): Record<string, Extension> {
+  return Object.fromEntries(
+    Object.entries(pgliteExtensionPaths()).map(([name, file]) => [name, (require(file) as Record<string, Extension>)[name]!]),
+  );
+}
+
 async function startInProcess(settings: ServerSettings): Promise<EmbeddedPostgres> {
   const loadDataDir = settings.loadDataDir === undefined ? undefined : new Blob([await readFile(settings.loadDataDir)]);
   const db = await PGlite.create({
+    extensions: pgliteExtensions(),
     ...(settings.dataDir === undefined ? {} : { dataDir: settings.dataDir }),
     ...(loadDataDir === undefined ? {} : { loadDataDir }),
   });
@@ -207,13 +229,15 @@ async function startInProcess(settings: ServerSettings): Promise<EmbeddedPostgre
 // The child's whole program: the same start-up as startInProcess, the bound port reported as one
 // JSON line on stdout, and a clean shutdown when stdin closes (including when the parent dies).
 const CHILD_PROGRAM = `
-const [pglitePath, socketPath, settingsJson] = process.argv.slice(1);
+const [pglitePath, socketPath, settingsJson, extensionsJson] = process.argv.slice(1);
 const { PGlite } = require(pglitePath);
+const extensions = Object.fromEntries(Object.entries(JSON.parse(extensionsJson)).map(([name, file]) => [name, require(file)[name]]));
 const { PGLiteSocketServer } = require(socketPath);
 const { readFileSync } = require('node:fs');
 (async () => {
   const s = JSON.parse(settingsJson);
   const db = await PGlite.create({
+    extensions,
     ...(s.dataDir === undefined ? {} : { dataDir: s.dataDir }),
     ...(s.loadDataDir === undefined ? {} : { loadDataDir: new Blob([readFileSync(s.loadDataDir)]) }),
   });
@@ -254,6 +278,7 @@ async function startInChild(settings: ServerSettings): Promise<EmbeddedPostgres>
       require.resolve('@electric-sql/pglite'),
       require.resolve('@electric-sql/pglite-socket'),
       JSON.stringify(settings),
+      JSON.stringify(pgliteExtensionPaths()),
     ],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );

@@ -143,8 +143,38 @@ export async function schemaDrift(opts: SchemaDriftOptions = {}): Promise<string
       throw new Error(`Diffing ${paths.migrationsDir} against ${paths.schemaPath} failed: ${engineMessage(error)}`, { cause: error });
     })
     .finally(() => shadow.drop());
-  const script = result.stdout ?? '';
+  const migrationsSql = migrationsList.migrationDirectories.map((m) =>
+    m.migrationFile.content.tag === 'ok' ? m.migrationFile.content.value : '',
+  );
+  const script = withoutStatementsAlreadyRun(result.stdout ?? '', migrationsSql.join('\n'));
   return isEmptyScript(script) ? null : script;
+}
+
+/**
+ * `script` without what a migration already did word for word, which the engine misreads as missing:
+ * - a pair `DROP INDEX "x"` + `CREATE INDEX "x" …` whose CREATE statement a migration holds: the engine reads a GIN
+ *   index's default operator class of a scalar type (btree_gin's `text_ops` on `messages_content_tsv_idx`, which
+ *   schema.prisma must name) as a change, and proposes to build the very same index again;
+ * - a `CREATE EXTENSION IF NOT EXISTS "x";` a migration holds: the engine does not see the extensions of the
+ *   database it replays the migrations on (postgresqlExtensions), so it proposes every declared one again.
+ * Any other change (an index dropped or changed, an extension a migration never created) is kept.
+ */
+function withoutStatementsAlreadyRun(script: string, migrationsSql: string): string {
+  const chunks = script.split(/\n\s*\n/);
+  const created = (chunk: string) => /^CREATE (?:UNIQUE )?INDEX "([^"]+)"/m.exec(chunk)?.[1];
+  const dropped = (chunk: string) => /^DROP INDEX "([^"]+)";/m.exec(chunk)?.[1];
+  const heldVerbatim = (pattern: RegExp) => (chunk: string) => {
+    const statement = pattern.exec(chunk)?.[0];
+    return statement !== undefined && migrationsSql.includes(statement);
+  };
+  const recreated = new Set(
+    chunks
+      .filter(heldVerbatim(/^CREATE (?:UNIQUE )?INDEX [^\n]*;/m))
+      .map(created)
+      .filter((name) => name !== undefined && chunks.some((chunk) => dropped(chunk) === name)),
+  );
+  const extensionCreated = heldVerbatim(/^CREATE EXTENSION IF NOT EXISTS "[^"]+";/m);
+  return chunks.filter((chunk) => !recreated.has(created(chunk) ?? dropped(chunk) ?? '') && !extensionCreated(chunk)).join('\n\n');
 }
 
 /**

@@ -35,17 +35,20 @@ export function readsDescending(descending: boolean, page: KeysetPage): boolean 
 /**
  * The keyset seek over (column, id) read in the page's direction: `column` and `id` must be trusted identifiers (never
  * user input), and `value` the seek value as SQL of the column's type (see {@link keysetValue}).
+ *
+ * The seek is one row comparison, `(column, id) < (value, id)`: an index on (…, column, id) takes it whole as its
+ * condition, and the planner estimates it by the column's statistics alone. The equivalent `column <= value AND
+ * (column < value OR (column = value AND id < …))` was estimated as the product of its two halves (a tenth of a list
+ * 90 % deep read as a hundredth), so for a filter it expected a handful of rows and sorted the whole remaining range
+ * instead of reading it in order: a deep filtered page took twice its first page (docs/performance.md, "Search").
  */
 export function keysetSql(column: Prisma.Sql, id: Prisma.Sql, descending: boolean, page: KeysetPage, value: Prisma.Sql | null) {
   const before = readsDescending(descending, page);
   const direction = Prisma.raw(before ? 'DESC' : 'ASC');
   const orderBy = Prisma.sql`${column} ${direction}, ${id} ${direction}`;
   if (!page.seek) return { where: Prisma.sql`TRUE`, orderBy };
-  const [bound, strict] = before ? [Prisma.raw('<='), Prisma.raw('<')] : [Prisma.raw('>='), Prisma.raw('>')];
-  return {
-    where: Prisma.sql`${column} ${bound} ${value} AND (${column} ${strict} ${value} OR (${column} = ${value} AND ${id} ${strict} ${page.seek.id}::uuid))`,
-    orderBy,
-  };
+  const strict = Prisma.raw(before ? '<' : '>');
+  return { where: Prisma.sql`(${column}, ${id}) ${strict} (${value}, ${page.seek.id}::uuid)`, orderBy };
 }
 
 /**

@@ -3,7 +3,7 @@ import { keysetSql, readsDescending, type KeysetPage } from '../db/sql';
 import type { Message as MessageRow } from '../generated/prisma/client';
 import type { TenantContext } from '../core/context';
 import { textSearchConfig, webSearchQuery } from './message.list';
-import type { MessageSearchFilter, MessageSearchOrder } from './message-search.inputs';
+import { MessageSearchOrder, type MessageSearchFilter } from './message-search.inputs';
 import { messageSearchFrom, messageSearchOrder, messageSearchWhere } from './message-search.list';
 import { fromRawMessage, type RawMessage } from './session.repository';
 
@@ -23,6 +23,12 @@ const HIGHLIGHT_OPTIONS = `StartSel="${HIGHLIGHT_START}", StopSel="${HIGHLIGHT_S
 /**
  * One page of the tenant's messages matching `query` (`page.limit + 1` rows, in read order) with, when asked, the
  * number of all matching messages, in ONE statement. Highlights are computed for the page's rows only.
+ *
+ * NEWEST reads the page and the total separately: the page either walks the tenant's messages newest first and tests
+ * each stored document (a common word) or takes the index's matches and sorts them (a rare one), whichever the planner
+ * prices lower, and the count reads the index's matches. RELEVANCE must rank every match for any page, which is the
+ * same reading of every match as the count: with a total, both come from ONE reading of the matches (`hits`, their
+ * id and rank), not two (docs/decisions/0016).
  */
 export async function searchMessagePage(
   context: TenantContext,
@@ -35,18 +41,34 @@ export async function searchMessagePage(
   const where = messageSearchWhere(context, query, filter);
   const from = messageSearchFrom(filter);
   const sort = messageSearchOrder(context, query, order);
-  // Both orders read best or newest first.
-  const keyset = keysetSql(sort.sort, Prisma.sql`m.id`, true, page, page.seek && sort.seekValue(page.seek));
   const direction = Prisma.raw(readsDescending(true, page) ? 'DESC' : 'ASC');
+  const messageColumns = Prisma.sql`m.id, m.tenant_id, m.session_id, m.role, m.content, m.created_at, m.metadata, m.client_message_id`;
+  let pageSql: Prisma.Sql;
+  let count: Prisma.Sql;
+  if (order === MessageSearchOrder.RELEVANCE && total) {
+    const keyset = keysetSql(Prisma.sql`hits.rank`, Prisma.sql`hits.id`, true, page, page.seek && sort.seekValue(page.seek));
+    pageSql = Prisma.sql`
+      WITH hits AS MATERIALIZED (SELECT m.id, ${sort.rank} AS rank FROM ${from} WHERE ${where}),
+      ranked AS (SELECT hits.id, hits.rank FROM hits WHERE ${keyset.where} ORDER BY ${keyset.orderBy} LIMIT ${page.limit + 1}),
+      page AS (
+        SELECT ${messageColumns}, ranked.rank FROM ranked
+        JOIN messages m ON m.id = ranked.id AND m.tenant_id = ${context.viewer.tenantId}
+      )`;
+    count = Prisma.sql`SELECT count(*)::int AS n FROM hits`;
+  } else {
+    // Both orders read best or newest first.
+    const keyset = keysetSql(sort.sort, Prisma.sql`m.id`, true, page, page.seek && sort.seekValue(page.seek));
+    pageSql = Prisma.sql`
+      WITH page AS (
+        SELECT ${messageColumns}, ${sort.rank} AS rank
+        FROM ${from}
+        WHERE ${where} AND ${keyset.where}
+        ORDER BY ${keyset.orderBy}
+        LIMIT ${page.limit + 1}
+      )`;
+    count = Prisma.sql`SELECT count(*)::int AS n FROM ${from} WHERE ${where}`;
+  }
   const content = Prisma.sql`translate(page.content, ${HIGHLIGHT_START + HIGHLIGHT_STOP}, '')`;
-  const pageSql = Prisma.sql`
-    WITH page AS (
-      SELECT m.id, m.tenant_id, m.session_id, m.role, m.content, m.created_at, m.metadata, m.client_message_id, ${sort.rank} AS rank
-      FROM ${from}
-      WHERE ${where} AND ${keyset.where}
-      ORDER BY ${keyset.orderBy}
-      LIMIT ${page.limit + 1}
-    )`;
   const columns = Prisma.sql`page.id, page.tenant_id, page.session_id, page.role, page.content, page.created_at, page.metadata,
     page.client_message_id, page.rank::text AS rank,
     ts_headline(${textSearchConfig(context)}, ${content}, ${webSearchQuery(context, query)}, ${HIGHLIGHT_OPTIONS}) AS highlight`;
@@ -54,8 +76,7 @@ export async function searchMessagePage(
   // The count rides on every row (one row of nulls when the page is empty), as in selectPage.
   const rows = await context.db.queryRows<RawMessage & { rank: string | null; highlight: string; total?: number }>(
     total
-      ? Prisma.sql`${pageSql} SELECT ${columns}, total.n AS total
-          FROM (SELECT count(*)::int AS n FROM ${from} WHERE ${where}) total LEFT JOIN page ON TRUE ${orderBy}`
+      ? Prisma.sql`${pageSql} SELECT ${columns}, total.n AS total FROM (${count}) total LEFT JOIN page ON TRUE ${orderBy}`
       : Prisma.sql`${pageSql} SELECT ${columns} FROM page ${orderBy}`,
   );
   return {

@@ -35,9 +35,19 @@ export function textSearchConfig(context: TenantContext): Prisma.Sql {
   return Prisma.raw(`'${context.config.search.textSearchConfig}'::regconfig`);
 }
 
-/** The document of message `m` for full-text search: the expression the index `messages_content_search_idx` holds. */
+/** The text search configuration the stored document `messages.content_tsv` is generated with. */
+export const STORED_DOCUMENT_CONFIG = 'simple';
+
+/**
+ * The document of message `m` for full-text search: in the stored document's configuration (the default), the column
+ * `m.content_tsv`, which the index `messages_content_tsv_idx` holds (with the tenant) and which a row's test or rank
+ * reads instead of parsing its content (docs/decisions/0016); in any other, the expression `to_tsvector(<config>,
+ * m.content)`, which needs an index of its own (README, "Search").
+ */
 export function messageDocument(context: TenantContext): Prisma.Sql {
-  return Prisma.sql`to_tsvector(${textSearchConfig(context)}, m.content)`;
+  return context.config.search.textSearchConfig === STORED_DOCUMENT_CONFIG
+    ? Prisma.sql`m.content_tsv`
+    : Prisma.sql`to_tsvector(${textSearchConfig(context)}, m.content)`;
 }
 
 /** A web-search query (`websearch_to_tsquery`: never a syntax error) in the configured text search configuration. */

@@ -27,12 +27,13 @@ let indexNames: string[];
 beforeAll(async () => {
   const list = await readMigrations(migrationsDir);
   migrationNames = list.migrationDirectories.map((m) => m.path);
-  // Every index a migration declares must exist after migrating.
-  indexNames = list.migrationDirectories.flatMap((m) =>
-    m.migrationFile.content.tag === 'ok'
-      ? [...m.migrationFile.content.value.matchAll(/CREATE (?:UNIQUE )?INDEX "([^"]+)"/g)].map((match) => match[1]!)
-      : [],
-  );
+  // Every index a migration declares must exist after migrating, unless a later migration dropped it.
+  const statements = (pattern: RegExp) =>
+    list.migrationDirectories.flatMap((m) =>
+      m.migrationFile.content.tag === 'ok' ? [...m.migrationFile.content.value.matchAll(pattern)].map((match) => match[1]!) : [],
+    );
+  const dropped = new Set(statements(/DROP INDEX "([^"]+)"/g));
+  indexNames = statements(/CREATE (?:UNIQUE )?INDEX "([^"]+)"/g).filter((name) => !dropped.has(name));
 });
 
 /** Runs `work` on one connection (PGlite serves one session). */

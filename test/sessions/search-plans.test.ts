@@ -1,7 +1,9 @@
 // The text and metadata filters' plans use their GIN indexes. On a few rows the planner rightly prefers scanning, so
 // this file builds a dataset large enough (8,000 sessions, 32,000 messages of one tenant, analyzed) for it to prefer
 // the indexes by itself: a condition on an expression the index does not hold (another text search configuration
-// literal, a cast) shows here as a sequential scan. Built by SQL in a second or two, even on PGlite.
+// literal, a cast) shows here as a sequential scan. Built by SQL in a second or two, even on PGlite. A word in one
+// message of 5,000 (`needle`) is read from the index; a word in nearly every message (`hay`) is tested on the newest
+// rows, and no plan parses message content: they read the stored document (docs/decisions/0016).
 import { Prisma, type Database } from '../../src/db/client';
 import type { TenantContext } from '../../src/core/context';
 import { listConversationPage } from '../../src/conversations/conversation.repository';
@@ -51,8 +53,10 @@ beforeAll(async () => {
 
 afterAll(() => server?.close());
 
-async function plan(statement: Prisma.Sql): Promise<string> {
-  const rows = await server.db.prisma.$queryRaw<{ 'QUERY PLAN': string }[]>(Prisma.sql`EXPLAIN ${statement}`);
+async function plan(statement: Prisma.Sql, verbose = false): Promise<string> {
+  const rows = await server.db.prisma.$queryRaw<{ 'QUERY PLAN': string }[]>(
+    Prisma.sql`EXPLAIN ${Prisma.raw(verbose ? '(VERBOSE) ' : '')}${statement}`,
+  );
   return rows.map((row) => row['QUERY PLAN']).join('\n');
 }
 
@@ -63,18 +67,18 @@ it('the metadata filter uses the GIN index on sessions.metadata', async () => {
   expect(await plan(Prisma.sql`SELECT count(*) FROM sessions s WHERE ${where}`)).toMatch(/Bitmap Index Scan on sessions_metadata_idx/);
 });
 
-it('the sessions text filter uses the GIN index on message content', async () => {
+it('the sessions text filter uses the GIN index on (tenant, stored document) of messages', async () => {
   const where = sessionListWhere(acme(), { text: 'needle' });
   expect(await plan(Prisma.sql`SELECT count(*) FROM sessions s WHERE ${where}`)).toMatch(
-    /Bitmap Index Scan on messages_content_search_idx/,
+    /Bitmap Index Scan on messages_content_tsv_idx[^\n]*\n\s+Index Cond: \(\(tenant_id = [^)]+\) AND \(content_tsv @@/,
   );
 });
 
-it('searchMessages uses the GIN index on message content', async () => {
+it('searchMessages uses the GIN index on (tenant, stored document) of messages: the tenant is an index condition', async () => {
   const where = messageSearchWhere(acme(), 'needle', null);
-  expect(await plan(Prisma.sql`SELECT count(*) FROM ${messageSearchFrom(null)} WHERE ${where}`)).toMatch(
-    /Bitmap Index Scan on messages_content_search_idx/,
-  );
+  const text = await plan(Prisma.sql`SELECT count(*) FROM ${messageSearchFrom(null)} WHERE ${where}`);
+  expect(text).toMatch(/Bitmap Index Scan on messages_content_tsv_idx[^\n]*\n\s+Index Cond: \(\(tenant_id = [^)]+\) AND \(content_tsv @@/);
+  expect(text).not.toMatch(/Filter: .*tenant_id/);
 });
 
 /** A plan node of EXPLAIN (FORMAT JSON). */
@@ -84,11 +88,8 @@ interface PlanNode {
   Plans?: PlanNode[];
 }
 
-/**
- * The statements `read` sends through `db.queryRows` (the repositories' hand-written reads), each with its parameters,
- * explained as EXPLAIN (FORMAT JSON): the indexes its plan scans.
- */
-async function indexesOfRepositoryReads(read: (context: TenantContext) => Promise<unknown>): Promise<string[][]> {
+/** The statements `read` sends through `db.queryRows` (the repositories' hand-written reads), each with its parameters. */
+async function repositoryReads(read: (context: TenantContext) => Promise<unknown>): Promise<Prisma.Sql[]> {
   const sent: Prisma.Sql[] = [];
   const db: Database = {
     ...server.db,
@@ -99,6 +100,21 @@ async function indexesOfRepositoryReads(read: (context: TenantContext) => Promis
   };
   await read({ viewer: { tenantId: 'acme' }, config: server.config, db } as unknown as TenantContext);
   expect(sent.length).toBeGreaterThan(0);
+  return sent;
+}
+
+/** The first statement `read` sends, explained (text, VERBOSE: with each node's output expressions). */
+async function planOfRepositoryRead(read: (context: TenantContext) => Promise<unknown>): Promise<string> {
+  const [statement] = await repositoryReads(read);
+  return plan(statement!, true);
+}
+
+/**
+ * The statements `read` sends through `db.queryRows` (the repositories' hand-written reads), each with its parameters,
+ * explained as EXPLAIN (FORMAT JSON): the indexes its plan scans.
+ */
+async function indexesOfRepositoryReads(read: (context: TenantContext) => Promise<unknown>): Promise<string[][]> {
+  const sent = await repositoryReads(read);
   const indexes: string[][] = [];
   for (const statement of sent) {
     const [row] = await server.db.prisma.$queryRaw<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>(
@@ -120,8 +136,8 @@ const firstPage = { limit: 50, backward: false, seek: null };
 describe("the repositories' statements (page and total in one), explained", () => {
   it.each<[string, SessionFilter, string]>([
     ['metadata', { metadata: { plan: 'p7' } }, 'sessions_metadata_idx'],
-    ['text', { text: 'needle' }, 'messages_content_search_idx'],
-    ['text and metadata', { text: 'needle', metadata: { tier: 1 } }, 'messages_content_search_idx'],
+    ['text', { text: 'needle' }, 'messages_content_tsv_idx'],
+    ['text and metadata', { text: 'needle', metadata: { tier: 1 } }, 'messages_content_tsv_idx'],
   ])('the sessions page filtered by %s scans %s', async (_name, filter, index) => {
     const [page] = await indexesOfRepositoryReads((context) =>
       listSessionPage(context, filter, { field: SessionOrderField.STARTED_AT, direction: OrderDirection.DESC }, firstPage, {
@@ -133,16 +149,70 @@ describe("the repositories' statements (page and total in one), explained", () =
     expect(page).toContain(index);
   });
 
+  it("a sessions page filtered by a common word walks the sessions newest first and tests their messages' stored documents", async () => {
+    const text = await planOfRepositoryRead((context) =>
+      listSessionPage(context, { text: 'hay' }, { field: SessionOrderField.STARTED_AT, direction: OrderDirection.DESC }, firstPage, {
+        metadata: true,
+        messageCounts: true,
+        total: false,
+      }),
+    );
+    expect(text).toMatch(/Index (Only )?Scan Backward using sessions_tenant_id_started_at_id_idx/);
+    expect(text).toMatch(/content_tsv @@/);
+    expect(text).not.toMatch(/to_tsvector/);
+  });
+
+  it('a deep sessions page filtered by a common word seeks its position in the order index, whole', async () => {
+    // 90 % down the tenant's sessions: the seek must be the index condition, not a range read and sorted.
+    const [deep] = await server.db.queryRows<{ started_at: Date; id: string }>(
+      Prisma.sql`SELECT started_at, id FROM sessions WHERE tenant_id = 'acme' ORDER BY started_at DESC, id DESC OFFSET 7200 LIMIT 1`,
+    );
+    const seek = { value: deep!.started_at.toISOString(), id: deep!.id };
+    const text = await planOfRepositoryRead((context) =>
+      listSessionPage(
+        context,
+        { text: 'hay' },
+        { field: SessionOrderField.STARTED_AT, direction: OrderDirection.DESC },
+        { limit: 50, backward: false, seek },
+        { metadata: true, messageCounts: true, total: false },
+      ),
+    );
+    expect(text).toMatch(
+      /Index (Only )?Scan Backward using sessions_tenant_id_started_at_id_idx[^\n]*\n(\s+Output:[^\n]*\n)?\s+Index Cond: \(\(s\.tenant_id = [^)]+\) AND \(ROW\(s\.started_at, s\.id\) </,
+    );
+    expect(text).not.toMatch(/Sort Key: s\.started_at/);
+  });
+
   it.each([MessageSearchOrder.NEWEST, MessageSearchOrder.RELEVANCE])('a %s searchMessages page scans the content index', async (order) => {
     const [page] = await indexesOfRepositoryReads((context) => searchMessagePage(context, 'needle', null, order, firstPage, true));
-    expect(page).toContain('messages_content_search_idx');
+    expect(page).toContain('messages_content_tsv_idx');
+  });
+
+  it("a NEWEST searchMessages page of a common word walks the tenant's messages newest first and tests stored documents", async () => {
+    const text = await planOfRepositoryRead((context) =>
+      searchMessagePage(context, 'hay', null, MessageSearchOrder.NEWEST, firstPage, false),
+    );
+    expect(text).toMatch(/Index Scan Backward using messages_tenant_id_created_at_idx/);
+    expect(text).toMatch(/Filter: \(m\.content_tsv @@/);
+    expect(text).not.toMatch(/to_tsvector/);
+  });
+
+  it('a RELEVANCE searchMessages page with its total reads the matches once and ranks the stored documents', async () => {
+    const text = await planOfRepositoryRead((context) =>
+      searchMessagePage(context, 'hay', null, MessageSearchOrder.RELEVANCE, firstPage, true),
+    );
+    // The matches are read by one scan (the page then fetches its 51 rows by primary key).
+    const matchScans = /Seq Scan on public\.messages|Bitmap Heap Scan on public\.messages|using messages_tenant_id_created_at_idx/g;
+    expect(text.match(matchScans)).toHaveLength(1);
+    expect(text).toMatch(/ts_rank\(m(_\d+)?\.content_tsv/);
+    expect(text).not.toMatch(/to_tsvector/);
   });
 
   it('a searchMessages page filtered by session metadata scans the content or the metadata index, whichever selects less', async () => {
     const [page] = await indexesOfRepositoryReads((context) =>
       searchMessagePage(context, 'needle', { sessionMetadata: { plan: 'p7' } }, MessageSearchOrder.NEWEST, firstPage, true),
     );
-    expect(page.filter((index) => ['messages_content_search_idx', 'sessions_metadata_idx'].includes(index))).not.toEqual([]);
+    expect(page.filter((index) => ['messages_content_tsv_idx', 'sessions_metadata_idx'].includes(index))).not.toEqual([]);
   });
 
   it.each<[string, ConversationFilter, string]>([

@@ -520,3 +520,57 @@ describe('bad input', () => {
     expect(statements.filter((sql) => !/api_keys/.test(sql))).toEqual([]);
   });
 });
+
+describe('the stored document (docs/decisions/0016)', () => {
+  const TEXT = `query ($q: String!, $text: String) {
+    sessions(first: 10, filter: { text: $text }) { totalCount nodes { sessionId } }
+    searchMessages(query: $q) { totalCount edges { node { message { content } session { sessionId } } } }
+  }`;
+  interface TextData {
+    sessions: { totalCount: number; nodes: { sessionId: string }[] };
+    searchMessages: { totalCount: number; edges: { node: { message: { content: string }; session: { sessionId: string } } }[] };
+  }
+
+  it('follows a message whose content is changed (the trigger refills it)', async () => {
+    const own = await startTestServer();
+    try {
+      const session = await createSession(own.db, { externalId: 'edited', startedAt: at(0), lastActivityAt: at(0) });
+      const [message] = await createMessages(own.db, session, [{ content: 'original wording' }]);
+      await own.db.prisma.$executeRaw`UPDATE messages SET content = 'rewritten wording' WHERE id = ${message!.id}::uuid`;
+      const before = await own.graphql<TextData>(TEXT, { q: 'original', text: 'original' });
+      expect(before.data).toEqual({ sessions: { totalCount: 0, nodes: [] }, searchMessages: { totalCount: 0, edges: [] } });
+      const after = await own.graphql<TextData>(TEXT, { q: 'rewritten', text: 'rewritten' });
+      expect(after.data!.sessions).toEqual({ totalCount: 1, nodes: [{ sessionId: 'edited' }] });
+      expect(after.data!.searchMessages.edges).toEqual([
+        { node: { message: { content: 'rewritten wording' }, session: { sessionId: 'edited' } } },
+      ]);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('another TEXT_SEARCH_CONFIG searches the content in that configuration, tenant-scoped', async () => {
+    const english = await startTestServer({ TEXT_SEARCH_CONFIG: 'english' });
+    try {
+      const session = await createSession(english.db, { externalId: 'stemmed', startedAt: at(0), lastActivityAt: at(0) });
+      await createMessages(english.db, session, [{ content: 'I asked for refunds twice' }]);
+      const foreign = await createSession(english.db, { tenantId: 'globex', externalId: 'foreign', startedAt: at(1) });
+      await createMessages(english.db, foreign, [{ content: 'Globex refunds everything' }]);
+      // `english` stems: "refund" finds "refunds", which the stored `simple` document would not.
+      const { data } = await english.graphql<TextData>(TEXT, { q: 'refund', text: 'refund' });
+      expect(data!.sessions).toEqual({ totalCount: 1, nodes: [{ sessionId: 'stemmed' }] });
+      expect(data!.searchMessages).toEqual({
+        totalCount: 1,
+        edges: [{ node: { message: { content: 'I asked for refunds twice' }, session: { sessionId: 'stemmed' } } }],
+      });
+    } finally {
+      await english.close();
+    }
+  });
+
+  it('the default configuration matches words as written: "refund" does not find "refunds"', async () => {
+    const { data } = await server.graphql<TextData>(TEXT, { q: 'refunds', text: 'refunds' });
+    expect(data!.sessions.totalCount).toBe(0);
+    expect(data!.searchMessages.totalCount).toBe(0);
+  });
+});
