@@ -299,7 +299,13 @@ async function startInChild(settings: ServerSettings): Promise<EmbeddedPostgres>
   // Every later line is a notification the child's PGlite committed.
   const liveEvents = notificationHub();
   lines.on('line', (line) => {
-    const { notification } = JSON.parse(line) as { notification?: string };
+    // The last line may be cut short (or empty) when the child is stopped mid-write; it carries nothing to deliver.
+    let notification: string | undefined;
+    try {
+      ({ notification } = JSON.parse(line) as { notification?: string });
+    } catch {
+      return;
+    }
     if (notification !== undefined) liveEvents.deliver(notification);
   });
 

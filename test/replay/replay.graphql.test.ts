@@ -113,7 +113,8 @@ const saverOptions = () => ({ singleConnection: !process.env.TEST_DATABASE_URL }
 const compared = new Map<string, ComparedThread>();
 
 beforeAll(async () => {
-  server = await startTestServer({ CONVERSATION_DEFAULT_TENANT: 'acme' });
+  // No per-key budget: these tests page through a long thread as fast as the machine goes (the budget has its own tests).
+  server = await startTestServer({ CONVERSATION_DEFAULT_TENANT: 'acme', COST_BUDGET_MAX: '0' });
   url = server.config.database.url as string;
   ({ threads } = await writeLangGraphFixtures(url, saverOptions()));
   const summary = await syncConversations(server.db, conversationSyncConfigOf(server.config));
