@@ -20,7 +20,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, Pool } from 'pg';
 import { processCpuMs } from './database-cpu';
-import { loadFixtures, openBenchDatabase, prepareDataset, type BenchDatabase, type Fixtures } from './dataset';
+import { loadFixtures, openBenchDatabase, prepareDataset, withClient, type BenchDatabase, type Fixtures } from './dataset';
 import { runSegment, quantile, type SegmentResult } from './load';
 import { buildOperations, loadDashboardDocuments, requestBody, type BenchOperation } from './operations';
 import type { BenchOptions } from './options';
@@ -452,16 +452,6 @@ async function waitForReplay(primaryUrl: string, replicaUrl: string): Promise<vo
     }
     throw new Error(`the replica did not replay up to ${target} within 2 minutes`);
   });
-}
-
-async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 function withApplicationName(url: string, applicationName: string): string {
