@@ -2,7 +2,7 @@ import { Prisma } from '../db/client';
 import type { TenantContext } from '../core/context';
 import { sessionFilterConditions } from '../sessions/session.list';
 import type { SessionStatus } from '../sessions/session.type';
-import { usageRollupStatement } from './usage.rollup';
+import { figuresOfParts, usageRollupStatement } from './usage.rollup';
 import { UsageGroupBy, type UsageBucket } from './usage.type';
 
 /** The resolved range and filters of a usage query. */
@@ -198,16 +198,7 @@ async function usageScan(context: TenantContext, query: UsageQuery): Promise<Usa
       GROUP BY u.key
       ${conversationsPart}
     )
-    SELECT ${keys.output} AS key,
-      coalesce(sum(parts.sessions), 0)::int AS sessions, coalesce(sum(parts.messages), 0)::int AS messages,
-      coalesce(sum(parts.conversations), 0)::int AS conversations,
-      coalesce(sum(parts.input_tokens), 0)::text AS input_tokens, coalesce(sum(parts.output_tokens), 0)::text AS output_tokens,
-      round(coalesce(sum(parts.cost_usd), 0), 8)::text AS cost_usd,
-      max(parts.duration_p50) AS duration_p50, max(parts.duration_p95) AS duration_p95,
-      max(parts.latency_p50) AS latency_p50, max(parts.latency_p95) AS latency_p95
-    FROM parts
-    GROUP BY parts.key
-    ORDER BY 1`;
+    ${figuresOfParts(keys.output)}`;
   return rows.map(toFigures);
 }
 

@@ -239,7 +239,15 @@ export function usageRollupStatement(input: RollupStatementInput): Prisma.Sql {
       )}
       ${conversationsPart}
     )
-    SELECT ${output} AS key,
+    ${figuresOfParts(output)}`;
+}
+
+/**
+ * The closing SELECT of a usage statement, the scan's and the rollups' alike: each key's figures summed over the rows
+ * of the CTE `parts` (each part fills its own columns, NULL elsewhere), the key shown as `output`.
+ */
+export function figuresOfParts(output: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`SELECT ${output} AS key,
       coalesce(sum(parts.sessions), 0)::int AS sessions, coalesce(sum(parts.messages), 0)::int AS messages,
       coalesce(sum(parts.conversations), 0)::int AS conversations,
       coalesce(sum(parts.input_tokens), 0)::text AS input_tokens, coalesce(sum(parts.output_tokens), 0)::text AS output_tokens,
