@@ -325,7 +325,11 @@ describe('convoql import and export', () => {
     async function* source() {
       yield* lines;
     }
-    const { result, statements } = await target.db.statements.record(() => importSessions(context, source()));
+    const recorded = await target.db.statements.record(() => importSessions(context, source()));
+    const { result } = recorded;
+    // The recorder hears every statement of the process: an earlier request's key-use update may land meanwhile.
+    const ownStatements = (all: string[]) => all.filter((sql) => !/api_keys/.test(sql));
+    const statements = ownStatements(recorded.statements);
     expect(result).toMatchObject({ lines: 120, sessionsCreated: 120, sessionsEnded: 80, messagesWritten: 600, badLines: 0 });
     // One batch: one upsert of the 120 sessions (those ended created ended) and one append of their 600 messages.
     expect(statements.map((sql) => sql.trim().split(/\s+/).slice(0, 3).join(' '))).toEqual(['INSERT INTO sessions', 'WITH input AS']);
@@ -357,9 +361,10 @@ describe('convoql import and export', () => {
       messagesWritten: 0,
       messagesDuplicate: 600,
     });
-    const batches = again.statements.filter((sql) => sql.trim().startsWith('INSERT INTO sessions')).length;
+    const againStatements = ownStatements(again.statements);
+    const batches = againStatements.filter((sql) => sql.trim().startsWith('INSERT INTO sessions')).length;
     expect(batches).toBeGreaterThanOrEqual(60); // 12 messages of sessions of 5: at most 2 sessions per batch
-    expect(again.statements).toHaveLength(2 * batches);
+    expect(againStatements).toHaveLength(2 * batches);
   });
 
   it('a session named on two lines is written twice in order; an ACTIVE session a later line ends is ended', async () => {
