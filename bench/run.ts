@@ -127,7 +127,15 @@ async function main(): Promise<void> {
           const sessionsTable = buildOperations(loadDashboardDocuments(PROJECT_ROOT), fixtures, []).operations.find(
             (operation) => operation.key === 'sessions-table',
           )!;
-          await runSubscriptions(server, database, fixtures, sessionsTable, Math.max(10, options.segmentSeconds * 2), log);
+          await runSubscriptions(
+            server,
+            database,
+            fixtures,
+            sessionsTable,
+            Math.max(10, options.segmentSeconds * 2),
+            log,
+            options.cpuProfile,
+          );
           await runReplayTail(server, database, fixtures, log);
         } finally {
           await server.stop();

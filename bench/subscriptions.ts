@@ -5,13 +5,15 @@
 // subscribe and after they leave) and with them; then 1,000 idle sockets opened and closed ten times, with RSS before
 // and after.
 import { randomUUID } from 'node:crypto';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Pool } from 'pg';
 import { createClient, type Client } from 'graphql-ws/client';
 import WebSocket from 'ws';
 import { toGlobalId } from '../src/graphql/global-id';
 import type { BenchDatabase, Fixtures } from './dataset';
-import { runSegment } from './load';
+import { summarizeCpuProfile } from './cpu-profile';
+import { backendCpu, backendCpuBetween } from './database-cpu';
+import { runSegment, type SegmentResult } from './load';
 import type { BenchOperation } from './operations';
 import { sampleRss, type ServerProcess } from './processes';
 
@@ -56,6 +58,8 @@ export async function runSubscriptions(
   sessionsTable: BenchOperation,
   seconds: number,
   log: (line: string) => void,
+  /** Profiles the server while the subscribers receive (no sessions-table load), and prints where its time went. */
+  cpuProfile = false,
 ): Promise<void> {
   const pool = new Pool({ connectionString: database.url, max: 2 });
   const run = randomUUID().slice(0, 8);
@@ -100,15 +104,41 @@ export async function runSubscriptions(
       }
       return (Date.now() - started) / 1000;
     };
-    /** The sessions table's requests per second at TABLE_CONNECTIONS while the messages are written. */
-    const tableThroughput = async () => {
-      const [segment] = await Promise.all([
-        runSegment(database, server, sessionsTable, fixtures.apiKey, TABLE_CONNECTIONS, seconds),
-        writeMessages(seconds),
-      ]);
-      return segment.requests / segment.seconds;
+    /** CPU of the server and of its PostgreSQL backends per second while `work` runs (ms of CPU per s). */
+    const cpuPerSecond = async <T>(
+      work: () => Promise<T>,
+    ): Promise<{ result: T; server: number | null; database: number | null; statements: number }> => {
+      const started = performance.now();
+      const statementsBefore = await server.statementCount();
+      const serverBefore = server.cpuMs();
+      const backendsBefore = await backendCpu(database, server.applicationName);
+      const result = await work();
+      const elapsed = (performance.now() - started) / 1000;
+      const serverAfter = server.cpuMs();
+      const databaseMs = backendCpuBetween(backendsBefore, await backendCpu(database, server.applicationName));
+      return {
+        result,
+        server: serverBefore === null || serverAfter === null ? null : (serverAfter - serverBefore) / elapsed,
+        database: databaseMs === null ? null : databaseMs / elapsed,
+        statements: ((await server.statementCount()) - statementsBefore) / elapsed,
+      };
     };
-    const tableAlone = await tableThroughput();
+    const describeCpu = (cpu: { server: number | null; database: number | null; statements: number }) =>
+      `server ${cpu.server?.toFixed(0) ?? '–'} ms/s, its PostgreSQL backends ${cpu.database?.toFixed(0) ?? '–'} ms/s, ` +
+      `${cpu.statements.toFixed(0)} statements/s`;
+    /** The sessions table at TABLE_CONNECTIONS while the messages are written. */
+    const tableSegment = async (): Promise<SegmentResult> =>
+      (
+        await Promise.all([
+          runSegment(database, server, sessionsTable, fixtures.apiKey, TABLE_CONNECTIONS, seconds),
+          writeMessages(seconds),
+        ])
+      )[0];
+    const throughput = (segment: SegmentResult) => segment.requests / segment.seconds;
+    const tableAloneSegment = await tableSegment();
+    const tableAlone = throughput(tableAloneSegment);
+    // The server's own cost of the writes with nobody subscribed: the notifications it receives and drops.
+    const writesAlone = await cpuPerSecond(() => writeMessages(Math.min(seconds, 5)));
     for (let socket = 0; socket < (SESSIONS * 2) / SUBSCRIPTIONS_PER_SOCKET; socket++) clients.push(connect(server.url, fixtures.apiKey));
     let subscriptions = 0;
     sessions.forEach((session, index) => {
@@ -146,7 +176,10 @@ export async function runSubscriptions(
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
     measuring = true;
-    const elapsed = await writeMessages(seconds);
+    if (cpuProfile) await server.startProfile();
+    const delivering = await cpuPerSecond(() => writeMessages(seconds));
+    const elapsed = delivering.result;
+    const profile = cpuProfile ? await server.stopProfile() : null;
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     measuring = false;
     loopDelay.disable();
@@ -176,14 +209,28 @@ export async function runSubscriptions(
         `max ${(loopDelay.max / 1e6).toFixed(0)} ms`,
     );
     log(`  peak RSS of the server ${peakRss?.toFixed(0)} MB`);
-    const tableWithSubscribers = await tableThroughput();
+    log(
+      `  CPU while ${MESSAGES_PER_SECOND} messages/s are written: ${describeCpu(delivering)} delivering to the subscribers; ` +
+        `${describeCpu(writesAlone)} with nobody subscribed`,
+    );
+    if (profile) log(summarizeCpuProfile(profile, 'convoql CPU profile while delivering (no table load)', written.size).text);
+    const withSegment = await tableSegment();
+    const tableWithSubscribers = throughput(withSegment);
     await Promise.all(clients.map((client) => client.dispose()));
-    const tableAfter = await tableThroughput();
+    const tableAfterSegment = await tableSegment();
+    const tableAfter = throughput(tableAfterSegment);
     const without = (tableAlone + tableAfter) / 2;
     log(
       `  sessions table at ${TABLE_CONNECTIONS} connections beside the writes: ${tableWithSubscribers.toFixed(0)} req/s with the ` +
         `${subscriptions} subscriptions, ${without.toFixed(0)} without (${tableAlone.toFixed(0)} before they subscribed, ` +
         `${tableAfter.toFixed(0)} after they left): ${(tableWithSubscribers / without).toFixed(2)}× (target ≥ 0.9×)`,
+    );
+    const perRequest = (segment: SegmentResult) =>
+      `${segment.cpuMsPerRequest?.toFixed(2) ?? '–'} / ${segment.databaseCpuMsPerRequest?.toFixed(2) ?? '–'} ms`;
+    log(
+      `    server / PostgreSQL CPU per table request: ${perRequest(withSegment)} with the subscriptions, ` +
+        `${perRequest(tableAloneSegment)} before, ${perRequest(tableAfterSegment)} after; other processes ` +
+        `${withSegment.otherCpuPercent?.toFixed(0) ?? '–'} % / ${tableAloneSegment.otherCpuPercent?.toFixed(0) ?? '–'} % of a core`,
     );
 
     // Idle sockets: open (connection_init, acknowledged) and close 1,000 ten times.
