@@ -99,12 +99,12 @@ export async function findSessionByExternalId(context: TenantContext, externalId
 
 /** Message counts of these sessions, in one grouped statement. */
 export async function countMessagesBySession(context: TenantContext, sessionKeys: readonly string[]): Promise<Map<string, number>> {
-  const groups = await context.db.prisma.message.groupBy({
-    by: ['sessionId'],
-    where: { tenantId: context.viewer.tenantId, sessionId: { in: [...sessionKeys] } },
-    _count: { _all: true },
-  });
-  return new Map(groups.map((group) => [group.sessionId, group._count._all]));
+  // From the pool (see docs/decisions/0005): every session detail and live sessionChanged event selecting messageCount.
+  const rows = await context.db.queryRows<{ session_id: string; count: number }>(Prisma.sql`
+    SELECT session_id, count(*)::int AS count FROM messages
+    WHERE tenant_id = ${context.viewer.tenantId} AND ${equalsAnyOf('session_id', sessionKeys, 'uuid')}
+    GROUP BY session_id`);
+  return new Map(rows.map((row) => [row.session_id, row.count]));
 }
 
 /** The newest message of each of these sessions, in one statement that seeks each session's index. */
@@ -122,8 +122,12 @@ export async function findLastMessages(context: TenantContext, sessionKeys: read
 }
 
 /** The tenant's messages with these database keys, in any order. */
-export function findMessagesByKeys(context: TenantContext, keys: readonly string[]): Promise<MessageRow[]> {
-  return context.db.prisma.message.findMany({ where: { tenantId: context.viewer.tenantId, id: { in: [...keys] } } });
+export async function findMessagesByKeys(context: TenantContext, keys: readonly string[]): Promise<MessageRow[]> {
+  // From the pool: a message's `node(id)` and every live messageAdded event.
+  const rows = await context.db.queryRows<RawMessage>(Prisma.sql`
+    SELECT id, tenant_id, session_id, role::text AS role, content, created_at, metadata, client_message_id
+    FROM messages WHERE tenant_id = ${context.viewer.tenantId} AND ${equalsAnyOf('id', keys, 'uuid')}`);
+  return rows.map(fromRawMessage);
 }
 
 /**
