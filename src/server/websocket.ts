@@ -97,6 +97,10 @@ export function serveWebSocket(options: {
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.http.bodyLimitBytes });
   const sockets = new Map<WebSocket, SocketState>();
   const byKey = new Map<string, number>();
+  /** Per WebSocket: holds its frames back until the end of the current turn of the event loop (writeCoalescer). */
+  const holdWrites = new WeakMap<WebSocket, () => void>();
+  /** The same, by the send queue of a socket's subscriptions, which is what an operation's context knows. */
+  const holdWritesOf = new WeakMap<LiveConnection, () => void>();
   let closing = false;
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -105,7 +109,10 @@ export function serveWebSocket(options: {
       socket.end(`HTTP/1.1 ${closing ? '503 Service Unavailable' : '404 Not Found'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      holdWrites.set(ws, writeCoalescer(socket));
+      wss.emit('connection', ws, request);
+    });
   };
   httpServer.on('upgrade', onUpgrade);
   wss.on('connection', (socket) => {
@@ -168,6 +175,8 @@ export function serveWebSocket(options: {
           ),
         };
         sockets.set(socket, state);
+        const hold = holdWrites.get(socket);
+        if (hold) holdWritesOf.set(state.connection, hold);
         return true;
       },
       async onSubscribe(ctx, id, payload) {
@@ -251,7 +260,10 @@ export function serveWebSocket(options: {
         const stream = await createSourceEventStream(args);
         if (!isAsyncIterator(stream)) return stream as ExecutionResult;
         const field = getOperationAST(args.document, args.operationName)?.selectionSet.selections[0];
+        const connection = (args.contextValue as LiveContext).live?.connection;
+        const hold = (connection && holdWritesOf.get(connection)) || (() => undefined);
         return resolveEach(stream as AsyncIterator<LiveDelivery<unknown>>, args, (delivery) => {
+          hold();
           const name = field?.kind === 'Field' ? field.name.value : 'unknown';
           metrics.liveEvents.inc({ field: name, outcome: 'delivered' });
           metrics.liveDeliveryLatency.observe({ field: name }, (performance.now() - delivery.receivedAt) / 1000);
@@ -351,6 +363,24 @@ function headersOfConnectionParams(params: Readonly<Record<string, unknown>> | u
   }
   if (tenant !== undefined) headers['x-tenant-id'] = tenant;
   return headers;
+}
+
+/**
+ * Coalesces the frames a socket is sent in one turn of the event loop into one write: the events of a delivery batch
+ * resolve together and each becomes a frame, which ws would write (a system call) one by one. The first frame of a
+ * turn corks the connection and the next turn uncorks it, as Node's HTTP server does with a response's parts.
+ */
+function writeCoalescer(connection: Duplex): () => void {
+  let held = false;
+  return () => {
+    if (held) return;
+    held = true;
+    connection.cork();
+    setImmediate(() => {
+      held = false;
+      connection.uncork();
+    });
+  };
 }
 
 function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> {
