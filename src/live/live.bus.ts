@@ -26,10 +26,25 @@ export interface LiveBusMetrics {
   failed(count: number): void;
 }
 
-interface SessionWatch {
+/** The sessionChanged subscriptions of a tenant with one filter: the filter is decided once per batch for all of them. */
+interface SessionWatchGroup {
   readonly filter: SessionFilter | null;
-  readonly filterKey: string;
-  readonly sink: LiveSink<SessionChangedEvent>;
+  readonly sinks: Set<LiveSink<SessionChangedEvent>>;
+}
+
+/**
+ * A tenant's sessionChanged subscriptions, grouped by filter and indexed by how a group's filter is decided: a batch
+ * costs the events it holds and the subscribers it reaches, not the number of subscriptions.
+ */
+interface SessionWatches {
+  /** Every group, by the filter's JSON. */
+  readonly groups: Map<string, SessionWatchGroup>;
+  /** Groups with no condition: every session. */
+  readonly all: Set<SessionWatchGroup>;
+  /** Groups whose only condition is a session id (a dashboard's per-session watch), by that id. */
+  readonly bySessionId: Map<string, Set<SessionWatchGroup>>;
+  /** The others, tested by the sessions list's definition in SQL (matchSessionFilters). */
+  readonly inSql: Set<SessionWatchGroup>;
 }
 
 interface ConversationWatch {
@@ -39,7 +54,7 @@ interface ConversationWatch {
 }
 
 interface TenantWatches {
-  readonly sessions: Set<SessionWatch>;
+  readonly sessions: SessionWatches;
   /** messageAdded subscriptions by session key. */
   readonly messages: Map<string, Set<LiveSink<Message>>>;
   readonly conversations: Set<ConversationWatch>;
@@ -119,11 +134,33 @@ export class LiveEventBus {
 
   /** Watches the tenant's sessions that `filter` selects; returns the function that stops watching. */
   watchSessions(tenantId: string, filter: SessionFilter | null, sink: LiveSink<SessionChangedEvent>): () => void {
-    const watch: SessionWatch = { filter, filterKey: JSON.stringify(filter ?? null), sink };
     const watches = this.tenant(tenantId);
-    watches.sessions.add(watch);
+    const { groups, all, bySessionId, inSql } = watches.sessions;
+    const filterKey = JSON.stringify(filter ?? null);
+    let group = groups.get(filterKey);
+    if (!group) {
+      groups.set(filterKey, (group = { filter, sinks: new Set() }));
+      const sessionId = filter?.sessionId;
+      if (!isNullFilterBut(filter, 'sessionId')) inSql.add(group);
+      else if (sessionId == null) all.add(group);
+      else {
+        let named = bySessionId.get(sessionId);
+        if (!named) bySessionId.set(sessionId, (named = new Set()));
+        named.add(group);
+      }
+    }
+    const watched = group;
+    watched.sinks.add(sink);
     return () => {
-      watches.sessions.delete(watch);
+      watched.sinks.delete(sink);
+      if (watched.sinks.size === 0 && groups.get(filterKey) === watched) {
+        groups.delete(filterKey);
+        all.delete(watched);
+        inSql.delete(watched);
+        const sessionId = watched.filter?.sessionId;
+        const named = sessionId == null ? undefined : bySessionId.get(sessionId);
+        if (named?.delete(watched) && named.size === 0) bySessionId.delete(sessionId!);
+      }
       this.forgetIfIdle(tenantId, watches);
     };
   }
@@ -174,13 +211,16 @@ export class LiveEventBus {
 
   private tenant(tenantId: string): TenantWatches {
     let watches = this.tenants.get(tenantId);
-    if (!watches) this.tenants.set(tenantId, (watches = { sessions: new Set(), messages: new Map(), conversations: new Set() }));
+    if (!watches) {
+      const sessions: SessionWatches = { groups: new Map(), all: new Set(), bySessionId: new Map(), inSql: new Set() };
+      this.tenants.set(tenantId, (watches = { sessions, messages: new Map(), conversations: new Set() }));
+    }
     return watches;
   }
 
   private forgetIfIdle(tenantId: string, watches: TenantWatches): void {
     if (
-      watches.sessions.size === 0 &&
+      watches.sessions.groups.size === 0 &&
       watches.messages.size === 0 &&
       watches.conversations.size === 0 &&
       this.tenants.get(tenantId) === watches
@@ -348,7 +388,8 @@ export class LiveEventBus {
   }
 
   private async deliverSessions(context: RequestContext, watches: TenantWatches, events: LiveEvent[]): Promise<void> {
-    if (watches.sessions.size === 0) return;
+    const { groups, all, bySessionId, inSql } = watches.sessions;
+    if (groups.size === 0) return;
     // Changes of one session within the batch become one event listing each kind once, in the order first seen.
     const changes = new Map<string, { kinds: Set<SessionChange>; receivedAt: number }>();
     for (const event of events) {
@@ -356,20 +397,11 @@ export class LiveEventBus {
       if (entry) entry.kinds.add(CHANGE_OF_KIND[event.kind]);
       else changes.set(event.sessionKey, { kinds: new Set([CHANGE_OF_KIND[event.kind]]), receivedAt: event.receivedAt });
     }
-    const subscribers = [...watches.sessions];
-    const filterIndex = new Map<string, number>();
-    const filters: (SessionFilter | null)[] = [];
-    for (const watch of subscribers) {
-      if (!filterIndex.has(watch.filterKey)) {
-        filterIndex.set(watch.filterKey, filters.length);
-        filters.push(watch.filter);
-      }
-    }
     const keys = [...changes.keys()];
-    // The rows first (one statement, tenant-checked): they decide without SQL the filters that are null or name only a
-    // session id (a dashboard's per-session watch); only the others are tested by the sessions list's definition
-    // (matchSessionFilters), and a filter naming a session id only for the session that has it. The benchmark's 500
-    // per-session filters cost five statements of 100 boolean columns per batch before this.
+    // The rows first (one statement, tenant-checked): they decide without SQL the groups with no condition or only a
+    // session id; only the others are tested by the sessions list's definition, and a filter naming a session id only
+    // when a session of the batch has it. The benchmark's 500 per-session filters cost five statements of 100 boolean
+    // columns per batch before this.
     const loaded = await context.loaders.sessionByKey.loadMany(keys);
     const rows = new Map<string, SessionRow>();
     keys.forEach((key, index) => {
@@ -377,38 +409,34 @@ export class LiveEventBus {
       if (row && !(row instanceof Error)) rows.set(key, row);
     });
     const present = keys.filter((key) => rows.has(key));
-    const matches = new Map<string, boolean[]>(present.map((key) => [key, filters.map(() => false)]));
-    const inSql: number[] = [];
-    filters.forEach((filter, index) => {
-      const named = filter?.sessionId;
-      const candidates = named == null ? present : present.filter((key) => rows.get(key)!.externalId === named);
-      if (candidates.length === 0) return;
-      if (isNullFilterBut(filter, 'sessionId')) for (const key of candidates) matches.get(key)![index] = true;
-      else inSql.push(index);
-    });
-    if (inSql.length > 0) {
-      const tested = await matchSessionFilters(
+    const reached = new Map<string, SessionWatchGroup[]>(
+      present.map((key) => [key, [...all, ...(bySessionId.get(rows.get(key)!.externalId) ?? [])]]),
+    );
+    const externalIds = new Set(present.map((key) => rows.get(key)!.externalId));
+    const tested = [...inSql].filter((group) => group.filter?.sessionId == null || externalIds.has(group.filter.sessionId));
+    if (tested.length > 0 && present.length > 0) {
+      const flags = await matchSessionFilters(
         asTenantContext(context),
         present,
-        inSql.map((index) => filters[index]!),
+        tested.map((group) => group.filter),
       );
-      for (const [key, flags] of tested) flags.forEach((flag, position) => (matches.get(key)![inSql[position]!] = flag));
+      for (const [key, matches] of flags) matches.forEach((match, index) => match && reached.get(key)?.push(tested[index]!));
     }
-    const matched = present.filter((key) => matches.get(key)!.some(Boolean));
     let delivered = 0;
-    for (const key of matched) {
-      const row = rows.get(key)!;
+    for (const key of present) {
+      const reachedGroups = reached.get(key)!;
+      if (reachedGroups.length === 0) continue;
       const change = changes.get(key)!;
       const value: SessionChangedEvent = Object.assign(new SessionChangedEvent(), {
-        session: Session.fromRow(row),
+        session: Session.fromRow(rows.get(key)!),
         changes: [...change.kinds],
       });
       const delivery: LiveDelivery<SessionChangedEvent> = { value, context, receivedAt: change.receivedAt };
-      const flags = matches.get(key)!;
-      for (const watch of subscribers) {
-        if (!flags[filterIndex.get(watch.filterKey)!] || !watches.sessions.has(watch)) continue;
-        watch.sink.push(delivery);
-        delivered++;
+      for (const group of reachedGroups) {
+        for (const sink of group.sinks) {
+          sink.push(delivery);
+          delivered++;
+        }
       }
     }
     this.metrics?.delivered('sessionChanged', delivered);
