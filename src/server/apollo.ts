@@ -8,7 +8,7 @@ import type { Config } from '../config';
 import { CLIENT_SAFE_CODES } from '../graphql/errors';
 import { clientErrorCode, isCodedError } from './error-codes';
 import type { RequestContext } from '../core/context';
-import { compiledExecutionGateway } from './compiled-execution';
+import { compiledExecutionGateway, type CompiledOperations } from './compiled-execution';
 import type { ReadReplicas } from '../db/read-replicas';
 import { routeReads } from './read-routing';
 import type { KeyBudgets } from './cost-budget';
@@ -33,11 +33,16 @@ export function createApolloServer(options: {
   replicas?: ReadReplicas | null;
   /** Counts where each query read, when replicas are given. */
   onRead?: (target: 'replica' | 'primary' | 'retried') => void;
+  /** The compiled operations, shared with the WebSocket's subscriptions; its own when left out. */
+  operations?: CompiledOperations;
 }): ApolloServer<RequestContext> {
   const { config, logger, replicas } = options;
   const development = config.env === 'development';
   return new ApolloServer<RequestContext>({
-    gateway: compiledExecutionGateway(options.schema, replicas ? (executor) => routeReads(executor, replicas, options.onRead) : undefined),
+    gateway: compiledExecutionGateway(options.schema, {
+      operations: options.operations,
+      wrap: replicas ? (executor) => routeReads(executor, replicas, options.onRead) : undefined,
+    }),
     logger,
     introspection: config.graphql.introspection,
     includeStacktraceInErrorResponses: development,

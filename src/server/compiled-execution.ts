@@ -41,10 +41,15 @@ import { withArgumentPaths } from './variable-errors';
  */
 export function compiledExecutionGateway(
   schema: GraphQLSchema,
-  /** Wraps the executor (read routing, read-routing.ts); the executor itself when left out. */
-  wrap: (executor: GatewayExecutor) => GatewayExecutor = (executor) => executor,
+  options: {
+    /** The compiled operations, shared with the WebSocket's subscriptions; the gateway's own when left out. */
+    operations?: CompiledOperations;
+    /** Wraps the executor (read routing, read-routing.ts); the executor itself when left out. */
+    wrap?: (executor: GatewayExecutor) => GatewayExecutor;
+  } = {},
 ): GatewayInterface {
-  const executor = wrap(compiledExecutor(schema));
+  const { operations = compiledOperations(schema), wrap = (executor) => executor } = options;
+  const executor = wrap(compiledExecutor(schema, operations));
   return {
     onSchemaLoadOrUpdate(callback) {
       callback({ apiSchema: schema, coreSupergraphSdl: '' });
@@ -63,30 +68,62 @@ const COERCED_VARIABLE = new GraphQLScalarType({
 });
 
 /** The executor of {@link compiledExecutionGateway}. */
-export function compiledExecutor(schema: GraphQLSchema): GatewayExecutor {
+export function compiledExecutor(schema: GraphQLSchema, operations: CompiledOperations): GatewayExecutor {
+  return async ({ document, operation: definition, request, context }) => {
+    const variables = request.variables ?? {};
+    const unsafe = unsafeStringError(document, variables);
+    if (unsafe) return { errors: [unsafe] };
+    // No operation: Apollo answers OPERATION_RESOLUTION_FAILURE with the error graphql-js gives.
+    if (!definition)
+      return execute({ schema, document, operationName: request.operationName, variableValues: variables, contextValue: context });
+    // Coerced first on either path, so that a refused variable is answered alike (with its argument path).
+    const coerced = getVariableValues(schema, definition.variableDefinitions ?? [], variables);
+    if (coerced.errors) return { errors: withArgumentPaths(coerced.errors, document, definition) };
+    const graphQLJs = request.http?.headers.get('apollo-federation-include-trace') === 'ftv1';
+    return operations.run({ document, definition, variables, coerced: coerced.coerced, contextValue: context, graphQLJs });
+  };
+}
+
+/** What {@link CompiledOperations.run} runs. */
+export interface OperationRun {
+  document: DocumentNode;
+  definition: OperationDefinitionNode;
+  /** The variables as sent (graphql-js coerces them itself when it runs the operation)… */
+  variables: Record<string, unknown>;
+  /** …and as graphql-js's getVariableValues coerced them (what the compiled operation receives). */
+  coerced: Record<string, unknown>;
+  /** The root value: a subscription's event. */
+  rootValue?: unknown;
+  contextValue: unknown;
+  /** Runs on graphql-js even when the operation compiles (a federated trace is recorded there). */
+  graphQLJs?: boolean;
+}
+
+/**
+ * Operations run as graphql-jit compiles them, each compiled once per parsed document, or on graphql-js where they
+ * must be: the HTTP executor's, and each event of a subscription (compiled once when it starts, run per event).
+ */
+export interface CompiledOperations {
+  run(run: OperationRun): Promise<ExecutionResult>;
+}
+
+export function compiledOperations(schema: GraphQLSchema): CompiledOperations {
   const copy = mapSchema(schema, {});
   // In the original's type order, which introspection shows.
   const types = [...Object.keys(schema.getTypeMap()).map((name) => copy.getType(name)!), COERCED_VARIABLE];
   const compiledSchema = new GraphQLSchema({ ...copy.toConfig(), types });
   // Apollo keeps one parsed document per query text, so an operation's compiled form lives as long as its document.
   const compiledByOperation = new WeakMap<OperationDefinitionNode, CompiledQuery | null>();
-  return async ({ document, operation: definition, request, context }) => {
-    const variables = request.variables ?? {};
-    const unsafe = unsafeStringError(document, variables);
-    if (unsafe) return { errors: [unsafe] };
-    const runOnGraphQLJs = () =>
-      execute({ schema, document, operationName: request.operationName, variableValues: variables, contextValue: context });
-    // No operation: Apollo answers OPERATION_RESOLUTION_FAILURE with the error graphql-js gives.
-    if (!definition) return runOnGraphQLJs();
-    // Coerced first on either path, so that a refused variable is answered alike (with its argument path).
-    const coerced = getVariableValues(schema, definition.variableDefinitions ?? [], variables);
-    if (coerced.errors) return { errors: withArgumentPaths(coerced.errors, document, definition) };
-    if (request.http?.headers.get('apollo-federation-include-trace') === 'ftv1') return runOnGraphQLJs();
-    let operation = compiledByOperation.get(definition);
-    if (operation === undefined) compiledByOperation.set(definition, (operation = compileOperation(compiledSchema, document, definition)));
-    if (operation === null) return runOnGraphQLJs();
-    const result: ExecutionResult = await operation.query(undefined, context, coerced.coerced);
-    return result.errors ? { ...result, errors: result.errors.map((error) => asGraphQLJsError(error, document)) } : result;
+  return {
+    async run({ document, definition, variables, coerced, rootValue, contextValue, graphQLJs }) {
+      let operation = graphQLJs ? null : compiledByOperation.get(definition);
+      if (operation === undefined)
+        compiledByOperation.set(definition, (operation = compileOperation(compiledSchema, document, definition)));
+      if (operation === null)
+        return execute({ schema, document, operationName: definition.name?.value, variableValues: variables, rootValue, contextValue });
+      const result: ExecutionResult = await operation.query(rootValue, contextValue, coerced);
+      return result.errors ? { ...result, errors: result.errors.map((error) => asGraphQLJsError(error, document)) } : result;
+    },
   };
 }
 

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config';
 import type { Database } from '../db/client';
 import { createApolloServer } from './apollo';
+import { compiledOperations } from './compiled-execution';
 import type { Authenticator } from './auth';
 import type { RequestContext } from '../core/context';
 import { createRequestContext } from './context';
@@ -86,8 +87,11 @@ export async function startServer(options: {
   // Queries read from these (DATABASE_READ_URL); mutations, subscriptions and everything else from the primary.
   const replicas = await openReadReplicas(db, config, logger);
   if (replicas) metrics.observeReplicas(replicas);
+  // Compiled once per operation for both transports: queries and mutations over HTTP, subscriptions' events.
+  const operations = compiledOperations(schema);
   const apollo = createApolloServer({
     schema,
+    operations,
     config,
     logger,
     httpServer,
@@ -146,6 +150,7 @@ export async function startServer(options: {
     httpServer,
     path: GRAPHQL_PATH,
     schema,
+    operations,
     config,
     logger,
     db,

@@ -2,12 +2,12 @@ import {
   createSourceEventStream,
   execute,
   getOperationAST,
+  getVariableValues,
   GraphQLError,
   parse,
   specifiedRules,
   validate,
   type DocumentNode,
-  type ExecutionArgs,
   type ExecutionResult,
   type GraphQLSchema,
 } from 'graphql';
@@ -28,6 +28,7 @@ import type { UsageCache } from '../analytics/usage.cache';
 import type { UsageFigures } from '../analytics/usage.repository';
 import { maskError } from './apollo';
 import type { Authenticator } from './auth';
+import type { CompiledOperations } from './compiled-execution';
 import { createRequestContext } from './context';
 import type { KeyBudgets } from './cost-budget';
 import { checkLimits, countTokens, measureOperation } from './limits';
@@ -82,6 +83,8 @@ export function serveWebSocket(options: {
   httpServer: Server;
   path: string;
   schema: GraphQLSchema;
+  /** Compiled operations (the HTTP executor's): each event of a subscription runs its compiled operation. */
+  operations: CompiledOperations;
   config: Config;
   logger: Logger;
   db: Database;
@@ -92,7 +95,7 @@ export function serveWebSocket(options: {
   usageCache: UsageCache<UsageFigures[]>;
   recheckMs: number;
 }): LiveWebSocketServer {
-  const { httpServer, path, schema, config, logger, db, authenticator, bus, metrics, budget, usageCache } = options;
+  const { httpServer, path, schema, operations, config, logger, db, authenticator, bus, metrics, budget, usageCache } = options;
   const development = config.env === 'development';
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.http.bodyLimitBytes });
   const sockets = new Map<WebSocket, SocketState>();
@@ -101,6 +104,11 @@ export function serveWebSocket(options: {
   const holdWrites = new WeakMap<WebSocket, () => void>();
   /** The same, by the send queue of a socket's subscriptions, which is what an operation's context knows. */
   const holdWritesOf = new WeakMap<LiveConnection, () => void>();
+  /**
+   * Valid documents by query text, as Apollo keeps them for HTTP: a dashboard opens the same subscription for many
+   * sessions, and each document's operation is compiled once for all of them (compiled-execution.ts).
+   */
+  const documents = new Map<string, DocumentNode>();
   let closing = false;
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -182,23 +190,27 @@ export function serveWebSocket(options: {
       async onSubscribe(ctx, id, payload) {
         const state = sockets.get(ctx.extra.socket);
         if (!state) return [new GraphQLError('The connection is not authenticated.', { extensions: { code: 'UNAUTHENTICATED' } })];
-        let document: DocumentNode;
-        try {
-          document = parse(payload.query, { maxLexicalTokens: config.graphql.maxTokens });
-        } catch (error) {
-          const tokens = countTokens(payload.query);
-          const message =
-            tokens > config.graphql.maxTokens
-              ? `Query token count ${tokens} exceeds the limit of ${config.graphql.maxTokens}.`
-              : (error as Error).message;
-          const code = tokens > config.graphql.maxTokens ? 'QUERY_TOO_COMPLEX' : 'GRAPHQL_PARSE_FAILED';
-          return [new GraphQLError(message, { extensions: { code } })];
+        let document = documents.get(payload.query);
+        if (!document) {
+          try {
+            document = parse(payload.query, { maxLexicalTokens: config.graphql.maxTokens });
+          } catch (error) {
+            const tokens = countTokens(payload.query);
+            const message =
+              tokens > config.graphql.maxTokens
+                ? `Query token count ${tokens} exceeds the limit of ${config.graphql.maxTokens}.`
+                : (error as Error).message;
+            const code = tokens > config.graphql.maxTokens ? 'QUERY_TOO_COMPLEX' : 'GRAPHQL_PARSE_FAILED';
+            return [new GraphQLError(message, { extensions: { code } })];
+          }
+          const invalid = validate(schema, document, specifiedRules);
+          if (invalid.length > 0)
+            return invalid.map(
+              (error) => new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }),
+            );
+          if (documents.size >= DOCUMENT_CACHE_SIZE) documents.delete(documents.keys().next().value!);
+          documents.set(payload.query, document);
         }
-        const invalid = validate(schema, document, specifiedRules);
-        if (invalid.length > 0)
-          return invalid.map(
-            (error) => new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }),
-          );
         const operation = getOperationAST(document, payload.operationName);
         if (!operation) {
           return [new GraphQLError('The document names no operation to run; set operationName.', { extensions: { code: 'BAD_REQUEST' } })];
@@ -259,10 +271,18 @@ export function serveWebSocket(options: {
       subscribe: async (args) => {
         const stream = await createSourceEventStream(args);
         if (!isAsyncIterator(stream)) return stream as ExecutionResult;
-        const field = getOperationAST(args.document, args.operationName)?.selectionSet.selections[0];
+        const definition = getOperationAST(args.document, args.operationName);
+        const field = definition?.selectionSet.selections[0];
+        const variables = args.variableValues ?? {};
+        // Coerced once for the compiled operation that resolves each event (createSourceEventStream has accepted them).
+        const coerced = definition && getVariableValues(schema, definition.variableDefinitions ?? [], variables);
+        const runEvent = (rootValue: unknown, contextValue: LiveContext): Promise<ExecutionResult> =>
+          definition && coerced?.coerced
+            ? operations.run({ document: args.document, definition, variables, coerced: coerced.coerced, rootValue, contextValue })
+            : Promise.resolve(execute({ ...args, rootValue, contextValue }));
         const connection = (args.contextValue as LiveContext).live?.connection;
         const hold = (connection && holdWritesOf.get(connection)) || (() => undefined);
-        return resolveEach(stream as AsyncIterator<LiveDelivery<unknown>>, args, (delivery) => {
+        return resolveEach(stream as AsyncIterator<LiveDelivery<unknown>>, args.contextValue as LiveContext, runEvent, (delivery) => {
           hold();
           const name = field?.kind === 'Field' ? field.name.value : 'unknown';
           metrics.liveEvents.inc({ field: name, outcome: 'delivered' });
@@ -343,6 +363,9 @@ export function serveWebSocket(options: {
   };
 }
 
+/** How many query texts of subscriptions are kept parsed and validated (the oldest goes first). */
+const DOCUMENT_CACHE_SIZE = 500;
+
 /** The headers an API key may be given as in `connection_init`'s payload, as HTTP would carry them. */
 function headersOfConnectionParams(params: Readonly<Record<string, unknown>> | undefined): IncomingHttpHeaders {
   if (!params) return {};
@@ -388,21 +411,22 @@ function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> {
 }
 
 /**
- * The subscription's results: each delivery executed with the operation's context but the loaders of its delivery
- * batch. `return()` is passed on to the source at once, so completing a subscription does not wait for its next event.
+ * The subscription's results: each delivery resolved by `runEvent` with the operation's context but the loaders of its
+ * delivery batch. `return()` is passed on to the source at once, so completing a subscription does not wait for its
+ * next event.
  */
 function resolveEach(
   source: AsyncIterator<LiveDelivery<unknown>>,
-  args: ExecutionArgs,
+  context: LiveContext,
+  runEvent: (rootValue: LiveDelivery<unknown>, contextValue: LiveContext) => Promise<ExecutionResult>,
   onDelivered: (delivery: LiveDelivery<unknown>) => void,
 ): AsyncIterableIterator<ExecutionResult> & { return(): Promise<IteratorResult<ExecutionResult>> } {
-  const context = args.contextValue as LiveContext;
   const iterator = {
     async next(): Promise<IteratorResult<ExecutionResult>> {
       const next = await source.next();
       if (next.done) return { done: true, value: undefined };
       const delivery = next.value;
-      const result = await execute({ ...args, rootValue: delivery, contextValue: { ...context, loaders: delivery.context.loaders } });
+      const result = await runEvent(delivery, { ...context, loaders: delivery.context.loaders });
       onDelivered(delivery);
       return { done: false, value: result };
     },

@@ -160,7 +160,7 @@ describe('_entities', () => {
     const dataStatements = statements.filter((sql) => !/api_keys/.test(sql));
     expect(dataStatements).toHaveLength(2);
     expect(dataStatements.filter((sql) => /FROM sessions\b/.test(sql))).toHaveLength(1);
-    expect(dataStatements.filter((sql) => /FROM "public"\."messages"/.test(sql))).toHaveLength(1);
+    expect(dataStatements.filter((sql) => /FROM messages\b/.test(sql))).toHaveLength(1);
   });
 
   it.each<[string, unknown[]]>([
