@@ -79,7 +79,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --reseed                  regenerate the dataset even if one with these options exists
   --cpu-prof                profile the convoql server under each operation (an extra 16-connection segment)
 Database: BENCH_DATABASE_URL=postgres://… runs on that PostgreSQL (created if missing); unset, on the embedded PGlite.
-          BENCH_DATABASE_READ_URL=postgres://… (a streaming replica of it): convoql's queries read from the replica.`;
+          BENCH_DATABASE_READ_URL=postgres://… (a streaming replica of it): convoql's queries read from the replica.
+A/B of two versions: BENCH_COMPARE_WITH=<another checkout, built> runs that checkout's convoql where the baseline runs.`;
 
 /** Thrown for a bad command line; its message is one line. */
 export class UsageError extends Error {

@@ -45,8 +45,10 @@ export interface ServerSpec {
   name: string;
   /** The application_name its connection string sets. */
   applicationName: string;
-  /** The script to run, relative to the project root. */
+  /** The script to run, relative to `root`. */
   script: string;
+  /** The checkout the script is in; this project when left out (another one for an A/B of two versions). */
+  root?: string;
   env: Record<string, string>;
   /** Extra node flags (e.g. --cpu-prof). */
   nodeFlags?: string[];
@@ -89,8 +91,9 @@ export function npmStartCommand(projectRoot: string): { nodeFlags: string[]; scr
 export async function startServerProcess(projectRoot: string, spec: ServerSpec): Promise<ServerProcess> {
   const port = await freePort();
   const probe = path.join(projectRoot, 'dist', 'bench', 'server-probe.js');
-  const child = spawn(process.execPath, [...(spec.nodeFlags ?? []), '--require', probe, path.join(projectRoot, spec.script)], {
-    cwd: projectRoot,
+  const root = spec.root ?? projectRoot;
+  const child = spawn(process.execPath, [...(spec.nodeFlags ?? []), '--require', probe, path.join(root, spec.script)], {
+    cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...spec.env, HOST: '127.0.0.1', PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     serialization: 'advanced',

@@ -187,6 +187,21 @@ function startConvoql(database: BenchDatabase, batching: boolean, env: Record<st
 }
 
 function startBaseline(database: BenchDatabase): Promise<ServerProcess> {
+  // An A/B of two versions of convoql: the other checkout's server (built, as `npm start` runs it) takes the baseline's
+  // place, on the same data and with the same settings.
+  const compareWith = process.env.BENCH_COMPARE_WITH;
+  if (compareWith) {
+    const root = path.resolve(compareWith);
+    return startServerProcess(PROJECT_ROOT, {
+      name: `convoql of ${root}`,
+      applicationName: BASELINE_APPLICATION,
+      root,
+      ...npmStartCommand(root),
+      env: { ...convoqlEnv(database, true), ...LOAD_BENCHMARK_ENV, DATABASE_URL: connectionStringFor(database, BASELINE_APPLICATION) },
+      readyPath: '/healthz',
+      graphqlPath: '/graphql',
+    });
+  }
   return startServerProcess(PROJECT_ROOT, {
     name: 'baseline',
     applicationName: BASELINE_APPLICATION,
@@ -212,7 +227,9 @@ async function runLoad(options: BenchOptions, database: BenchDatabase, fixtures:
     servers.push(convoql);
     const baseline = await startBaseline(database);
     servers.push(baseline);
-    log(`servers: convoql pid ${convoql.pid}, baseline pid ${baseline.pid}`);
+    log(
+      `servers: convoql pid ${convoql.pid}, baseline pid ${baseline.pid}${process.env.BENCH_COMPARE_WITH ? ` (the baseline is the convoql of ${process.env.BENCH_COMPARE_WITH})` : ''}`,
+    );
 
     const replay = await findReplayPages(PROJECT_ROOT, database, convoql, documents, fixtures, log);
     const built = buildOperations(documents, fixtures, replay);
