@@ -114,6 +114,31 @@ describe('sessionChanged', () => {
     });
   });
 
+  it('serves subscriptions with the same filter alike, one leaving without silencing the others, and tests combined filters', async () => {
+    const name = `shared-filter-${unique()}`;
+    const filter = { sessionId: name };
+    const watcher = live();
+    const first = watcher.subscribe(SESSION_CHANGED, { filter });
+    const second = watcher.subscribe(SESSION_CHANGED, { filter });
+    // A session id and a channel: decided by the sessions list's definition, only for the session with that id.
+    const phoneOnly = live().subscribe(SESSION_CHANGED, { filter: { sessionId: name, channel: ['phone'] } });
+    const all = live().subscribe(SESSION_CHANGED, {});
+    await expectEventually(all, async () => createSession(server.db, { externalId: `all-warm-up-${unique()}` }));
+    const session = await createSession(server.db, { externalId: name, channel: 'web' });
+    for (const subscription of [first, second])
+      expect((await subscription.next()).data).toMatchObject({ sessionChanged: { changes: ['CREATED'], session: { sessionId: name } } });
+
+    first.unsubscribe();
+    await createMessages(server.db, session, [{ content: 'after one left' }]);
+    expect((await second.next()).data).toMatchObject({
+      sessionChanged: { changes: ['MESSAGES_ADDED'], session: { sessionId: name, messageCount: 1 } },
+    });
+    // Once `all` has seen the later event, the web session's events were not sent to the phone-only subscription.
+    await waitFor(() => all.buffered.some((result) => JSON.stringify(result).includes('"messageCount":1')));
+    expect(phoneOnly.buffered).toEqual([]);
+    expect(first.buffered).toEqual([]);
+  });
+
   it("never shows another tenant's sessions, whatever the filter names", async () => {
     const globexKey = await server.createKey('globex', ['read']);
     const globex = live({ authorization: `Bearer ${globexKey}` }).subscribe(SESSION_CHANGED, { filter: { sessionId: 'shared-name' } });
