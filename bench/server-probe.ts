@@ -4,7 +4,12 @@
 // the process's memory breakdown, a CPU profile of a chosen interval (through the inspector), and (with
 // BENCH_CAPTURE_STATEMENTS=1) the last statements with their parameters, for EXPLAIN.
 import { Session } from 'node:inspector';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type pgModule from 'pg';
+
+// The server's own node-postgres, found from its working directory: another checkout's in an A/B of two versions.
+const pg = createRequire(path.join(process.cwd(), 'package.json'))('pg') as typeof pgModule;
 
 /** What the benchmark asks a server over IPC. */
 export type ProbeRequest =
@@ -29,10 +34,10 @@ const capturing = process.env.BENCH_CAPTURE_STATEMENTS === '1';
 const captured: CapturedStatement[] = [];
 let count = 0;
 
-type Query = (this: pg.Client, ...args: unknown[]) => unknown;
+type Query = (this: pgModule.Client, ...args: unknown[]) => unknown;
 const prototype = pg.Client.prototype as unknown as { query: Query };
 const originalQuery = prototype.query;
-prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
+prototype.query = function countedQuery(this: pgModule.Client, ...args: unknown[]) {
   count++;
   if (capturing) {
     const [first, second] = args;
