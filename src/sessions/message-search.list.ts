@@ -44,9 +44,10 @@ export function messageRank(context: TenantContext, query: string): Prisma.Sql {
 
 /**
  * The window RELEVANCE ranks: the newest `size` matches (by `created_at`, then id, so the window is the same on every
- * page of a stable dataset), each with its `id`, `rank` and `place` (1 for the newest). Ranking every match would
- * read every match for any page; ranking the newest N bounds a page's work by N, as Elasticsearch's
- * `track_total_hits` and GitHub's search cap bound theirs (docs/decisions/0016).
+ * page of a stable dataset), each with its `id`, `rank` and `place` (1 for the newest). Ranking every match read
+ * every match for any page; the window bounds what a page reads, ranks and sorts by N matches (and, when the newest
+ * rows are walked, the non-matching rows between them), as Elasticsearch's `track_total_hits` and GitHub's search cap
+ * bound theirs (docs/decisions/0016).
  */
 export function messageSearchWindow(
   context: TenantContext,
