@@ -3,6 +3,7 @@
 // markers, prisma/seed/search-markers.ts), and deep pages of the filtered lists; p50 at 1 connection and req/s at 16
 // on one convoql server (there is no baseline for search), then EXPLAIN ANALYZE of every statement of each request.
 import type { Client } from 'pg';
+import { loadConfig } from '../src/config';
 import { CAMPAIGNS, MESSAGE_MARKERS, SEARCH_TIERS, SESSION_MARKERS, type SearchTier } from '../prisma/seed/search-markers';
 import { encodeCursor } from './baseline/encoding';
 import { withClient, type BenchDatabase, type Fixtures } from './dataset';
@@ -24,6 +25,8 @@ const CONNECTIONS = [1, 16] as const;
 const MAX_SEGMENT_SECONDS = 15;
 /** The text search configuration the servers run with (TEXT_SEARCH_CONFIG's default). */
 const TS_CONFIG = "'simple'::regconfig";
+/** The most matches a search counts, and the window RELEVANCE ranks (SEARCH_COUNT_LIMIT's default, which the servers run with). */
+const SEARCH_COUNT_LIMIT = loadConfig({}).search.countLimit;
 
 type ListName = 'sessions' | 'searchMessages' | 'conversations';
 
@@ -237,11 +240,15 @@ async function buildCases(client: Client, fixtures: Fixtures, documents: Map<str
         limit: FILTERED_PAGE_LIMIT,
       });
       if (tier === '0.01%') continue;
-      const offset = deepOffset(selected);
-      const sort = order === 'NEWEST' ? 'm.created_at' : rank;
+      // RELEVANCE ranks the newest SEARCH_COUNT_LIMIT matches only (its window): its deep page is 90 % down that window.
+      const offset = deepOffset(order === 'NEWEST' ? selected : Math.min(selected, SEARCH_COUNT_LIMIT));
       const row = await rowAt(
-        `SELECT ${order === 'NEWEST' ? 'm.created_at' : `${rank}::text`} AS value, m.id FROM messages m
-          WHERE m.tenant_id = $1 AND ${matches} ORDER BY ${sort} DESC, m.id DESC`,
+        order === 'NEWEST'
+          ? `SELECT m.created_at AS value, m.id FROM messages m WHERE m.tenant_id = $1 AND ${matches} ORDER BY m.created_at DESC, m.id DESC`
+          : `SELECT newest.rank::text AS value, newest.id FROM (
+               SELECT m.id, ${rank} AS rank FROM messages m WHERE m.tenant_id = $1 AND ${matches}
+               ORDER BY m.created_at DESC, m.id DESC LIMIT ${SEARCH_COUNT_LIMIT}
+             ) newest ORDER BY newest.rank DESC, newest.id DESC`,
         [tenant, word],
         offset,
       );

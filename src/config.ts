@@ -113,6 +113,7 @@ const environmentSchema = z.object({
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: 'expected a PostgreSQL text search configuration name like simple or english' })
     .default('simple'),
+  SEARCH_COUNT_LIMIT: integer(1, 1_000_000).default(10_000),
   INGEST_MAX_CONTENT_BYTES: integer(1, 10 * 1024 * 1024).default(64 * 1024),
   INGEST_MAX_METADATA_BYTES: integer(2, 1024 * 1024).default(16 * 1024),
   INGEST_MAX_METADATA_DEPTH: integer(1, 100).default(10),
@@ -225,6 +226,11 @@ export interface Config {
      * `to_tsvector('<config>'::regconfig, content)`, which needs its own index.
      */
     readonly textSearchConfig: string;
+    /**
+     * Most matches a search reads (SEARCH_COUNT_LIMIT, default 10,000): `searchMessages.totalCount` counts at most this
+     * many (then `totalCountIsExact` is false) and RELEVANCE ranks the newest this many matches (docs/decisions/0016).
+     */
+    readonly countLimit: number;
   };
   readonly ingest: {
     /** Largest message content appendMessages accepts, in UTF-8 bytes (INGEST_MAX_CONTENT_BYTES). */
@@ -364,7 +370,7 @@ export function loadConfig(environment: Environment = process.env, argv: readonl
       maxFutureSeconds: e.INGEST_MAX_FUTURE_SECONDS,
     },
     analytics: { usageCacheSeconds: e.USAGE_CACHE_SECONDS },
-    search: { textSearchConfig: e.TEXT_SEARCH_CONFIG },
+    search: { textSearchConfig: e.TEXT_SEARCH_CONFIG, countLimit: e.SEARCH_COUNT_LIMIT },
     runtime: { heapGrowingPercent: e.HEAP_GROWING_PERCENT },
     metrics: {
       token: e.METRICS_TOKEN,

@@ -22,6 +22,7 @@ describe('configuration', () => {
       USAGE_CACHE_SECONDS: '0',
       HEAP_GROWING_PERCENT: '0',
       TEXT_SEARCH_CONFIG: 'english',
+      SEARCH_COUNT_LIMIT: '500',
     });
     expect(config.database).toMatchObject({ url: 'postgres://user:secret@db.internal:5433/convoql', migrateOnStart: true });
     expect(config.http.port).toBe(8080);
@@ -34,6 +35,8 @@ describe('configuration', () => {
     expect(loadConfig({}).analytics.usageCacheSeconds).toBe(30);
     expect(config.search.textSearchConfig).toBe('english');
     expect(loadConfig({}).search.textSearchConfig).toBe('simple');
+    expect(config.search.countLimit).toBe(500);
+    expect(loadConfig({}).search.countLimit).toBe(10_000);
   });
 
   it('turns on migrations with --migrate', () => {
@@ -56,6 +59,8 @@ describe('configuration', () => {
       { TEXT_SEARCH_CONFIG: "simple'; --" },
       'Invalid configuration: TEXT_SEARCH_CONFIG expected a PostgreSQL text search configuration name like simple or english',
     ],
+    [{ SEARCH_COUNT_LIMIT: '0' }, 'Invalid configuration: SEARCH_COUNT_LIMIT expected an integer >= 1, received "0"'],
+    [{ SEARCH_COUNT_LIMIT: 'all' }, 'Invalid configuration: SEARCH_COUNT_LIMIT expected an integer, received "all"'],
     [{ HEAP_GROWING_PERCENT: '5000' }, 'Invalid configuration: HEAP_GROWING_PERCENT expected an integer <= 1000, received "5000"'],
   ])('rejects %j in one line', (environment, message) => {
     let error: unknown;

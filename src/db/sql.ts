@@ -52,6 +52,20 @@ export function keysetSql(column: Prisma.Sql, id: Prisma.Sql, descending: boolea
 }
 
 /**
+ * A count that stops at a limit: `count` is the number of rows up to `limit`, and `exact` is false when more rows than
+ * `limit` exist (then `count` is `limit`, a lower bound).
+ */
+export interface BoundedCount {
+  count: number;
+  exact: boolean;
+}
+
+/** The BoundedCount of `rows` rows read by a statement that asked for at most `limit + 1`. */
+export function boundedCount(rows: number, limit: number): BoundedCount {
+  return { count: Math.min(rows, limit), exact: rows <= limit };
+}
+
+/**
  * `column` equal to one of `values` of PostgreSQL type `type` (an enum, uuid…); `type` and `column` must be trusted
  * identifiers. One value is compared with `=`: PostgreSQL before 17 reads an index in order only under equality, so
  * with ANY a filtered page scans and filters the newest rows of every value (4.4 ms for a CLOSED sessions page of the

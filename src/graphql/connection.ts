@@ -1,7 +1,7 @@
 import { ArgsType, Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import { NonNegativeIntResolver } from 'graphql-scalars';
 import { BadUserInputError } from './errors';
-import type { KeysetPage, KeysetPosition } from '../db/sql';
+import type { BoundedCount, KeysetPage, KeysetPosition } from '../db/sql';
 
 /** Page size when neither `first` nor `last` is given. */
 export const DEFAULT_PAGE_SIZE = 20;
@@ -216,6 +216,27 @@ export function toConnection<TRow, TNode>(
       return (counted ??= totalCount());
     },
   };
+}
+
+/** A connection whose `totalCount` stops at a limit, with `totalCountIsExact` saying whether it stopped. */
+export type BoundedConnectionValue<TNode> = ConnectionValue<TNode> & { readonly totalCountIsExact: Promise<boolean> };
+
+/** {@link toConnection} for a list counted up to a limit; `count` runs once, when `totalCount` or `totalCountIsExact` is read. */
+export function toBoundedConnection<TRow, TNode>(
+  rows: readonly TRow[],
+  page: KeysetPage,
+  listKey: string,
+  positionOf: (row: TRow) => KeysetPosition,
+  toNode: (row: TRow) => TNode,
+  count: () => Promise<BoundedCount>,
+): BoundedConnectionValue<TNode> {
+  let counted: Promise<BoundedCount> | undefined;
+  const once = () => (counted ??= count());
+  const connection = toConnection(rows, page, listKey, positionOf, toNode, () => once().then((bounded) => bounded.count));
+  return Object.defineProperty(connection, 'totalCountIsExact', {
+    enumerable: true,
+    get: () => once().then((bounded) => bounded.exact),
+  }) as BoundedConnectionValue<TNode>;
 }
 
 /**

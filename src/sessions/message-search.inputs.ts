@@ -16,7 +16,10 @@ registerEnumType(MessageSearchOrder, {
   description: 'Order of message search hits; ties are broken by message id so pages never skip or repeat.',
   valuesConfig: {
     NEWEST: { description: 'Newest message first.' },
-    RELEVANCE: { description: 'Best match first (PostgreSQL `ts_rank` of the message content for the query), then by id.' },
+    RELEVANCE: {
+      description:
+        "Best first among the newest N matches: the newest SEARCH_COUNT_LIMIT matching messages (a server setting, 10,000 by default) ordered by PostgreSQL `ts_rank` of their content for the query, then by id. Older matches are not in this order (NEWEST, or a narrower query or `createdBefore`, reaches them); a new match moves the window, as any new item moves a keyset list's pages.",
+    },
   },
 });
 

@@ -10,7 +10,8 @@ import { sessionMetadataContains } from './session.list';
 /**
  * The message search list, defined once: which messages a query and filter select (as SQL over the messages `m`
  * joined to their sessions `s`), and what each order sorts by (then by message id, the keyset). Both orders read
- * newest or best first; the page and its count read the list through this module.
+ * newest or best first; RELEVANCE ranks the newest SEARCH_COUNT_LIMIT matches only (messageSearchWindow). The page and
+ * its count read the list through this module.
  */
 
 /**
@@ -41,6 +42,29 @@ export function messageRank(context: TenantContext, query: string): Prisma.Sql {
   return Prisma.sql`ts_rank(${messageDocument(context)}, ${webSearchQuery(context, query)})`;
 }
 
+/**
+ * The window RELEVANCE ranks: the newest `size` matches (by `created_at`, then id, so the window is the same on every
+ * page of a stable dataset), each with its `id`, `rank` and `place` (1 for the newest). Ranking every match read
+ * every match for any page; the window bounds what a page reads, ranks and sorts by N matches (and, when the newest
+ * rows are walked, the non-matching rows between them), as Elasticsearch's `track_total_hits` and GitHub's search cap
+ * bound theirs (docs/decisions/0016).
+ */
+export function messageSearchWindow(
+  context: TenantContext,
+  query: string,
+  filter: MessageSearchFilter | null | undefined,
+  size: number,
+): Prisma.Sql {
+  // The place is numbered over the rows already in that order, so it costs no second sort.
+  return Prisma.sql`
+    SELECT newest.id, newest.rank, row_number() OVER (ORDER BY newest.created_at DESC, newest.id DESC) AS place
+    FROM (
+      SELECT m.id, m.created_at, ${messageRank(context, query)} AS rank
+      FROM ${messageSearchFrom(filter)} WHERE ${messageSearchWhere(context, query, filter)}
+      ORDER BY m.created_at DESC, m.id DESC LIMIT ${size}
+    ) newest`;
+}
+
 // A rank as PostgreSQL writes a float4 as text (the shortest form that reads back as the same float4), e.g.
 // "0.075990885" or "6.07927e-05". The cursor carries this text, and the seek casts it back to float4, so the
 // position is exact; a JavaScript number would round it through a double.
@@ -54,21 +78,22 @@ export const RANK_AND_UUID: CursorShape = {
 };
 
 /**
- * How each order sorts (`sort`, over `m`; `pageSort`, over the page's rows `page`), which rank a hit carries (null for
- * NEWEST), how a cursor's position becomes an SQL value and what the cursor's position holds.
+ * How each order sorts: the keyset's column and id (`sort`, `id`: over the messages `m` for NEWEST, over the window
+ * `newest` for RELEVANCE, see messageSearchWindow), the page's rows `page` (`pageSort`), how a cursor's position becomes
+ * an SQL value and what the cursor's position holds.
  */
-export function messageSearchOrder(context: TenantContext, query: string, order: MessageSearchOrder) {
+export function messageSearchOrder(order: MessageSearchOrder) {
   return order === MessageSearchOrder.RELEVANCE
     ? {
-        sort: messageRank(context, query),
-        rank: messageRank(context, query),
+        sort: Prisma.sql`newest.rank`,
+        id: Prisma.sql`newest.id`,
         pageSort: Prisma.sql`page.rank`,
         seekValue: (seek: KeysetPosition) => Prisma.sql`${String(seek.value)}::float4`,
         cursorShape: RANK_AND_UUID,
       }
     : {
         sort: Prisma.sql`m.created_at`,
-        rank: Prisma.sql`NULL::real`,
+        id: Prisma.sql`m.id`,
         pageSort: Prisma.sql`page.created_at`,
         seekValue: (seek: KeysetPosition) => keysetValue('timestamptz', seek.value),
         cursorShape: TIMESTAMP_AND_UUID,

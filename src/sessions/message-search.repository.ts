@@ -1,10 +1,10 @@
 import { Prisma } from '../db/client';
-import { keysetSql, readsDescending, type KeysetPage } from '../db/sql';
+import { boundedCount, keysetSql, readsDescending, type BoundedCount, type KeysetPage } from '../db/sql';
 import type { Message as MessageRow } from '../generated/prisma/client';
 import type { TenantContext } from '../core/context';
 import { textSearchConfig, webSearchQuery } from './message.list';
 import { MessageSearchOrder, type MessageSearchFilter } from './message-search.inputs';
-import { messageSearchFrom, messageSearchOrder, messageSearchWhere } from './message-search.list';
+import { messageSearchFrom, messageSearchOrder, messageSearchWhere, messageSearchWindow } from './message-search.list';
 import { fromRawMessage, type RawMessage } from './session.repository';
 
 /** A search hit as the repository reads it: the message, its rank (float4 text) and its highlight (see HIGHLIGHT_OPTIONS). */
@@ -22,13 +22,15 @@ const HIGHLIGHT_OPTIONS = `StartSel="${HIGHLIGHT_START}", StopSel="${HIGHLIGHT_S
 
 /**
  * One page of the tenant's messages matching `query` (`page.limit + 1` rows, in read order) with, when asked, the
- * number of all matching messages, in ONE statement. Highlights are computed for the page's rows only.
+ * number of matching messages up to the search's limit (SEARCH_COUNT_LIMIT), in ONE statement. Highlights are computed
+ * for the page's rows only.
  *
  * NEWEST reads the page and the total separately: the page either walks the tenant's messages newest first and tests
  * each stored document (a common word) or takes the index's matches and sorts them (a rare one), whichever the planner
- * prices lower, and the count reads the index's matches. RELEVANCE must rank every match for any page, which is the
- * same reading of every match as the count: with a total, both come from ONE reading of the matches (`hits`, their
- * id and rank), not two (docs/decisions/0016).
+ * prices lower, and the count stops at `limit + 1` matches. RELEVANCE ranks the newest `limit` matches (its window, see
+ * messageSearchWindow): read once (`newest`, their id, rank and place), for the page and for the count alike. Neither
+ * visits more than `limit + 1` matching rows for the count: an exact count of a common word visited the heap page of
+ * every match (docs/decisions/0016).
  */
 export async function searchMessagePage(
   context: TenantContext,
@@ -37,36 +39,39 @@ export async function searchMessagePage(
   order: MessageSearchOrder,
   page: KeysetPage,
   total: boolean,
-): Promise<{ rows: MessageSearchRow[]; total: number | null }> {
+): Promise<{ rows: MessageSearchRow[]; total: BoundedCount | null }> {
+  const limit = context.config.search.countLimit;
   const where = messageSearchWhere(context, query, filter);
   const from = messageSearchFrom(filter);
-  const sort = messageSearchOrder(context, query, order);
+  const sort = messageSearchOrder(order);
+  const keyset = keysetSql(sort.sort, sort.id, true, page, page.seek && sort.seekValue(page.seek));
   const direction = Prisma.raw(readsDescending(true, page) ? 'DESC' : 'ASC');
   const messageColumns = Prisma.sql`m.id, m.tenant_id, m.session_id, m.role, m.content, m.created_at, m.metadata, m.client_message_id`;
   let pageSql: Prisma.Sql;
   let count: Prisma.Sql;
-  if (order === MessageSearchOrder.RELEVANCE && total) {
-    const keyset = keysetSql(Prisma.sql`hits.rank`, Prisma.sql`hits.id`, true, page, page.seek && sort.seekValue(page.seek));
+  if (order === MessageSearchOrder.RELEVANCE) {
     pageSql = Prisma.sql`
-      WITH hits AS MATERIALIZED (SELECT m.id, ${sort.rank} AS rank FROM ${from} WHERE ${where}),
-      ranked AS (SELECT hits.id, hits.rank FROM hits WHERE ${keyset.where} ORDER BY ${keyset.orderBy} LIMIT ${page.limit + 1}),
+      WITH newest AS MATERIALIZED (${messageSearchWindow(context, query, filter, limit + 1)}),
+      ranked AS (
+        SELECT newest.id, newest.rank FROM newest
+        WHERE newest.place <= ${limit} AND ${keyset.where}
+        ORDER BY ${keyset.orderBy} LIMIT ${page.limit + 1}
+      ),
       page AS (
         SELECT ${messageColumns}, ranked.rank FROM ranked
         JOIN messages m ON m.id = ranked.id AND m.tenant_id = ${context.viewer.tenantId}
       )`;
-    count = Prisma.sql`SELECT count(*)::int AS n FROM hits`;
+    count = Prisma.sql`SELECT count(*)::int AS n FROM newest`;
   } else {
-    // Both orders read best or newest first.
-    const keyset = keysetSql(sort.sort, Prisma.sql`m.id`, true, page, page.seek && sort.seekValue(page.seek));
     pageSql = Prisma.sql`
       WITH page AS (
-        SELECT ${messageColumns}, ${sort.rank} AS rank
+        SELECT ${messageColumns}, NULL::real AS rank
         FROM ${from}
         WHERE ${where} AND ${keyset.where}
         ORDER BY ${keyset.orderBy}
         LIMIT ${page.limit + 1}
       )`;
-    count = Prisma.sql`SELECT count(*)::int AS n FROM ${from} WHERE ${where}`;
+    count = boundedCountSql(from, where, limit);
   }
   const content = Prisma.sql`translate(page.content, ${HIGHLIGHT_START + HIGHLIGHT_STOP}, '')`;
   const columns = Prisma.sql`page.id, page.tenant_id, page.session_id, page.role, page.content, page.created_at, page.metadata,
@@ -81,18 +86,24 @@ export async function searchMessagePage(
   );
   return {
     rows: rows.filter((row) => row.id !== null).map((row) => ({ message: fromRawMessage(row), rank: row.rank, highlight: row.highlight })),
-    total: total ? (rows[0]?.total ?? 0) : null,
+    total: total ? boundedCount(rows[0]?.total ?? 0, limit) : null,
   };
 }
 
-/** Number of the tenant's messages matching `query` that `filter` selects. */
+/** `count(*)` as `n` of at most `limit + 1` rows of `from` where `where` holds, whichever rows the plan finds first. */
+function boundedCountSql(from: Prisma.Sql, where: Prisma.Sql, limit: number): Prisma.Sql {
+  return Prisma.sql`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${from} WHERE ${where} LIMIT ${limit + 1}) matches`;
+}
+
+/** Number of the tenant's messages matching `query` that `filter` selects, up to SEARCH_COUNT_LIMIT. */
 export async function countSearchMessages(
   context: TenantContext,
   query: string,
   filter: MessageSearchFilter | null | undefined,
-): Promise<number> {
-  const [row] = await context.db.queryRows<{ count: number }>(
-    Prisma.sql`SELECT count(*)::int AS count FROM ${messageSearchFrom(filter)} WHERE ${messageSearchWhere(context, query, filter)}`,
+): Promise<BoundedCount> {
+  const limit = context.config.search.countLimit;
+  const [row] = await context.db.queryRows<{ n: number }>(
+    boundedCountSql(messageSearchFrom(filter), messageSearchWhere(context, query, filter), limit),
   );
-  return row!.count;
+  return boundedCount(row!.n, limit);
 }

@@ -1,6 +1,6 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Args, ArgsType, Authorized, Ctx, Field, FieldResolver, Info, Query, Resolver, Root } from 'type-graphql';
-import { ConnectionArgs, toConnection, toKeysetPage, type ConnectionValue } from '../graphql/connection';
+import { ConnectionArgs, toBoundedConnection, toKeysetPage, type BoundedConnectionValue } from '../graphql/connection';
 import { selectsField } from '../graphql/lookahead';
 import { asTenantContext, type RequestContext } from '../core/context';
 import { assertValidMessageSearch, MessageSearchFilter, MessageSearchOrder } from './message-search.inputs';
@@ -36,14 +36,15 @@ export class MessageSearchResolver {
     @Args() args: SearchMessagesArgs,
     @Ctx() context: RequestContext,
     @Info() info: GraphQLResolveInfo,
-  ): Promise<ConnectionValue<MessageSearchHit>> {
+  ): Promise<BoundedConnectionValue<MessageSearchHit>> {
     const tenant = asTenantContext(context);
     assertValidMessageSearch(args.query, args.filter);
     const order = args.orderBy ?? MessageSearchOrder.NEWEST;
     const listKey = `MessageSearch:${order}`;
-    const page = toKeysetPage(args, listKey, messageSearchOrder(tenant, args.query, order).cursorShape);
-    const { rows, total } = await searchMessagePage(tenant, args.query, args.filter, order, page, selectsField(info, ['totalCount']));
-    return toConnection(
+    const page = toKeysetPage(args, listKey, messageSearchOrder(order).cursorShape);
+    const counts = selectsField(info, ['totalCount']) || selectsField(info, ['totalCountIsExact']);
+    const { rows, total } = await searchMessagePage(tenant, args.query, args.filter, order, page, counts);
+    return toBoundedConnection(
       rows,
       page,
       listKey,

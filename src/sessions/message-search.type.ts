@@ -1,4 +1,5 @@
 import { Field, ObjectType } from 'type-graphql';
+import { NonNegativeIntResolver } from 'graphql-scalars';
 import { Connection } from '../graphql/connection';
 import { Message } from './message.type';
 import { HIGHLIGHT_START, HIGHLIGHT_STOP, type MessageSearchRow } from './message-search.repository';
@@ -33,7 +34,22 @@ export class MessageSearchHit {
 }
 
 @ObjectType({ simpleResolvers: true, description: 'A page of message search hits.' })
-export class MessageSearchHitConnection extends Connection(MessageSearchHit, 'message search hit') {}
+export class MessageSearchHitConnection extends Connection(MessageSearchHit, 'message search hit') {
+  // Not simple: promises, as the base class's totalCount (counted only when one of the two is selected).
+  @Field(() => NonNegativeIntResolver, {
+    simple: false,
+    description:
+      "Number of matching messages, counted up to the server's SEARCH_COUNT_LIMIT (10,000 by default): when more match, this is that limit, a lower bound, and `totalCountIsExact` is false.",
+  })
+  override totalCount!: Promise<number>;
+
+  @Field(() => Boolean, {
+    simple: false,
+    description:
+      'True when `totalCount` is the exact number of matching messages; false when more messages match than the server counts (SEARCH_COUNT_LIMIT), so `totalCount` is a lower bound ("10,000+").',
+  })
+  totalCountIsExact!: Promise<boolean>;
+}
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
