@@ -33,6 +33,8 @@ export interface RollupStatementInput {
   prices: string;
 }
 
+/** The percentiles usage reports, as the array the rank functions take: p50 and p95, in this order. */
+const PERCENTILES = Prisma.sql`'{0.5,0.95}'::float8[]`;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
@@ -68,15 +70,15 @@ function weightedPercentiles(rows: Prisma.Sql, name: string): Prisma.Sql {
 /**
  * Step latency percentiles of the whole UTC days in [first, end), one row per day of `usage_day_latency_ranks`
  * (migration usage_day_latency_ranks, docs/decisions/0014): columns key (the day as a timestamp), latency_p50,
- * latency_p95, by `usage_rank_percentile`, which has the arithmetic of {@link weightedPercentiles} and so the bits of
+ * latency_p95, by `usage_rank_percentiles` (all percentiles in one call), which has the arithmetic of {@link weightedPercentiles} and so the bits of
  * `percentile_cont`: the value at rank k is latencies[i] for the first i whose running count upto[i] exceeds k,
  * i = width_bucket(k, upto) + 1 (a binary search over the ascending running counts).
  */
 function dayRankPercentiles(tenantId: string, first: Date, end: Date): Prisma.Sql {
   return Prisma.sql`
-    SELECT a.day::timestamp AS key, usage_rank_percentile(a.latencies, a.upto, 0.5) AS latency_p50,
-      usage_rank_percentile(a.latencies, a.upto, 0.95) AS latency_p95
+    SELECT a.day::timestamp AS key, q.p[1] AS latency_p50, q.p[2] AS latency_p95
     FROM usage_day_latency_ranks a
+    CROSS JOIN LATERAL (SELECT usage_rank_percentiles(a.latencies, a.upto, NULL, NULL, ${PERCENTILES}) AS p OFFSET 0) q
     WHERE a.tenant_id = ${tenantId} AND a.day >= ${wallClock(first)}::date AND a.day < ${wallClock(end)}::date`;
 }
 
@@ -118,7 +120,7 @@ function pieceLatencies(tenantId: string, pieces: DayPiece[]): Prisma.Sql {
  * Step latency percentiles of the partial days at the ends of an unfiltered DAY range (columns key, latency_p50,
  * latency_p95). A partial day is ranked over the part in the range (hour rows and the messages of partial hours) or,
  * when the part outside the range spans fewer hours (the rest of today, for a range that ends now, is empty), over the
- * day's rank arrays minus that part: `usage_rank_percentile_except` finds the value at a rank by binary search over the
+ * day's rank arrays minus that part: `usage_rank_percentiles` finds the value at a rank by binary search over the
  * day's distinct latencies, counting those at or below it in the day less those in the part left out. Both give
  * `percentile_cont`'s bits.
  */
@@ -147,11 +149,10 @@ function partialDayLatencies(tenantId: string, from: Date, to: Date, days: { fir
   const parts: Prisma.Sql[] = [];
   if (inside.length > 0) parts.push(weightedPercentiles(pieceLatencies(tenantId, inside), 'latency'));
   if (outside.length > 0) {
-    const percentile = (p: string) => Prisma.sql`usage_rank_percentile_except(a.latencies, a.upto, c.latencies, c.upto, ${Prisma.raw(p)})`;
     // A day with nothing left in the range has no bucket of its own here (NULL percentiles are dropped).
     parts.push(Prisma.sql`
-      SELECT x.key, x.latency_p50, x.latency_p95 FROM (
-        SELECT a.day::timestamp AS key, ${percentile('0.5')} AS latency_p50, ${percentile('0.95')} AS latency_p95
+      SELECT x.key, x.p[1] AS latency_p50, x.p[2] AS latency_p95 FROM (
+        SELECT a.day::timestamp AS key, usage_rank_percentiles(a.latencies, a.upto, c.latencies, c.upto, ${PERCENTILES}) AS p
         FROM usage_day_latency_ranks a
         LEFT JOIN (
           SELECT h.key, array_agg(h.value ORDER BY h.value) AS latencies, array_agg(h.upto ORDER BY h.value) AS upto
@@ -162,8 +163,9 @@ function partialDayLatencies(tenantId: string, from: Date, to: Date, days: { fir
           GROUP BY 1
         ) c ON c.key = a.day::timestamp
         WHERE a.tenant_id = ${tenantId} AND a.day IN (${Prisma.join(outside.map((piece) => Prisma.sql`${wallClock(piece.day)}::date`))})
+        OFFSET 0
       ) x
-      WHERE x.latency_p50 IS NOT NULL`);
+      WHERE x.p IS NOT NULL`);
   }
   return parts;
 }
@@ -171,7 +173,7 @@ function partialDayLatencies(tenantId: string, from: Date, to: Date, days: { fir
 /**
  * Sessions and their duration percentiles of an unfiltered DAY query (columns key, sessions, duration_p50,
  * duration_p95): a whole day without open sessions from its `usage_day_sessions` row alone (migration
- * usage_day_rollups, docs/decisions/0014), by `usage_sorted_percentile`, which has `percentile_cont`'s arithmetic over
+ * usage_day_rollups, docs/decisions/0014), by `usage_sorted_percentiles`, which has `percentile_cont`'s arithmetic over
  * the ascending durations of the day's ended sessions; a whole day with open sessions (whose duration still grows with
  * each message) and the partial days at the ends from the sessions table, by `percentile_cont`.
  */
@@ -189,9 +191,9 @@ function daySessions(
   // The open days are aggregated one by one (LATERAL), so that each reads one day's range of the index and no parallel
   // plan is started for a few hundred rows.
   return Prisma.sql`
-    SELECT a.day::timestamp AS key, cardinality(a.durations) AS sessions, usage_sorted_percentile(a.durations, 0.5) AS duration_p50,
-      usage_sorted_percentile(a.durations, 0.95) AS duration_p95
+    SELECT a.day::timestamp AS key, cardinality(a.durations) AS sessions, q.p[1] AS duration_p50, q.p[2] AS duration_p95
     FROM usage_day_sessions a
+    CROSS JOIN LATERAL (SELECT usage_sorted_percentiles(a.durations, ${PERCENTILES}) AS p OFFSET 0) q
     WHERE ${wholeDays} AND a.open = 0
     UNION ALL
     SELECT a.day::timestamp, o.sessions, o.duration_p50, o.duration_p95

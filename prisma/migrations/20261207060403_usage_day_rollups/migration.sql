@@ -8,8 +8,9 @@
 --   (count = cardinality, percentiles by rank); a day with open ones is read from the sessions table as before.
 --   Statement triggers on sessions rebuild the rows of the days whose sessions were inserted, deleted, or changed
 --   started_at or ended_at (an append, which only advances last_activity_at, touches none), from the sessions table.
--- usage_rank_percentile_except: a partial day's step latencies as its whole day's rank arrays less the part outside the
---   range (the rest of today is empty for a range that ends now).
+-- usage_rank_percentiles: a day's step latency percentiles from its rank arrays (usage_day_latency_ranks), all of them
+--   in one call, or those of a partial day as its whole day less the part outside the range (the rest of today, empty
+--   for a range that ends now).
 
 -- CreateTable
 CREATE TABLE "usage_day_message_rollups" (
@@ -247,41 +248,52 @@ $$;
 CREATE TRIGGER "usage_rollup_sessions_truncate" AFTER TRUNCATE ON "sessions"
   FOR EACH STATEMENT EXECUTE FUNCTION "usage_rollup_sessions_truncate"();
 
--- percentile_cont(p) over an ascending array of values (one element per value counted), with percentile_cont's
--- arithmetic (r = p * (n - 1), the values at ranks floor(r) and ceil(r), lo + (r - floor(r)) * (hi - lo)), so the
--- same bits; NULL for an empty array, as percentile_cont over no rows. PL/pgSQL so that the array is read once per call.
-CREATE FUNCTION "usage_sorted_percentile"(sorted DOUBLE PRECISION[], p DOUBLE PRECISION)
-RETURNS DOUBLE PRECISION LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+-- percentile_cont(p) for each p of ps over an ascending array of values (one element per value counted), with
+-- percentile_cont's arithmetic (r = p * (n - 1), the values at ranks floor(r) and ceil(r), lo + (r - floor(r)) * (hi -
+-- lo)), so the same bits; NULL for an empty array, as percentile_cont over no rows. PL/pgSQL, and all of ps in one call,
+-- so that the array (stored out of line) is read once per row.
+CREATE FUNCTION "usage_sorted_percentiles"(sorted DOUBLE PRECISION[], ps DOUBLE PRECISION[])
+RETURNS DOUBLE PRECISION[] LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
-  r DOUBLE PRECISION := p * (coalesce(cardinality(sorted), 0) - 1);
+  n INT := coalesce(cardinality(sorted), 0);
+  p DOUBLE PRECISION;
+  r DOUBLE PRECISION;
   lo DOUBLE PRECISION;
   hi DOUBLE PRECISION;
+  result DOUBLE PRECISION[] := '{}';
 BEGIN
-  IF coalesce(cardinality(sorted), 0) = 0 THEN
+  IF n = 0 THEN
     RETURN NULL;
   END IF;
-  lo := sorted[floor(r)::int + 1];
-  hi := sorted[ceil(r)::int + 1];
-  RETURN lo + ((r - floor(r)) * (hi - lo));
+  FOREACH p IN ARRAY ps LOOP
+    r := p * (n - 1);
+    lo := sorted[floor(r)::int + 1];
+    hi := sorted[ceil(r)::int + 1];
+    result := result || (lo + ((r - floor(r)) * (hi - lo)));
+  END LOOP;
+  RETURN result;
 END
 $$;
 
--- percentile_cont(p) of a day's step latencies less a part of them: the day's rank arrays (usage_day_latency_ranks)
--- minus the values out_latencies (ascending, distinct) with running counts out_upto; NULL when nothing is left. Used
--- for a partial day at the end of a range when the part outside the range is the smaller one. The value at rank k of
--- what is left is latencies[i] for the first i whose count left, upto[i] less the values left out at or below
--- latencies[i] (out_upto[width_bucket(latencies[i], out_latencies)]), exceeds k: a binary search, since that count
--- never decreases with i. The arithmetic is usage_rank_percentile's, so the bits are percentile_cont's.
-CREATE FUNCTION "usage_rank_percentile_except"(latencies DOUBLE PRECISION[], upto DOUBLE PRECISION[],
-  out_latencies DOUBLE PRECISION[], out_upto DOUBLE PRECISION[], p DOUBLE PRECISION)
-RETURNS DOUBLE PRECISION LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+-- percentile_cont(p) for each p of ps over a day's step latencies (its rank arrays in usage_day_latency_ranks: distinct
+-- latencies ascending, running counts upto) less the values out_latencies (ascending, distinct) with running counts
+-- out_upto (NULL: none); NULL when nothing is left. With nothing left out, the value at rank k is latencies[i] for the
+-- first i with upto[i] > k, i = width_bucket(k, upto) + 1 (usage_rank_percentile). Otherwise it is latencies[i] for the
+-- first i whose count left, upto[i] less the values left out at or below latencies[i]
+-- (out_upto[width_bucket(latencies[i], out_latencies)]), exceeds k: a binary search, since that count never decreases
+-- with i. Used for the whole days of an unfiltered DAY range, and for a partial day at its ends when the part outside
+-- the range is the smaller one. The arithmetic is percentile_cont's, so are the bits.
+CREATE FUNCTION "usage_rank_percentiles"(latencies DOUBLE PRECISION[], upto DOUBLE PRECISION[],
+  out_latencies DOUBLE PRECISION[], out_upto DOUBLE PRECISION[], ps DOUBLE PRECISION[])
+RETURNS DOUBLE PRECISION[] LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
   outs INT := coalesce(cardinality(out_latencies), 0);
   n DOUBLE PRECISION := upto[cardinality(upto)] - CASE WHEN outs = 0 THEN 0 ELSE out_upto[outs] END;
-  r DOUBLE PRECISION := p * (n - 1);
-  ranks DOUBLE PRECISION[] := ARRAY[floor(r), ceil(r)];
-  found DOUBLE PRECISION[] := '{}';
+  p DOUBLE PRECISION;
+  r DOUBLE PRECISION;
   k DOUBLE PRECISION;
+  found DOUBLE PRECISION[];
+  result DOUBLE PRECISION[] := '{}';
   lo INT;
   hi INT;
   mid INT;
@@ -291,25 +303,31 @@ BEGIN
   IF n IS NULL OR n <= 0 THEN
     RETURN NULL;
   END IF;
-  IF outs = 0 THEN
-    RETURN "usage_rank_percentile"(latencies, upto, p);
-  END IF;
-  FOREACH k IN ARRAY ranks LOOP
-    lo := 1;
-    hi := cardinality(latencies);
-    WHILE lo < hi LOOP
-      mid := (lo + hi) / 2;
-      j := width_bucket(latencies[mid], out_latencies);
-      kept := upto[mid] - CASE WHEN j = 0 THEN 0 ELSE out_upto[j] END;
-      IF kept > k THEN
-        hi := mid;
+  FOREACH p IN ARRAY ps LOOP
+    r := p * (n - 1);
+    found := '{}';
+    FOREACH k IN ARRAY ARRAY[floor(r), ceil(r)] LOOP
+      IF outs = 0 THEN
+        lo := width_bucket(k, upto) + 1;
       ELSE
-        lo := mid + 1;
+        lo := 1;
+        hi := cardinality(latencies);
+        WHILE lo < hi LOOP
+          mid := (lo + hi) / 2;
+          j := width_bucket(latencies[mid], out_latencies);
+          kept := upto[mid] - CASE WHEN j = 0 THEN 0 ELSE out_upto[j] END;
+          IF kept > k THEN
+            hi := mid;
+          ELSE
+            lo := mid + 1;
+          END IF;
+        END LOOP;
       END IF;
+      found := found || latencies[lo];
     END LOOP;
-    found := found || latencies[lo];
+    result := result || (found[1] + ((r - floor(r)) * (found[2] - found[1])));
   END LOOP;
-  RETURN found[1] + ((r - floor(r)) * (found[2] - found[1]));
+  RETURN result;
 END
 $$;
 
