@@ -82,6 +82,23 @@ function dayRankPercentiles(tenantId: string, first: Date, end: Date): Prisma.Sq
     WHERE a.tenant_id = ${tenantId} AND a.day >= ${wallClock(first)}::date AND a.day < ${wallClock(end)}::date`;
 }
 
+/**
+ * The facts (`usage_message_fact`, as the triggers read them) of the tenant's messages created in the intervals [from,
+ * to); an empty relation of the same columns when every interval is empty (a range on whole hours), so that nothing
+ * is planned for them.
+ */
+function messageFacts(tenantId: string, intervals: [Date, Date][]): Prisma.Sql {
+  const created = intervals
+    .filter(([from, to]) => from < to)
+    .map(([from, to]) => Prisma.sql`(m.created_at >= ${from} AND m.created_at < ${to})`);
+  if (created.length === 0) return Prisma.sql`SELECT f.* FROM unnest(ARRAY[]::usage_message_fact[]) f`;
+  return Prisma.sql`
+    SELECT f.* FROM messages m
+    JOIN sessions ss ON ss.id = m.session_id AND ss.tenant_id = m.tenant_id
+    CROSS JOIN LATERAL (SELECT (usage_message_fact(m, ss.channel, ss.status, 1)).*) f
+    WHERE m.tenant_id = ${tenantId} AND (${Prisma.join(created, ' OR ')})`;
+}
+
 /** Part of a UTC day: the whole hours [hoursFrom, hoursTo) from the hour table, the instants [from, to) from messages. */
 interface DayPiece {
   day: Date;
@@ -99,10 +116,9 @@ function pieceLatencies(tenantId: string, pieces: DayPiece[]): Prisma.Sql {
       .filter((piece) => piece.hoursFrom < piece.hoursTo)
       .map((piece) => Prisma.sql`(s.hour >= ${wallClock(piece.hoursFrom)} AND s.hour < ${wallClock(piece.hoursTo)})`),
   );
-  const instants = or(
-    pieces
-      .filter((piece) => piece.from < piece.to)
-      .map((piece) => Prisma.sql`(m.created_at >= ${piece.from} AND m.created_at < ${piece.to})`),
+  const facts = messageFacts(
+    tenantId,
+    pieces.map((piece) => [piece.from, piece.to]),
   );
   return Prisma.sql`
     SELECT date_trunc('day', s.hour) AS key, s.latency_ms AS value, s.messages AS weight
@@ -110,10 +126,8 @@ function pieceLatencies(tenantId: string, pieces: DayPiece[]): Prisma.Sql {
     WHERE s.tenant_id = ${tenantId} AND ${hours}
     UNION ALL
     SELECT date_trunc('day', f.hour), f.latency_ms, 1
-    FROM messages m
-    JOIN sessions ss ON ss.id = m.session_id AND ss.tenant_id = m.tenant_id
-    CROSS JOIN LATERAL (SELECT (usage_message_fact(m, ss.channel, ss.status, 1)).*) f
-    WHERE m.tenant_id = ${tenantId} AND ${instants} AND f.latency_ms IS NOT NULL`;
+    FROM (${facts}) f
+    WHERE f.latency_ms IS NOT NULL`;
 }
 
 /**
@@ -237,16 +251,17 @@ export function usageRollupStatement(input: RollupStatementInput): Prisma.Sql {
   const hours = whole(from, to, HOUR_MS);
   const hasHours = hours.first < hours.end;
   // The partial hours at the ends (or the whole range when it holds no whole hour), read from the messages.
-  const edges = hasHours
-    ? Prisma.sql`((m.created_at >= ${from} AND m.created_at < ${hours.first}) OR (m.created_at >= ${hours.end} AND m.created_at < ${to}))`
-    : Prisma.sql`(m.created_at >= ${from} AND m.created_at < ${to})`;
+  const edgeFacts = messageFacts(
+    tenantId,
+    hasHours
+      ? [
+          [from, hours.first],
+          [hours.end, to],
+        ]
+      : [[from, to]],
+  );
   const hourRange = (column: Prisma.Sql) =>
     hasHours ? Prisma.sql`${column} >= ${wallClock(hours.first)} AND ${column} < ${wallClock(hours.end)}` : Prisma.sql`FALSE`;
-  const edgeFacts = Prisma.sql`
-    SELECT f.* FROM messages m
-    JOIN sessions ss ON ss.id = m.session_id AND ss.tenant_id = m.tenant_id
-    CROSS JOIN LATERAL (SELECT (usage_message_fact(m, ss.channel, ss.status, 1)).*) f
-    WHERE m.tenant_id = ${tenantId} AND ${edges}`;
 
   // Unfiltered days and weeks read their whole days from the day rollups (no channel or status, a few rows per day),
   // and only the hours of partial days from the hour rollups.

@@ -8,6 +8,9 @@
 --   (count = cardinality, percentiles by rank); a day with open ones is read from the sessions table as before.
 --   Statement triggers on sessions rebuild the rows of the days whose sessions were inserted, deleted, or changed
 --   started_at or ended_at (an append, which only advances last_activity_at, touches none), from the sessions table.
+-- usage_apply_message_facts also locks the day rank rows it rebuilds before reading their days (a race of migration
+--   usage_day_latency_ranks: two writers of one day that shared no rollup row could each rebuild it without the
+--   other's latencies).
 -- usage_rank_percentiles: a day's step latency percentiles from its rank arrays (usage_day_latency_ranks), all of them
 --   in one call, or those of a partial day as its whole day less the part outside the range (the rest of today, empty
 --   for a range that ends now).
@@ -134,7 +137,14 @@ BEGIN
     USING (SELECT DISTINCT tenant_id, hour::date AS day, latency_ms FROM unnest(facts) WHERE sign < 0 AND latency_ms IS NOT NULL) k
     WHERE (r.tenant_id, r.day, r.latency_ms) = (k.tenant_id, k.day, k.latency_ms) AND r.messages = 0;
   END IF;
-  -- The rank arrays of the days whose latencies changed, rebuilt from their (by then final) day rows.
+  -- The rank arrays of the days whose latencies changed, rebuilt from their (by then final) day rows. Their rows are
+  -- locked first (created empty when missing), in key order, and rebuilt by the next statement, whose snapshot then
+  -- sees what a concurrent writer of the same day committed before this one got the lock: rebuilt in the same
+  -- statement, two writers of one day that shared no rollup row could each write the day without the other's values.
+  INSERT INTO "usage_day_latency_ranks" AS r (tenant_id, day, latencies, upto)
+  SELECT DISTINCT f.tenant_id, f.hour::date, '{}'::float8[], '{}'::float8[] FROM unnest(facts) f WHERE f.latency_ms IS NOT NULL
+  ORDER BY 1, 2
+  ON CONFLICT (tenant_id, day) DO UPDATE SET latencies = r.latencies;
   WITH touched AS (
     SELECT DISTINCT f.tenant_id, f.hour::date AS day FROM unnest(facts) f WHERE f.latency_ms IS NOT NULL
   ), fresh AS (
