@@ -190,6 +190,20 @@ it('answers as the scan after random writes, updates, ends and deletes, round af
     SELECT count(*) FILTER (WHERE open = 0)::int AS closed, count(*) FILTER (WHERE open > 0)::int AS open FROM usage_day_sessions`;
   expect(days!.closed).toBeGreaterThan(2);
   expect(days!.open).toBeGreaterThan(2);
+  // The days' rows, kept by applying each statement's changes, equal their recomputation from the sessions table.
+  const [drift] = await server.db.prisma.$queryRaw<{ rows: number }[]>`
+    SELECT count(*)::int AS rows FROM (
+      (SELECT tenant_id, day, durations, open FROM usage_day_sessions
+       EXCEPT ALL
+       SELECT tenant_id, day, coalesce(array_agg(duration ORDER BY duration) FILTER (WHERE ended), '{}'), count(*) FILTER (WHERE NOT ended)::int
+       FROM (SELECT tenant_id, date_trunc('day', started_at AT TIME ZONE 'UTC')::date AS day, ended_at IS NOT NULL AS ended,
+               extract(epoch FROM coalesce(ended_at, last_activity_at) - started_at)::float8 AS duration FROM sessions) s
+       GROUP BY 1, 2)
+      UNION ALL
+      (SELECT tenant_id, date_trunc('day', started_at AT TIME ZONE 'UTC')::date, NULL::float8[], NULL::int FROM sessions
+       EXCEPT SELECT tenant_id, day, NULL, NULL FROM usage_day_sessions)
+    ) d`;
+  expect(drift!.rows).toBe(0);
 });
 
 it('falls back to the scan for the filters the rollups do not carry, with the same answer through the API', async () => {

@@ -6,8 +6,8 @@
 --   duration, ended_at - started_at, no longer changes with appends) in ascending order, one element per session, and
 --   how many sessions of the day are open (ended_at NULL). A day without open sessions is answered from its row alone
 --   (count = cardinality, percentiles by rank); a day with open ones is read from the sessions table as before.
---   Statement triggers on sessions rebuild the rows of the days whose sessions were inserted, deleted, or changed
---   started_at or ended_at (an append, which only advances last_activity_at, touches none), from the sessions table.
+--   Statement triggers on sessions turn the sessions inserted, deleted, or changed in started_at or ended_at into
+--   signed facts (an append, which only advances last_activity_at, gives none) and apply them to the days' arrays.
 -- usage_apply_message_facts also locks the day rank rows it rebuilds before reading their days (a race of migration
 --   usage_day_latency_ranks: two writers of one day that shared no rollup row could each rebuild it without the
 --   other's latencies).
@@ -176,67 +176,88 @@ BEGIN
 END
 $$;
 
--- Rebuilds the usage_day_sessions rows of the given (tenant, day) pairs from the sessions table. The rows are locked
--- first (created empty where missing), in key order, so that concurrent writers of one day queue there; the rebuild is
--- the next statement, whose snapshot (READ COMMITTED) then sees what the writer before it committed. Days left without
--- sessions lose their row.
-CREATE FUNCTION "usage_refresh_day_sessions"(tenants TEXT[], days DATE[]) RETURNS void LANGUAGE plpgsql AS $$
+-- One session's contribution to its day: duration NULL while it is open (ended_at NULL), else ended_at - started_at
+-- in seconds, exactly as the usage scan computes it (extract(epoch FROM coalesce(ended_at, last_activity_at) -
+-- started_at), as double precision), counted sign times (+1 or -1).
+CREATE TYPE "usage_session_fact" AS (
+    "tenant_id" TEXT,
+    "day" DATE,
+    "duration" DOUBLE PRECISION,
+    "sign" INTEGER
+);
+
+CREATE FUNCTION "usage_session_fact"(tenant_id TEXT, started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, sign INTEGER)
+RETURNS "usage_session_fact" LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT ROW(
+    tenant_id,
+    date_trunc('day', started_at AT TIME ZONE 'UTC')::date,
+    CASE WHEN ended_at IS NOT NULL THEN extract(epoch FROM ended_at - started_at)::float8 END,
+    sign
+  )::"usage_session_fact"
+$$;
+
+-- Applies session facts to usage_day_sessions: per day, the durations taken out are removed from its array (one
+-- element each), those put in are added, and the array is sorted again (O(sessions of the day) in memory; the sessions
+-- table is not read); the open count moves by the open facts. The rows are locked first (created empty when missing),
+-- in key order, so that concurrent writers of one day queue there without deadlocking; rows left empty are deleted.
+CREATE FUNCTION "usage_apply_session_facts"(facts "usage_session_fact"[]) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-  IF cardinality(tenants) IS NULL OR cardinality(tenants) = 0 THEN
+  IF cardinality(facts) IS NULL OR cardinality(facts) = 0 THEN
     RETURN;
   END IF;
   INSERT INTO "usage_day_sessions" AS r (tenant_id, day, durations, open)
-  SELECT DISTINCT k.tenant_id, k.day, '{}'::float8[], 0 FROM unnest(tenants, days) k(tenant_id, day)
+  SELECT DISTINCT f.tenant_id, f.day, '{}'::float8[], 0 FROM unnest(facts) f
   ORDER BY 1, 2
   ON CONFLICT (tenant_id, day) DO UPDATE SET open = r.open;
 
-  UPDATE "usage_day_sessions" r SET durations = f.durations, open = f.open
+  UPDATE "usage_day_sessions" r
+  SET durations = ARRAY(
+        SELECT kept.v FROM (SELECT unnest(r.durations) AS v EXCEPT ALL SELECT unnest(d.removed)) kept
+        UNION ALL
+        SELECT unnest(d.added)
+        ORDER BY 1),
+      open = r.open + d.opened
   FROM (
-    SELECT k.tenant_id, k.day,
-      coalesce(array_agg(e.duration ORDER BY e.duration) FILTER (WHERE e.ended), '{}') AS durations,
-      count(e.ended) FILTER (WHERE NOT e.ended)::int AS open
-    FROM (SELECT DISTINCT tenant_id, day FROM unnest(tenants, days) k(tenant_id, day)) k
-    LEFT JOIN LATERAL (
-      SELECT s.ended_at IS NOT NULL AS ended,
-        extract(epoch FROM coalesce(s.ended_at, s.last_activity_at) - s.started_at)::float8 AS duration
-      FROM "sessions" s
-      WHERE s.tenant_id = k.tenant_id AND s.started_at >= (k.day::timestamp AT TIME ZONE 'UTC')
-        AND s.started_at < ((k.day + 1)::timestamp AT TIME ZONE 'UTC')
-    ) e ON TRUE
+    SELECT f.tenant_id, f.day,
+      coalesce(array_agg(f.duration) FILTER (WHERE f.sign < 0 AND f.duration IS NOT NULL), '{}') AS removed,
+      coalesce(array_agg(f.duration) FILTER (WHERE f.sign > 0 AND f.duration IS NOT NULL), '{}') AS added,
+      coalesce(sum(f.sign) FILTER (WHERE f.duration IS NULL), 0)::int AS opened
+    FROM unnest(facts) f
     GROUP BY 1, 2
-  ) f
-  WHERE r.tenant_id = f.tenant_id AND r.day = f.day;
+  ) d
+  WHERE r.tenant_id = d.tenant_id AND r.day = d.day;
 
   DELETE FROM "usage_day_sessions" r
-  USING (SELECT DISTINCT tenant_id, day FROM unnest(tenants, days) k(tenant_id, day)) k
+  USING (SELECT DISTINCT f.tenant_id, f.day FROM unnest(facts) f) k
   WHERE r.tenant_id = k.tenant_id AND r.day = k.day AND cardinality(r.durations) = 0 AND r.open = 0;
 END
 $$;
 
--- The days whose ended durations or open counts a statement on sessions may have changed: those of inserted and deleted
--- sessions, and of updated ones whose started_at or ended_at changed (old and new day).
+-- Sessions inserted, deleted, or updated in started_at or ended_at (the old and the new version, found by set
+-- difference of the transition tables, as usage_rollup_sessions_update finds moves): an append, which only advances
+-- last_activity_at, gives no fact.
 CREATE FUNCTION "usage_rollup_day_sessions"() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-  tenants TEXT[];
-  days DATE[];
+  facts "usage_session_fact"[];
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    SELECT array_agg(k.tenant_id), array_agg(k.day) INTO tenants, days FROM (
-      SELECT DISTINCT n.tenant_id, date_trunc('day', n.started_at AT TIME ZONE 'UTC')::date AS day FROM usage_new_day_sessions n) k;
+    facts := ARRAY(SELECT "usage_session_fact"(n.tenant_id, n.started_at, n.ended_at, 1) FROM usage_new_day_sessions n);
   ELSIF TG_OP = 'DELETE' THEN
-    SELECT array_agg(k.tenant_id), array_agg(k.day) INTO tenants, days FROM (
-      SELECT DISTINCT o.tenant_id, date_trunc('day', o.started_at AT TIME ZONE 'UTC')::date AS day FROM usage_old_day_sessions o) k;
+    facts := ARRAY(SELECT "usage_session_fact"(o.tenant_id, o.started_at, o.ended_at, -1) FROM usage_old_day_sessions o);
   ELSE
-    SELECT array_agg(k.tenant_id), array_agg(k.day) INTO tenants, days FROM (
-      SELECT DISTINCT c.tenant_id, date_trunc('day', c.started_at AT TIME ZONE 'UTC')::date AS day FROM (
-        (SELECT tenant_id, id, started_at, ended_at FROM usage_old_day_sessions
-         EXCEPT SELECT tenant_id, id, started_at, ended_at FROM usage_new_day_sessions)
+    facts := ARRAY(
+      SELECT "usage_session_fact"(c.tenant_id, c.started_at, c.ended_at, c.sign)
+      FROM (
+        SELECT changed.*, -1 AS sign FROM (
+          SELECT tenant_id, id, started_at, ended_at FROM usage_old_day_sessions
+          EXCEPT SELECT tenant_id, id, started_at, ended_at FROM usage_new_day_sessions) changed
         UNION ALL
-        (SELECT tenant_id, id, started_at, ended_at FROM usage_new_day_sessions
-         EXCEPT SELECT tenant_id, id, started_at, ended_at FROM usage_old_day_sessions)
-      ) c) k;
+        SELECT changed.*, 1 AS sign FROM (
+          SELECT tenant_id, id, started_at, ended_at FROM usage_new_day_sessions
+          EXCEPT SELECT tenant_id, id, started_at, ended_at FROM usage_old_day_sessions) changed
+      ) c);
   END IF;
-  PERFORM "usage_refresh_day_sessions"(tenants, days);
+  PERFORM "usage_apply_session_facts"(facts);
   RETURN NULL;
 END
 $$;
