@@ -70,9 +70,9 @@ function weightedPercentiles(rows: Prisma.Sql, name: string): Prisma.Sql {
 /**
  * Step latency percentiles of the whole UTC days in [first, end), one row per day of `usage_day_latency_ranks`
  * (migration usage_day_latency_ranks, docs/decisions/0014): columns key (the day as a timestamp), latency_p50,
- * latency_p95, by `usage_rank_percentiles` (all percentiles in one call), which has the arithmetic of {@link weightedPercentiles} and so the bits of
- * `percentile_cont`: the value at rank k is latencies[i] for the first i whose running count upto[i] exceeds k,
- * i = width_bucket(k, upto) + 1 (a binary search over the ascending running counts).
+ * latency_p95, by `usage_rank_percentiles` (all percentiles in one call), which has the arithmetic of
+ * {@link weightedPercentiles} and so the bits of `percentile_cont`: the value at rank k is latencies[i] for the first i
+ * whose running count upto[i] exceeds k, i = width_bucket(k, upto) + 1 (a binary search over the running counts).
  */
 function dayRankPercentiles(tenantId: string, first: Date, end: Date): Prisma.Sql {
   return Prisma.sql`
@@ -133,7 +133,7 @@ function pieceLatencies(tenantId: string, pieces: DayPiece[]): Prisma.Sql {
 /**
  * Step latency percentiles of the partial days at the ends of an unfiltered DAY range (columns key, latency_p50,
  * latency_p95). A partial day is ranked over the part in the range (hour rows and the messages of partial hours) or,
- * when the part outside the range spans fewer hours (the rest of today, for a range that ends now, is empty), over the
+ * when the part outside the range spans no more hours (the rest of today, for a range that ends now, is empty), over the
  * day's rank arrays minus that part: `usage_rank_percentiles` finds the value at a rank by binary search over the
  * day's distinct latencies, counting those at or below it in the day less those in the part left out. Both give
  * `percentile_cont`'s bits.
