@@ -7,12 +7,16 @@ import { UsageGroupBy } from './usage.type';
  *
  * - Messages, tokens and cost: `usage_message_rollups` for the whole UTC hours of the range, plus the messages of the
  *   partial hours at its ends, read as the triggers read them (`usage_message_fact`). Cost is priced per model from
- *   the token sums, so it follows the current MODEL_PRICES.
+ *   the token sums, so it follows the current MODEL_PRICES. The whole days of an unfiltered DAY or WEEK query read
+ *   `usage_day_message_rollups` (per day and model) instead.
  * - Step latency percentiles: ranked over exact values with their counts (`usage_latency_rollups` per hour, or
  *   `usage_day_latencies` for the whole days of an unfiltered WEEK query), as PostgreSQL's `percentile_cont` ranks
- *   every message; the whole days of an unfiltered DAY query read one row per day of `usage_day_latency_ranks`.
+ *   every message; the whole days of an unfiltered DAY query read one row per day of `usage_day_latency_ranks`, and
+ *   its partial days either their part in the range or their day's row less the part outside it.
  * - Sessions and their duration percentiles: the sessions table itself (durations change with every message, so a
  *   session's row is its rollup), or, by MODEL, `usage_session_models` weighted by messages as the scan weighs them.
+ *   The whole days of an unfiltered DAY query without open sessions read one row per day of `usage_day_sessions`
+ *   (the ended sessions' durations, which no longer change).
  * - Conversations: the conversations table, as the scan reads it.
  *
  * Rollup rows carry their session's `channel` and `status` under the sessions' own column names and are read under the
@@ -29,6 +33,8 @@ export interface RollupStatementInput {
   prices: string;
 }
 
+/** The percentiles usage reports, as the array the rank functions take: p50 and p95, in this order. */
+const PERCENTILES = Prisma.sql`'{0.5,0.95}'::float8[]`;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
@@ -64,16 +70,160 @@ function weightedPercentiles(rows: Prisma.Sql, name: string): Prisma.Sql {
 /**
  * Step latency percentiles of the whole UTC days in [first, end), one row per day of `usage_day_latency_ranks`
  * (migration usage_day_latency_ranks, docs/decisions/0014): columns key (the day as a timestamp), latency_p50,
- * latency_p95, by `usage_rank_percentile`, which has the arithmetic of {@link weightedPercentiles} and so the bits of
- * `percentile_cont`: the value at rank k is latencies[i] for the first i whose running count upto[i] exceeds k,
- * i = width_bucket(k, upto) + 1 (a binary search over the ascending running counts).
+ * latency_p95, by `usage_rank_percentiles` (all percentiles in one call), which has the arithmetic of
+ * {@link weightedPercentiles} and so the bits of `percentile_cont`: the value at rank k is latencies[i] for the first i
+ * whose running count upto[i] exceeds k, i = width_bucket(k, upto) + 1 (a binary search over the running counts).
  */
 function dayRankPercentiles(tenantId: string, first: Date, end: Date): Prisma.Sql {
   return Prisma.sql`
-    SELECT a.day::timestamp AS key, usage_rank_percentile(a.latencies, a.upto, 0.5) AS latency_p50,
-      usage_rank_percentile(a.latencies, a.upto, 0.95) AS latency_p95
+    SELECT a.day::timestamp AS key, q.p[1] AS latency_p50, q.p[2] AS latency_p95
     FROM usage_day_latency_ranks a
+    CROSS JOIN LATERAL (SELECT usage_rank_percentiles(a.latencies, a.upto, NULL, NULL, ${PERCENTILES}) AS p OFFSET 0) q
     WHERE a.tenant_id = ${tenantId} AND a.day >= ${wallClock(first)}::date AND a.day < ${wallClock(end)}::date`;
+}
+
+/**
+ * The facts (`usage_message_fact`, as the triggers read them) of the tenant's messages created in the intervals [from,
+ * to); an empty relation of the same columns when every interval is empty (a range on whole hours), so that nothing
+ * is planned for them.
+ */
+function messageFacts(tenantId: string, intervals: [Date, Date][]): Prisma.Sql {
+  const created = intervals
+    .filter(([from, to]) => from < to)
+    .map(([from, to]) => Prisma.sql`(m.created_at >= ${from} AND m.created_at < ${to})`);
+  if (created.length === 0) return Prisma.sql`SELECT f.* FROM unnest(ARRAY[]::usage_message_fact[]) f`;
+  return Prisma.sql`
+    SELECT f.* FROM messages m
+    JOIN sessions ss ON ss.id = m.session_id AND ss.tenant_id = m.tenant_id
+    CROSS JOIN LATERAL (SELECT (usage_message_fact(m, ss.channel, ss.status, 1)).*) f
+    WHERE m.tenant_id = ${tenantId} AND (${Prisma.join(created, ' OR ')})`;
+}
+
+/** Part of a UTC day: the whole hours [hoursFrom, hoursTo) from the hour table, the instants [from, to) from messages. */
+interface DayPiece {
+  day: Date;
+  hoursFrom: Date;
+  hoursTo: Date;
+  from: Date;
+  to: Date;
+}
+
+/** Rows (key: the day, value: a latency, weight) of the pieces: hour-table rows and the messages' own latencies. */
+function pieceLatencies(tenantId: string, pieces: DayPiece[]): Prisma.Sql {
+  const or = (parts: Prisma.Sql[]) => (parts.length > 0 ? Prisma.sql`(${Prisma.join(parts, ' OR ')})` : Prisma.sql`FALSE`);
+  const hours = or(
+    pieces
+      .filter((piece) => piece.hoursFrom < piece.hoursTo)
+      .map((piece) => Prisma.sql`(s.hour >= ${wallClock(piece.hoursFrom)} AND s.hour < ${wallClock(piece.hoursTo)})`),
+  );
+  const facts = messageFacts(
+    tenantId,
+    pieces.map((piece) => [piece.from, piece.to]),
+  );
+  return Prisma.sql`
+    SELECT date_trunc('day', s.hour) AS key, s.latency_ms AS value, s.messages AS weight
+    FROM usage_hour_latencies s
+    WHERE s.tenant_id = ${tenantId} AND ${hours}
+    UNION ALL
+    SELECT date_trunc('day', f.hour), f.latency_ms, 1
+    FROM (${facts}) f
+    WHERE f.latency_ms IS NOT NULL`;
+}
+
+/**
+ * Step latency percentiles of the partial days at the ends of an unfiltered DAY range (columns key, latency_p50,
+ * latency_p95). A partial day is ranked over the part in the range (hour rows and the messages of partial hours) or,
+ * when the part outside the range spans no more hours (the rest of today, for a range that ends now, is empty), over the
+ * day's rank arrays minus that part: `usage_rank_percentiles` finds the value at a rank by binary search over the
+ * day's distinct latencies, counting those at or below it in the day less those in the part left out. Both give
+ * `percentile_cont`'s bits.
+ */
+function partialDayLatencies(tenantId: string, from: Date, to: Date, days: { first: Date; end: Date }): Prisma.Sql[] {
+  const hourFloor = (instant: Date) => new Date(Math.floor(instant.getTime() / HOUR_MS) * HOUR_MS);
+  const hourCeil = (instant: Date) => new Date(Math.ceil(instant.getTime() / HOUR_MS) * HOUR_MS);
+  const plus = (instant: Date, ms: number) => new Date(instant.getTime() + ms);
+  const sides: { inside: DayPiece; outside: DayPiece }[] = [];
+  if (from < days.first) {
+    const day = plus(days.first, -DAY_MS);
+    sides.push({
+      inside: { day, hoursFrom: hourCeil(from), hoursTo: days.first, from, to: hourCeil(from) },
+      outside: { day, hoursFrom: day, hoursTo: hourFloor(from), from: hourFloor(from), to: from },
+    });
+  }
+  if (days.end < to) {
+    const day = days.end;
+    sides.push({
+      inside: { day, hoursFrom: day, hoursTo: hourFloor(to), from: hourFloor(to), to },
+      outside: { day, hoursFrom: hourCeil(to), hoursTo: plus(day, DAY_MS), from: to, to: hourCeil(to) },
+    });
+  }
+  const span = (piece: DayPiece) => piece.hoursTo.getTime() - piece.hoursFrom.getTime();
+  const inside = sides.filter((side) => span(side.outside) > span(side.inside)).map((side) => side.inside);
+  const outside = sides.filter((side) => span(side.outside) <= span(side.inside)).map((side) => side.outside);
+  const parts: Prisma.Sql[] = [];
+  if (inside.length > 0) parts.push(weightedPercentiles(pieceLatencies(tenantId, inside), 'latency'));
+  if (outside.length > 0) {
+    // A day with nothing left in the range has no bucket of its own here (NULL percentiles are dropped).
+    parts.push(Prisma.sql`
+      SELECT x.key, x.p[1] AS latency_p50, x.p[2] AS latency_p95 FROM (
+        SELECT a.day::timestamp AS key, usage_rank_percentiles(a.latencies, a.upto, c.latencies, c.upto, ${PERCENTILES}) AS p
+        FROM usage_day_latency_ranks a
+        LEFT JOIN (
+          SELECT h.key, array_agg(h.value ORDER BY h.value) AS latencies, array_agg(h.upto ORDER BY h.value) AS upto
+          FROM (
+            SELECT g.key, g.value, sum(g.weight) OVER (PARTITION BY g.key ORDER BY g.value ROWS UNBOUNDED PRECEDING)::float8 AS upto
+            FROM (SELECT w.key, w.value, sum(w.weight) AS weight FROM (${pieceLatencies(tenantId, outside)}) w GROUP BY 1, 2) g
+          ) h
+          GROUP BY 1
+        ) c ON c.key = a.day::timestamp
+        WHERE a.tenant_id = ${tenantId} AND a.day IN (${Prisma.join(outside.map((piece) => Prisma.sql`${wallClock(piece.day)}::date`))})
+        OFFSET 0
+      ) x
+      WHERE x.p IS NOT NULL`);
+  }
+  return parts;
+}
+
+/**
+ * Sessions and their duration percentiles of an unfiltered DAY query (columns key, sessions, duration_p50,
+ * duration_p95): a whole day without open sessions from its `usage_day_sessions` row alone (migration
+ * usage_day_rollups, docs/decisions/0014), by `usage_sorted_percentiles`, which has `percentile_cont`'s arithmetic over
+ * the ascending durations of the day's ended sessions; a whole day with open sessions (whose duration still grows with
+ * each message) and the partial days at the ends from the sessions table, by `percentile_cont`.
+ */
+function daySessions(
+  tenantId: string,
+  from: Date,
+  to: Date,
+  days: { first: Date; end: Date },
+  sessionKey: Prisma.Sql,
+  duration: Prisma.Sql,
+): Prisma.Sql {
+  const wholeDays = Prisma.sql`a.tenant_id = ${tenantId} AND a.day >= ${wallClock(days.first)}::date AND a.day < ${wallClock(days.end)}::date`;
+  const figures = Prisma.sql`count(*)::int AS sessions, percentile_cont(0.5) WITHIN GROUP (ORDER BY ${duration}) AS duration_p50,
+      percentile_cont(0.95) WITHIN GROUP (ORDER BY ${duration}) AS duration_p95`;
+  // The open days are aggregated one by one (LATERAL), so that each reads one day's range of the index and no parallel
+  // plan is started for a few hundred rows.
+  return Prisma.sql`
+    SELECT a.day::timestamp AS key, cardinality(a.durations) AS sessions, q.p[1] AS duration_p50, q.p[2] AS duration_p95
+    FROM usage_day_sessions a
+    CROSS JOIN LATERAL (SELECT usage_sorted_percentiles(a.durations, ${PERCENTILES}) AS p OFFSET 0) q
+    WHERE ${wholeDays} AND a.open = 0
+    UNION ALL
+    SELECT a.day::timestamp, o.sessions, o.duration_p50, o.duration_p95
+    FROM usage_day_sessions a
+    CROSS JOIN LATERAL (
+      SELECT ${figures} FROM sessions s
+      WHERE s.tenant_id = ${tenantId} AND s.started_at >= (a.day::timestamp AT TIME ZONE 'UTC')
+        AND s.started_at < ((a.day + 1)::timestamp AT TIME ZONE 'UTC')
+    ) o
+    WHERE ${wholeDays} AND a.open > 0
+    UNION ALL
+    SELECT ${sessionKey}::timestamp, ${figures}
+    FROM sessions s
+    WHERE s.tenant_id = ${tenantId}
+      AND ((s.started_at >= ${from} AND s.started_at < ${days.first}) OR (s.started_at >= ${days.end} AND s.started_at < ${to}))
+    GROUP BY 1`;
 }
 
 /** The usage statement over the rollups; its rows are the scan's (key, sessions, messages, …, latency_p95). */
@@ -101,22 +251,36 @@ export function usageRollupStatement(input: RollupStatementInput): Prisma.Sql {
   const hours = whole(from, to, HOUR_MS);
   const hasHours = hours.first < hours.end;
   // The partial hours at the ends (or the whole range when it holds no whole hour), read from the messages.
-  const edges = hasHours
-    ? Prisma.sql`((m.created_at >= ${from} AND m.created_at < ${hours.first}) OR (m.created_at >= ${hours.end} AND m.created_at < ${to}))`
-    : Prisma.sql`(m.created_at >= ${from} AND m.created_at < ${to})`;
+  const edgeFacts = messageFacts(
+    tenantId,
+    hasHours
+      ? [
+          [from, hours.first],
+          [hours.end, to],
+        ]
+      : [[from, to]],
+  );
   const hourRange = (column: Prisma.Sql) =>
     hasHours ? Prisma.sql`${column} >= ${wallClock(hours.first)} AND ${column} < ${wallClock(hours.end)}` : Prisma.sql`FALSE`;
-  const edgeFacts = Prisma.sql`
-    SELECT f.* FROM messages m
-    JOIN sessions ss ON ss.id = m.session_id AND ss.tenant_id = m.tenant_id
-    CROSS JOIN LATERAL (SELECT (usage_message_fact(m, ss.channel, ss.status, 1)).*) f
-    WHERE m.tenant_id = ${tenantId} AND ${edges}`;
+
+  // Unfiltered days and weeks read their whole days from the day rollups (no channel or status, a few rows per day),
+  // and only the hours of partial days from the hour rollups.
+  const days = whole(from, to, DAY_MS);
+  const dayTable = timed && conditions.length === 0 && days.first < days.end;
+  const partialDayHours = Prisma.sql`((s.hour >= ${wallClock(hours.first)} AND s.hour < ${wallClock(days.first)}) OR (s.hour >= ${wallClock(days.end)} AND s.hour < ${wallClock(hours.end)}))`;
 
   // Messages, tokens and cost per bucket.
-  const messageRows = Prisma.sql`
+  const messageDays = dayTable
+    ? Prisma.sql`
+    SELECT s.day::timestamp AS hour, NULL::text AS channel, NULL::session_status AS status, s.model, s.messages, s.input_tokens, s.output_tokens
+    FROM usage_day_message_rollups s
+    WHERE s.tenant_id = ${tenantId} AND s.day >= ${wallClock(days.first)}::date AND s.day < ${wallClock(days.end)}::date
+    UNION ALL`
+    : Prisma.empty;
+  const messageRows = Prisma.sql`${messageDays}
     SELECT s.hour, s.channel, s.status, s.model, s.messages, s.input_tokens, s.output_tokens
     FROM usage_message_rollups s
-    WHERE s.tenant_id = ${tenantId} AND ${hourRange(Prisma.sql`s.hour`)} AND ${filter}
+    WHERE s.tenant_id = ${tenantId} AND ${dayTable ? partialDayHours : hourRange(Prisma.sql`s.hour`)} AND ${filter}
     UNION ALL
     SELECT s.hour, s.channel, s.status, s.model, 1, s.input_tokens, s.output_tokens
     FROM (${edgeFacts}) s
@@ -131,11 +295,7 @@ export function usageRollupStatement(input: RollupStatementInput): Prisma.Sql {
 
   // Step latencies: exact values with their counts. Unfiltered days and weeks read whole days from the day table and
   // only the hours of partial days from the hour table.
-  const days = whole(from, to, DAY_MS);
-  const dayTable = timed && conditions.length === 0 && days.first < days.end;
-  const latencyHours = dayTable
-    ? Prisma.sql`((s.hour >= ${wallClock(hours.first)} AND s.hour < ${wallClock(days.first)}) OR (s.hour >= ${wallClock(days.end)} AND s.hour < ${wallClock(hours.end)}))`
-    : hourRange(Prisma.sql`s.hour`);
+  const latencyHours = dayTable ? partialDayHours : hourRange(Prisma.sql`s.hour`);
   // Unfiltered days and weeks need no channel, status or model: the hour table without them has far fewer rows.
   const latencyTable = timed && conditions.length === 0 ? Prisma.sql`usage_hour_latencies` : Prisma.sql`usage_latency_rollups`;
   const hourLatencies = Prisma.sql`
@@ -157,7 +317,7 @@ export function usageRollupStatement(input: RollupStatementInput): Prisma.Sql {
   const latencyParts = !dayTable
     ? [weightedPercentiles(hourLatencies, 'latency')]
     : groupBy === UsageGroupBy.DAY
-      ? [dayRankPercentiles(tenantId, days.first, days.end), weightedPercentiles(hourLatencies, 'latency')]
+      ? [dayRankPercentiles(tenantId, days.first, days.end), ...partialDayLatencies(tenantId, from, to, days)]
       : [weightedPercentiles(Prisma.sql`${hourLatencies} UNION ALL ${dayLatencies}`, 'latency')];
 
   // Sessions: started in the range (the sessions table), or by MODEL, served a message of the model in the range.
@@ -176,7 +336,9 @@ export function usageRollupStatement(input: RollupStatementInput): Prisma.Sql {
     }
   })();
   const sessionsPart = sessionKey
-    ? Prisma.sql`
+    ? dayTable && groupBy === UsageGroupBy.DAY
+      ? daySessions(tenantId, from, to, days, sessionKey, duration)
+      : Prisma.sql`
       SELECT ${sessionKey}::${keyType} AS key, count(*)::int AS sessions,
         percentile_cont(0.5) WITHIN GROUP (ORDER BY ${duration}) AS duration_p50,
         percentile_cont(0.95) WITHIN GROUP (ORDER BY ${duration}) AS duration_p95

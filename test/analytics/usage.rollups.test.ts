@@ -102,6 +102,9 @@ async function changeRandom(): Promise<void> {
     SELECT id FROM sessions WHERE status <> 'ACTIVE' ORDER BY id LIMIT 3)`;
   await prisma.$executeRaw`UPDATE sessions SET channel = ${rng.pick(CHANNELS)} WHERE id IN (
     SELECT id FROM sessions ORDER BY md5(id::text || ${rng.int(0, 1e6)}) LIMIT 8)`;
+  // Every open session of the first days ends (a day without open sessions is answered from usage_day_sessions alone).
+  await prisma.$executeRaw`UPDATE sessions SET status = 'CLOSED', ended_at = last_activity_at + interval '90 seconds'
+    WHERE status = 'ACTIVE' AND started_at < ${new Date(START + rng.int(1, 4) * DAY)}`;
   // Sessions' start and activity move (other day buckets, other durations).
   await prisma.$executeRaw`UPDATE sessions SET started_at = started_at - interval '13 hours', last_activity_at = last_activity_at + interval '7 minutes'
     WHERE id IN (SELECT id FROM sessions ORDER BY md5(id::text || ${rng.int(0, 1e6)}) LIMIT 5)`;
@@ -119,7 +122,7 @@ async function changeRandom(): Promise<void> {
   await prisma.$executeRaw`DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY md5(id::text || ${rng.int(0, 1e6)}) LIMIT 2)`;
 }
 
-/** Ranges: whole days, unaligned instants (partial hours and days at both ends), and less than an hour. */
+/** Ranges: whole days, unaligned instants (partial hours and days at both ends, mostly in or mostly out), and less than an hour. */
 function ranges(): { from: Date; to: Date }[] {
   const from = START + rng.int(0, 3 * DAY) + rng.int(1, 59) * 60_000 + rng.int(1, 59) * 1000;
   const inHour = START + rng.int(0, 6 * 24) * HOUR;
@@ -127,6 +130,8 @@ function ranges(): { from: Date; to: Date }[] {
     { from: new Date(START - DAY), to: new Date(START + 9 * DAY) },
     { from: new Date(from), to: new Date(from + rng.int(2, 5) * DAY + rng.int(1, 23) * HOUR + rng.int(1, 59) * 60_000) },
     { from: new Date(START + 2 * DAY + 5 * HOUR), to: new Date(START + 4 * DAY + 20 * HOUR) },
+    // Partial days mostly outside the range (their part in it is ranked; the ones above rank the day less the rest).
+    { from: new Date(START + DAY + 20 * HOUR + 10 * 60_000), to: new Date(START + 5 * DAY + 3 * HOUR + 30 * 60_000) },
     { from: new Date(inHour + 10 * 60_000), to: new Date(inHour + 50 * 60_000) },
   ];
 }
@@ -180,6 +185,25 @@ it('answers as the scan after random writes, updates, ends and deletes, round af
   }
   // The comparisons compared something: buckets with sessions, messages and latencies.
   expect(buckets).toBeGreaterThan(500);
+  // And days both with and without open sessions (the latter answered from usage_day_sessions alone).
+  const [days] = await server.db.prisma.$queryRaw<{ closed: number; open: number }[]>`
+    SELECT count(*) FILTER (WHERE open = 0)::int AS closed, count(*) FILTER (WHERE open > 0)::int AS open FROM usage_day_sessions`;
+  expect(days!.closed).toBeGreaterThan(2);
+  expect(days!.open).toBeGreaterThan(2);
+  // The days' rows, kept by applying each statement's changes, equal their recomputation from the sessions table.
+  const [drift] = await server.db.prisma.$queryRaw<{ rows: number }[]>`
+    SELECT count(*)::int AS rows FROM (
+      (SELECT tenant_id, day, durations, open FROM usage_day_sessions
+       EXCEPT ALL
+       SELECT tenant_id, day, coalesce(array_agg(duration ORDER BY duration) FILTER (WHERE ended), '{}'), count(*) FILTER (WHERE NOT ended)::int
+       FROM (SELECT tenant_id, date_trunc('day', started_at AT TIME ZONE 'UTC')::date AS day, ended_at IS NOT NULL AS ended,
+               extract(epoch FROM coalesce(ended_at, last_activity_at) - started_at)::float8 AS duration FROM sessions) s
+       GROUP BY 1, 2)
+      UNION ALL
+      (SELECT tenant_id, date_trunc('day', started_at AT TIME ZONE 'UTC')::date, NULL::float8[], NULL::int FROM sessions
+       EXCEPT SELECT tenant_id, day, NULL, NULL FROM usage_day_sessions)
+    ) d`;
+  expect(drift!.rows).toBe(0);
 });
 
 it('falls back to the scan for the filters the rollups do not carry, with the same answer through the API', async () => {
@@ -209,7 +233,8 @@ it('keeps no empty rollup rows: deleting every message empties them, and TRUNCAT
       SELECT tenant_id, count(*)::int AS n FROM (
         SELECT tenant_id FROM usage_message_rollups UNION ALL SELECT tenant_id FROM usage_session_models
         UNION ALL SELECT tenant_id FROM usage_latency_rollups UNION ALL SELECT tenant_id FROM usage_day_latencies
-        UNION ALL SELECT tenant_id FROM usage_day_latency_ranks UNION ALL SELECT tenant_id FROM usage_hour_latencies) r
+        UNION ALL SELECT tenant_id FROM usage_day_latency_ranks UNION ALL SELECT tenant_id FROM usage_hour_latencies
+        UNION ALL SELECT tenant_id FROM usage_day_message_rollups) r
       GROUP BY 1 ORDER BY 1`;
   expect((await counts()).map((row) => row.tenant_id)).toEqual(['acme', 'globex']);
   await server.db.prisma.$executeRaw`DELETE FROM messages WHERE tenant_id = 'acme'`;
@@ -225,4 +250,14 @@ it('keeps no empty rollup rows: deleting every message empties them, and TRUNCAT
     status: null,
   };
   expect(await usageBuckets(contextOf('acme'), query, 'rollups')).toEqual(await usageBuckets(contextOf('acme'), query, 'scan'));
+  // The sessions' day rows go with their sessions: deleted, and truncated.
+  const daySessions = async () =>
+    (await server.db.prisma.$queryRaw<{ tenant_id: string }[]>`SELECT DISTINCT tenant_id FROM usage_day_sessions ORDER BY 1`).map(
+      (row) => row.tenant_id,
+    );
+  expect(await daySessions()).toEqual(['acme', 'globex']);
+  await server.db.prisma.$executeRaw`DELETE FROM sessions WHERE tenant_id = 'acme'`;
+  expect(await daySessions()).toEqual(['globex']);
+  await server.db.prisma.$executeRaw`TRUNCATE sessions CASCADE`;
+  expect(await daySessions()).toEqual([]);
 });

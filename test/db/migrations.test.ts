@@ -152,6 +152,8 @@ describe('applyMigrations', () => {
           'tenants',
           'usage_day_latencies',
           'usage_day_latency_ranks',
+          'usage_day_message_rollups',
+          'usage_day_sessions',
           'usage_hour_latencies',
           'usage_latency_rollups',
           'usage_message_rollups',
