@@ -105,6 +105,6 @@ function fromRawListRow(row: RawConversationListRow): ConversationListRow {
     pendingInterrupt: row.pending_interrupt,
     lastError: row.last_error,
     metadata: row.metadata,
-    ...(row.total_tokens !== undefined ? { totalTokens: Number(row.total_tokens) } : {}),
+    totalTokens: row.total_tokens === undefined ? undefined : Number(row.total_tokens),
   };
 }
