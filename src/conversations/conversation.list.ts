@@ -1,15 +1,20 @@
 import { Prisma } from '../db/client';
 import { equalsAnyOf, type KeysetColumnType } from '../db/sql';
 import type { TenantContext } from '../core/context';
-import type { Conversation as ConversationRow } from '../generated/prisma/client';
 import { DECIMAL_AND_UUID, INTEGER_AND_UUID, TIMESTAMP_AND_UUID, type CursorShape } from '../graphql/connection';
 import { ConversationOrderField, type ConversationFilter, type ConversationOrder } from './conversation.inputs';
+import type { ConversationFields } from './conversation.type';
 
 /**
  * The conversations list, defined once: which conversations a filter selects (as SQL over the alias `c`), and the
  * columns each order sorts by (then by id, the keyset). The page and `totalCount` read conversations through this
  * module. A new filter is a field of `ConversationFilter` and a condition here.
  */
+
+/** A row of a conversations page: what a Conversation shows, and the total tokens when the list sorts by them. */
+export interface ConversationListRow extends ConversationFields {
+  totalTokens?: number;
+}
 
 /** How a list sorts by one column: its SQL name (a column of `c`) and type, and its cursors' sort value. */
 export interface ConversationOrderColumn {
@@ -18,7 +23,7 @@ export interface ConversationOrderColumn {
   /** What a cursor's sort value must be; a cursor holding anything else is refused before SQL. */
   cursor: CursorShape;
   /** A row's sort value as its cursor carries it: exact (a decimal as its string, a timestamp as ISO-8601). */
-  valueOf(row: ConversationRow): string | number;
+  valueOf(row: ConversationListRow): string | number;
 }
 
 /** The column each order sorts by. */
@@ -36,18 +41,13 @@ export const CONVERSATION_ORDER_COLUMNS: Record<ConversationOrderField, Conversa
     valueOf: (row) => row.createdAt.toISOString(),
   },
   // numeric(18, 8): its text (8 decimals) is exact, a JSON number would pass through floating point.
-  [ConversationOrderField.COST_USD]: {
-    sql: 'cost_usd',
-    type: 'numeric',
-    cursor: DECIMAL_AND_UUID,
-    valueOf: (row) => row.costUsd.toFixed(8),
-  },
+  [ConversationOrderField.COST_USD]: { sql: 'cost_usd', type: 'numeric', cursor: DECIMAL_AND_UUID, valueOf: (row) => row.costUsd },
   // bigint, within JavaScript's safe integers as `tokenUsage.total` (SafeInt) is.
   [ConversationOrderField.TOTAL_TOKENS]: {
     sql: 'total_tokens',
     type: 'bigint',
     cursor: INTEGER_AND_UUID,
-    valueOf: (row) => Number(row.totalTokens),
+    valueOf: (row) => row.totalTokens!,
   },
   [ConversationOrderField.STEP_COUNT]: { sql: 'step_count', type: 'integer', cursor: INTEGER_AND_UUID, valueOf: (row) => row.stepCount },
 };

@@ -5,40 +5,46 @@ import type { KeysetPage } from '../graphql/connection';
 import { OrderDirection } from '../graphql/order';
 import type { TenantContext } from '../core/context';
 import type { ConversationFilter, ConversationOrder } from './conversation.inputs';
-import { conversationListWhere, conversationOrderColumn } from './conversation.list';
+import { conversationListWhere, conversationOrderColumn, type ConversationListRow } from './conversation.list';
+import { ConversationOrderField } from './conversation.inputs';
 
 /** A page of conversations, with the total when asked for (else null). */
 export interface ConversationPage {
-  rows: ConversationRow[];
+  rows: ConversationListRow[];
   total: number | null;
 }
 
 /**
  * One page of the tenant's conversations in keyset order (`page.limit + 1` rows) and, when asked, the total, in ONE
- * statement.
+ * statement. It reads the columns a Conversation shows, `metadata` only when asked for (JSONB to text is most of what
+ * a page costs PostgreSQL, and a table rarely shows it).
  */
 export async function listConversationPage(
   context: TenantContext,
   filter: ConversationFilter | null | undefined,
   order: ConversationOrder,
   page: KeysetPage,
-  extras: { total: boolean },
+  extras: { total: boolean; metadata: boolean },
 ): Promise<ConversationPage> {
-  const { rows, total } = await selectPage<RawConversation>(context.db, {
+  const column = conversationOrderColumn(order);
+  const { rows, total } = await selectPage<RawConversationListRow>(context.db, {
     table: 'conversations',
     alias: 'c',
-    // cost_usd as text, for an exact Prisma.Decimal.
-    columns: Prisma.sql`c.id, c.tenant_id, c.thread_id, c.title, c.status, c.created_at, c.last_activity_at, c.step_count,
-      c.input_tokens, c.output_tokens, c.reasoning_tokens, c.cost_usd::text AS cost_usd, c.pending_interrupt, c.last_error,
-      c.last_checkpoint_id, c.total_tokens, c.metadata, c.models, c.tool_names`,
+    // Tokens and cost as text: numbers and the exact decimal string without BigInt or Prisma.Decimal per row.
+    columns: Prisma.sql`c.id, c.thread_id, c.title, c.status, c.created_at, c.last_activity_at, c.step_count,
+      c.input_tokens::text AS input_tokens, c.output_tokens::text AS output_tokens, c.reasoning_tokens::text AS reasoning_tokens,
+      c.cost_usd::text AS cost_usd, c.pending_interrupt, c.last_error,
+      ${extras.metadata ? Prisma.sql`c.metadata` : Prisma.sql`NULL::jsonb AS metadata`}${
+        order.field === ConversationOrderField.TOTAL_TOKENS ? Prisma.sql`, c.total_tokens` : Prisma.empty
+      }`,
     where: conversationListWhere(context, filter),
-    orderColumn: conversationOrderColumn(order).sql,
-    orderType: conversationOrderColumn(order).type,
+    orderColumn: column.sql,
+    orderType: column.type,
     descending: order.direction === OrderDirection.DESC,
     page,
     total: extras.total,
   });
-  return { rows: rows.map(fromRawConversation), total };
+  return { rows: rows.map(fromRawListRow), total };
 }
 
 /** Number of the tenant's conversations matching the filter. */
@@ -64,49 +70,41 @@ export function findConversationByThreadId(context: TenantContext, threadId: str
   return context.db.prisma.conversation.findFirst({ where: { tenantId: context.viewer.tenantId, threadId } });
 }
 
-interface RawConversation {
+interface RawConversationListRow {
   id: string;
-  tenant_id: string;
   thread_id: string;
   title: string | null;
   status: ConversationStatus;
   created_at: Date;
   last_activity_at: Date;
   step_count: number;
-  /** bigint columns: node-postgres reads them as strings. */
   input_tokens: string;
   output_tokens: string;
   reasoning_tokens: string;
   cost_usd: string;
-  pending_interrupt: Prisma.JsonValue;
-  last_error: Prisma.JsonValue;
-  last_checkpoint_id: string | null;
-  total_tokens: string;
-  metadata: Prisma.JsonValue;
-  models: string[] | null;
-  tool_names: string[] | null;
+  pending_interrupt: unknown;
+  last_error: unknown;
+  metadata: unknown;
+  /** bigint: node-postgres reads it as a string. Only when the list sorts by it. */
+  total_tokens?: string;
 }
 
-function fromRawConversation(row: RawConversation): ConversationRow {
+function fromRawListRow(row: RawConversationListRow): ConversationListRow {
   return {
     id: row.id,
-    tenantId: row.tenant_id,
     threadId: row.thread_id,
     title: row.title,
     status: row.status,
     createdAt: row.created_at,
     lastActivityAt: row.last_activity_at,
     stepCount: row.step_count,
-    inputTokens: BigInt(row.input_tokens),
-    outputTokens: BigInt(row.output_tokens),
-    reasoningTokens: BigInt(row.reasoning_tokens),
-    costUsd: new Prisma.Decimal(row.cost_usd),
+    inputTokens: Number(row.input_tokens),
+    outputTokens: Number(row.output_tokens),
+    reasoningTokens: Number(row.reasoning_tokens),
+    costUsd: row.cost_usd,
     pendingInterrupt: row.pending_interrupt,
     lastError: row.last_error,
-    lastCheckpointId: row.last_checkpoint_id,
-    totalTokens: BigInt(row.total_tokens),
     metadata: row.metadata,
-    models: row.models ?? [],
-    toolNames: row.tool_names ?? [],
+    totalTokens: row.total_tokens === undefined ? undefined : Number(row.total_tokens),
   };
 }

@@ -37,13 +37,17 @@ export class ConversationResolver {
     const listKey = `Conversation:${order.field}`;
     const column = conversationOrderColumn(order);
     const page = toKeysetPage(args, listKey, column.cursor);
-    const { rows, total } = await listConversationPage(tenant, args.filter, order, page, { total: selectsField(info, ['totalCount']) });
+    const { rows, total } = await listConversationPage(tenant, args.filter, order, page, {
+      total: selectsField(info, ['totalCount']),
+      // The only ways to this page's conversations are its edges and nodes: not selected there, metadata is never read.
+      metadata: selectsField(info, ['edges', 'node', 'metadata']) || selectsField(info, ['nodes', 'metadata']),
+    });
     return toConnection(
       rows,
       page,
       listKey,
       (row) => ({ value: column.valueOf(row), id: row.id }),
-      Conversation.fromRow,
+      Conversation.fromFields,
       () => (total !== null ? Promise.resolve(total) : countConversations(tenant, args.filter)),
     );
   }

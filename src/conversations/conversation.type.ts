@@ -111,6 +111,17 @@ export class Conversation extends Node {
 
   /** Maps a database row to its GraphQL object. */
   static fromRow(row: ConversationRow): Conversation {
+    return Conversation.fromFields({
+      ...row,
+      inputTokens: Number(row.inputTokens),
+      outputTokens: Number(row.outputTokens),
+      reasoningTokens: Number(row.reasoningTokens),
+      costUsd: row.costUsd.toFixed(8),
+    });
+  }
+
+  /** Makes the GraphQL object of a conversation's fields (a list page's row, or a database row converted by fromRow). */
+  static fromFields(row: ConversationFields): Conversation {
     const conversation = new Conversation();
     conversation.key = row.id;
     conversation.id = toGlobalId('Conversation', row.id);
@@ -120,10 +131,10 @@ export class Conversation extends Node {
     conversation.createdAt = row.createdAt;
     conversation.lastActivityAt = row.lastActivityAt;
     conversation.stepCount = row.stepCount;
-    const input = Number(row.inputTokens);
-    const output = Number(row.outputTokens);
-    conversation.tokenUsage = { input, output, total: input + output, reasoning: Number(row.reasoningTokens) };
-    conversation.costUsd = row.costUsd.toFixed(8);
+    const input = row.inputTokens;
+    const output = row.outputTokens;
+    conversation.tokenUsage = { input, output, total: input + output, reasoning: row.reasoningTokens };
+    conversation.costUsd = row.costUsd;
     conversation.pendingInterrupts = row.status === ConversationStatus.INTERRUPTED ? readPendingInterrupts(row.pendingInterrupt) : [];
     conversation.lastError = row.status === ConversationStatus.ERROR ? readError(row.lastError) : null;
     conversation.metadata = record(row.metadata) ?? {};
@@ -131,10 +142,30 @@ export class Conversation extends Node {
   }
 }
 
+/**
+ * What a Conversation object is made of: the columns it shows, tokens as numbers (within JavaScript's safe integers, as
+ * `SafeInt` requires) and the cost as its exact decimal string with 8 decimals, as `numeric(18, 8)` prints it.
+ */
+export interface ConversationFields {
+  id: string;
+  threadId: string;
+  title: string | null;
+  status: ConversationStatus;
+  createdAt: Date;
+  lastActivityAt: Date;
+  stepCount: number;
+  inputTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  costUsd: string;
+  pendingInterrupt: unknown;
+  lastError: unknown;
+  /** Null when the statement did not read it: a list reads it only when the operation shows it. */
+  metadata: unknown;
+}
+
 @ObjectType({ simpleResolvers: true, description: 'A page of conversations.' })
 export class ConversationConnection extends Connection(Conversation, 'conversation') {}
-
-type Json = ConversationRow['pendingInterrupt'];
 
 function record(value: unknown): Record<string, unknown> | null {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
@@ -145,7 +176,7 @@ function text(value: unknown): string | null {
 }
 
 /** Reads the stored pending interrupt: `{checkpointId, interrupts:[{interruptId,value,node}]}` or a single `{id, value}`. */
-function readPendingInterrupts(stored: Json): PendingInterrupt[] {
+function readPendingInterrupts(stored: unknown): PendingInterrupt[] {
   const root = record(stored);
   if (!root) return [];
   const checkpointId = text(root.checkpointId);
@@ -157,7 +188,7 @@ function readPendingInterrupts(stored: Json): PendingInterrupt[] {
   });
 }
 
-function readError(stored: Json): ConversationError | null {
+function readError(stored: unknown): ConversationError | null {
   const error = record(stored);
   if (!error) return null;
   return {

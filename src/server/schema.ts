@@ -5,7 +5,7 @@ import { buildSchema as buildTypeGraphQLSchema, createResolversMap, type NonEmpt
 import { authChecker } from '../core/auth';
 import { NodeResolver } from './node.resolver';
 import { checkEntityRepresentations } from '../graphql/entities';
-import { SessionResolver } from '../sessions/session.resolver';
+import { SessionResolver, sessionFieldResolvers } from '../sessions/session.resolver';
 import { MessageResolver } from '../sessions/message.resolver';
 import { MessageSearchResolver } from '../sessions/message-search.resolver';
 import { ConversationSessionsResolver, SessionConversationResolver } from '../sessions/session-conversation.resolver';
@@ -57,8 +57,8 @@ export async function buildSchema(): Promise<GraphQLSchema> {
   const typeDefs = withRootDescriptions(parse(`${FEDERATION_LINK}\n${printSchemaWithDirectives(schema)}`));
   const resolverMap = createResolversMap(schema) as Record<string, object>;
   const entityResolvers = { ...sessionEntityResolvers, ...conversationEntityResolvers };
-  for (const [typeName, entity] of Object.entries(entityResolvers)) {
-    resolverMap[typeName] = { ...resolverMap[typeName], ...entity };
+  for (const [typeName, resolvers] of [...Object.entries(entityResolvers), ...Object.entries(sessionFieldResolvers)]) {
+    resolverMap[typeName] = { ...resolverMap[typeName], ...resolvers };
   }
   // The resolver map's types are graphql-tools' loose shape; buildSubgraphSchema checks them at run time.
   const subgraph = buildSubgraphSchema([{ typeDefs, resolvers: resolverMap as never }]);

@@ -112,6 +112,21 @@ const MESSAGE_LIST_KEY = 'Message:CREATED_AT';
 
 const DEFAULT_ORDER: SessionOrder = { field: SessionOrderField.STARTED_AT, direction: OrderDirection.DESC };
 
+function messageCountOf(session: Session, context: RequestContext): number | Promise<number> {
+  return session.prefetched.messageCount ?? context.loaders.messageCountBySession.load(session.key);
+}
+
+/**
+ * Fields of Session resolved once per row of a list, as plain functions that replace type-graphql's resolvers of them
+ * in the schema: its wrapper converts the root, collects the parameters and runs the middleware chain on every call,
+ * for fields that need only the row and the context. Their @FieldResolver methods declare them (type, description).
+ */
+export const sessionFieldResolvers = {
+  Session: {
+    messageCount: (session: Session, _args: unknown, context: RequestContext) => messageCountOf(session, context),
+  },
+};
+
 /** Queries, mutations and fields of chat sessions. */
 @Resolver(() => Session)
 export class SessionResolver {
@@ -238,9 +253,10 @@ export class SessionResolver {
     return session.metadata ?? Session.metadataOf(await context.loaders.sessionMetadataByKey.load(session.key));
   }
 
+  // Declares the field; sessionFieldResolvers resolves it.
   @FieldResolver(() => NonNegativeInt, { description: 'Number of messages in the session.' })
   messageCount(@Root() session: Session, @Ctx() context: RequestContext): number | Promise<number> {
-    return session.prefetched.messageCount ?? context.loaders.messageCountBySession.load(session.key);
+    return messageCountOf(session, context);
   }
 
   @FieldResolver(() => MessageConnection, { description: 'The messages of the session, oldest first.' })

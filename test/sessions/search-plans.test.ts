@@ -222,6 +222,7 @@ describe("the repositories' statements (page and total in one), explained", () =
     const [page] = await indexesOfRepositoryReads((context) =>
       listConversationPage(context, filter, { field: ConversationOrderField.LAST_ACTIVITY_AT, direction: OrderDirection.DESC }, firstPage, {
         total: true,
+        metadata: true,
       }),
     );
     expect(page).toContain(index);
