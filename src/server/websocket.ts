@@ -280,13 +280,16 @@ export function serveWebSocket(options: {
           definition && coerced?.coerced
             ? operations.run({ document: args.document, definition, variables, coerced: coerced.coerced, rootValue, contextValue })
             : Promise.resolve(execute({ ...args, rootValue, contextValue }));
+        // The subscription's metric series, found once rather than by their labels on every event.
+        const name = field?.kind === 'Field' ? field.name.value : 'unknown';
+        const delivered = metrics.liveEvents.labels({ field: name, outcome: 'delivered' });
+        const latency = metrics.liveDeliveryLatency.labels({ field: name });
         const connection = (args.contextValue as LiveContext).live?.connection;
         const hold = (connection && holdWritesOf.get(connection)) || (() => undefined);
         return resolveEach(stream as AsyncIterator<LiveDelivery<unknown>>, args.contextValue as LiveContext, runEvent, (delivery) => {
           hold();
-          const name = field?.kind === 'Field' ? field.name.value : 'unknown';
-          metrics.liveEvents.inc({ field: name, outcome: 'delivered' });
-          metrics.liveDeliveryLatency.observe({ field: name }, (performance.now() - delivery.receivedAt) / 1000);
+          delivered.inc();
+          latency.observe((performance.now() - delivery.receivedAt) / 1000);
         });
       },
       onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(coded) } : undefined),
