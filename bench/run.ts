@@ -173,7 +173,9 @@ const CONVOQL_APPLICATION = 'convoql-bench';
 const BASELINE_APPLICATION = 'baseline-bench';
 
 /** Settings of the load benchmark's convoql server beyond the defaults. */
-const LOAD_BENCHMARK_ENV = { COST_BUDGET_MAX: '0' };
+// TENANT_QUEUE_LENGTH is today's default, set so that an older version compared with BENCH_COMPARE_WITH (whose queue
+// was as short as its concurrency) queues its connections alike instead of refusing them.
+const LOAD_BENCHMARK_ENV = { COST_BUDGET_MAX: '0', TENANT_QUEUE_LENGTH: '100' };
 
 function startConvoql(database: BenchDatabase, batching: boolean, env: Record<string, string> = {}): Promise<ServerProcess> {
   return startServerProcess(PROJECT_ROOT, {
