@@ -699,7 +699,10 @@ describe('session metadata', () => {
       nodes: [{ sessionId: 'with-metadata', metadata }, { sessionId: 'acme-00', metadata: {} }, { session: { metadata } }, null],
       _entities: [{ metadata }],
     });
-    // One batch per depth: the sessions of `nodes` and `_entities` together, then the session of the message.
-    expect(withoutSql(statements).filter((sql) => /SELECT id, metadata FROM sessions/.test(sql))).toHaveLength(2);
+    // Batched, never one statement per session: the sessions of `nodes` and `_entities` together, and the message's
+    // session (the same session) either joins that batch or, when its lookup answers a tick later, a second one.
+    const metadataReads = withoutSql(statements).filter((sql) => /SELECT id, metadata FROM sessions/.test(sql));
+    expect(metadataReads.length).toBeGreaterThanOrEqual(1);
+    expect(metadataReads.length).toBeLessThanOrEqual(2);
   });
 });
