@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { createDatabase, type Database } from './client';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
+import type { EmbeddedPostgres } from './embedded';
 import { applyMigrations, defaultMigrationPaths, pendingMigrations, readMigrations } from './migrations';
 
 /** Thrown when the database cannot be opened at start-up; its message is one line. */
@@ -72,6 +72,8 @@ export async function openDatabase(config: Config, logger: Logger, options: Open
 
 async function startEmbedded(config: Config, logger: Logger): Promise<EmbeddedPostgres> {
   try {
+    // Loaded only here: PGlite and its socket server cost a server on DATABASE_URL memory for nothing.
+    const { startEmbeddedPostgres } = await import('./embedded');
     const embedded = await startEmbeddedPostgres({ dataDir: config.database.dataDir });
     logger.info({ dataDir: config.database.dataDir }, 'embedded PostgreSQL (PGlite) started');
     return embedded;

@@ -1,4 +1,7 @@
-import Redis, { ReplyError } from 'ioredis';
+import type Redis from 'ioredis';
+
+/** ioredis, loaded when Redis is configured: a server without REDIS_URL need not hold it in memory. */
+type IoRedis = typeof import('ioredis');
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 
@@ -44,6 +47,7 @@ export class SharedStore implements SharedStoreStatus {
   private firstAvailable: (() => void) | undefined;
 
   private constructor(
+    private readonly ioredis: IoRedis,
     options: NonNullable<Config['redis']>,
     private readonly logger: Logger,
   ) {
@@ -62,8 +66,8 @@ export class SharedStore implements SharedStoreStatus {
       // Re-subscribed by `subscribeAll` on every ready connection, so a subscription made while Redis was down counts too.
       autoResubscribe: false,
     };
-    this.client = new Redis(options.url, { ...common, connectionName: 'convoql' });
-    this.subscriber = new Redis(options.url, { ...common, connectionName: 'convoql-subscriber' });
+    this.client = new ioredis.Redis(options.url, { ...common, connectionName: 'convoql' });
+    this.subscriber = new ioredis.Redis(options.url, { ...common, connectionName: 'convoql-subscriber' });
     // Ready only once a command is answered: a Redis that accepts connections but hangs would otherwise count as up.
     this.watch(this.client, 'client', () =>
       this.client.ping().then(
@@ -83,7 +87,7 @@ export class SharedStore implements SharedStoreStatus {
    * background, and the server meanwhile uses per-process state.
    */
   static async open(options: NonNullable<Config['redis']>, logger: Logger): Promise<SharedStore> {
-    const store = new SharedStore(options, logger);
+    const store = new SharedStore(await import('ioredis'), options, logger);
     const connected = new Promise<void>((resolve) => (store.firstAvailable = resolve));
     // A refused connection need not be waited for: the reconnections go on in the background.
     const refused = new Promise((resolve) => store.client.once('error', resolve));
@@ -198,7 +202,7 @@ export class SharedStore implements SharedStoreStatus {
 
   private failed(error: unknown, connection: 'client' | 'subscriber' = 'client'): void {
     if (this.closed) return;
-    if (error instanceof ReplyError) {
+    if (error instanceof this.ioredis.ReplyError) {
       // Redis answered, with an error (out of memory, a script's error): this operation falls back, Redis stays in use.
       const message = describe(error);
       if (!this.loggedReplies.has(message) && this.loggedReplies.size < 20) {
