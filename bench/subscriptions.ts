@@ -135,6 +135,14 @@ export async function runSubscriptions(
         ])
       )[0];
     const throughput = (segment: SegmentResult) => segment.requests / segment.seconds;
+    /** With --cpu-prof, a table segment profiled: the two profiles side by side show what the subscribers add per request. */
+    const profiled = async (segment: () => Promise<SegmentResult>, title: string): Promise<SegmentResult> => {
+      if (!cpuProfile) return segment();
+      await server.startProfile();
+      const result = await segment();
+      log(summarizeCpuProfile(await server.stopProfile(), title, result.requests).text);
+      return result;
+    };
     // A first segment warms the server (its compiled operations, V8's optimised code, the pools) and is not counted.
     await tableSegment();
     const tableAloneSegment = await tableSegment();
@@ -216,10 +224,10 @@ export async function runSubscriptions(
         `${describeCpu(writesAlone)} with nobody subscribed`,
     );
     if (profile) log(summarizeCpuProfile(profile, 'convoql CPU profile while delivering (no table load)', written.size).text);
-    const withSegment = await tableSegment();
+    const withSegment = await profiled(tableSegment, 'convoql CPU profile of the sessions table with the subscribers');
     const tableWithSubscribers = throughput(withSegment);
     await Promise.all(clients.map((client) => client.dispose()));
-    const tableAfterSegment = await tableSegment();
+    const tableAfterSegment = await profiled(tableSegment, 'convoql CPU profile of the sessions table after they left');
     const tableAfter = throughput(tableAfterSegment);
     const without = (tableAlone + tableAfter) / 2;
     log(
