@@ -1,9 +1,9 @@
 import type Redis from 'ioredis';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
 
 /** ioredis, loaded when Redis is configured: a server without REDIS_URL need not hold it in memory. */
 type IoRedis = typeof import('ioredis');
-import type { Config } from '../config';
-import type { Logger } from '../logger';
 
 /** Longest a start waits for Redis before it serves with per-process state (and keeps trying in the background). */
 const FIRST_CONNECT_WAIT_MS = 2_000;
