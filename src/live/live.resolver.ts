@@ -68,6 +68,22 @@ async function subscribeReplayTail({
   return replayTailStream({ watcher: bus, context: tenant, conversation, listKey, after, logger: tenant.logger });
 }
 
+/**
+ * What each event of a subscription resolves to: the value its stream delivered, as plain functions that replace
+ * type-graphql's resolvers of these fields in the schema. Its wrapper ran the `@Authorized` chain and converted the
+ * arguments (a SessionFilter into class instances) again on every event; the scope is checked once, when the
+ * subscription starts (type-graphql wraps `subscribe` with the auth checker), and the arguments are read there too.
+ */
+const deliveredValue = <T>(delivery: LiveDelivery<T>): T => delivery.value;
+export const liveFieldResolvers = {
+  Subscription: {
+    sessionChanged: { resolve: deliveredValue },
+    messageAdded: { resolve: deliveredValue },
+    conversationChanged: { resolve: deliveredValue },
+    replayTail: { resolve: deliveredValue },
+  },
+};
+
 /** Subscriptions to the tenant's sessions, messages and agent threads as they change, over WebSocket (graphql-ws). */
 @Resolver()
 export class LiveResolver {

@@ -15,7 +15,7 @@ import { UsageResolver } from '../analytics/usage.resolver';
 import { conversationEntityResolvers } from '../conversations/conversation.entities';
 import { ReplayResolver } from '../replay/replay.resolver';
 import { ViewerResolver } from '../api-keys/viewer.resolver';
-import { LiveResolver } from '../live/live.resolver';
+import { LiveResolver, liveFieldResolvers } from '../live/live.resolver';
 
 /** Federation 2 link; without it a subgraph silently composes as Federation 1. */
 const FEDERATION_LINK = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable"])';
@@ -57,8 +57,15 @@ export async function buildSchema(): Promise<GraphQLSchema> {
   const typeDefs = withRootDescriptions(parse(`${FEDERATION_LINK}\n${printSchemaWithDirectives(schema)}`));
   const resolverMap = createResolversMap(schema) as Record<string, object>;
   const entityResolvers = { ...sessionEntityResolvers, ...conversationEntityResolvers };
-  for (const [typeName, resolvers] of [...Object.entries(entityResolvers), ...Object.entries(sessionFieldResolvers)]) {
-    resolverMap[typeName] = { ...resolverMap[typeName], ...resolvers };
+  const plainResolvers = [entityResolvers, sessionFieldResolvers, liveFieldResolvers].flatMap((map) => Object.entries(map));
+  for (const [typeName, resolvers] of plainResolvers) {
+    const fields: Record<string, unknown> = { ...resolverMap[typeName] };
+    // A subscription field's entry holds `subscribe` beside `resolve`: only the part given replaces type-graphql's.
+    for (const [field, resolver] of Object.entries(resolvers as Record<string, unknown>)) {
+      const current = fields[field];
+      fields[field] = typeof resolver === 'object' && typeof current === 'object' ? { ...current, ...resolver } : resolver;
+    }
+    resolverMap[typeName] = fields;
   }
   // The resolver map's types are graphql-tools' loose shape; buildSubgraphSchema checks them at run time.
   const subgraph = buildSubgraphSchema([{ typeDefs, resolvers: resolverMap as never }]);
