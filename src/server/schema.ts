@@ -1,5 +1,5 @@
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { printSchemaWithDirectives } from '@graphql-tools/utils';
+import { mergeDeep, printSchemaWithDirectives } from '@graphql-tools/utils';
 import { Kind, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { buildSchema as buildTypeGraphQLSchema, createResolversMap, type NonEmptyArray } from 'type-graphql';
 import { authChecker } from '../core/auth';
@@ -55,18 +55,10 @@ export async function buildSchema(): Promise<GraphQLSchema> {
     },
   });
   const typeDefs = withRootDescriptions(parse(`${FEDERATION_LINK}\n${printSchemaWithDirectives(schema)}`));
-  const resolverMap = createResolversMap(schema) as Record<string, object>;
   const entityResolvers = { ...sessionEntityResolvers, ...conversationEntityResolvers };
-  const plainResolvers = [entityResolvers, sessionFieldResolvers, liveFieldResolvers].flatMap((map) => Object.entries(map));
-  for (const [typeName, resolvers] of plainResolvers) {
-    const fields: Record<string, unknown> = { ...resolverMap[typeName] };
-    // A subscription field's entry holds `subscribe` beside `resolve`: only the part given replaces type-graphql's.
-    for (const [field, resolver] of Object.entries(resolvers as Record<string, unknown>)) {
-      const current = fields[field];
-      fields[field] = typeof resolver === 'object' && typeof current === 'object' ? { ...current, ...resolver } : resolver;
-    }
-    resolverMap[typeName] = fields;
-  }
+  // Merged field by field, and within a subscription's entry part by part: the plain `resolve` replaces type-graphql's
+  // and its `subscribe` stays.
+  const resolverMap: object = mergeDeep([createResolversMap(schema), entityResolvers, sessionFieldResolvers, liveFieldResolvers]);
   // The resolver map's types are graphql-tools' loose shape; buildSubgraphSchema checks them at run time.
   const subgraph = buildSubgraphSchema([{ typeDefs, resolvers: resolverMap as never }]);
   checkEntityRepresentations(subgraph, new Set(Object.keys(entityResolvers)));
