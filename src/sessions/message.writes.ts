@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { Prisma } from '../db/client';
+import { newRowIds } from '../db/row-ids';
 import type { Config } from '../config';
 import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
 import type { TenantContext } from '../core/context';
@@ -169,8 +169,8 @@ export async function appendMessageBatches(
   const now = options.now ?? new Date();
   const onlyActive = options.onlyActive ?? true;
   const rows = batches.flatMap((batch) => batch.messages.map((message) => ({ sessionKey: batch.sessionKey, message })));
-  // Random ids, assigned in ascending order: the order given breaks ties of equal createdAt.
-  const ids = rows.map(() => randomUUID()).sort();
+  // Assigned in ascending order: the order given breaks ties of equal createdAt.
+  const ids = newRowIds(rows.length);
   const sessionKeys = [...new Set(batches.map((batch) => batch.sessionKey))];
   // Only the keys and times of the rows written come back: their role, content and metadata are the ones given.
   const [result] = await context.db.queryRows<{ sessions: string; inserted: string }>(Prisma.sql`

@@ -1,4 +1,5 @@
 import { Prisma } from '../db/client';
+import { newRowIds } from '../db/row-ids';
 import type { Config } from '../config';
 import type { Session as SessionRow } from '../generated/prisma/client';
 import type { TenantContext } from '../core/context';
@@ -161,15 +162,15 @@ async function upsertShape(context: TenantContext, shape: UpsertShape, inputs: r
   }
   const startedAt = inputs.map((input) => input.startedAt ?? now);
   return context.db.queryRows<RawSession & { created: boolean }>(Prisma.sql`
-    INSERT INTO sessions AS sessions (tenant_id, external_id, channel, started_at, last_activity_at, metadata, status, ended_at)
-    SELECT ${context.viewer.tenantId}, i.external_id, i.channel, i.started_at, greatest(i.started_at, i.last_activity_at), i.metadata,
+    INSERT INTO sessions AS sessions (id, tenant_id, external_id, channel, started_at, last_activity_at, metadata, status, ended_at)
+    SELECT i.id, ${context.viewer.tenantId}, i.external_id, i.channel, i.started_at, greatest(i.started_at, i.last_activity_at), i.metadata,
       i.status, i.ended_at
     FROM unnest(
-      ${inputs.map((input) => input.sessionId)}::text[], ${inputs.map((input) => input.channel)}::text[], ${startedAt}::timestamptz[],
+      ${newRowIds(inputs.length)}::uuid[], ${inputs.map((input) => input.sessionId)}::text[], ${inputs.map((input) => input.channel)}::text[], ${startedAt}::timestamptz[],
       ${inserted}::jsonb[], ${inputs.map((input) => input.createAs?.status ?? SessionStatus.ACTIVE)}::text[]::session_status[],
       ${inputs.map((input) => input.createAs?.endedAt ?? null)}::timestamptz[],
       ${inputs.map((input) => input.createAs?.lastActivityAt ?? null)}::timestamptz[]
-    ) AS i(external_id, channel, started_at, metadata, status, ended_at, last_activity_at)
+    ) AS i(id, external_id, channel, started_at, metadata, status, ended_at, last_activity_at)
     ON CONFLICT (tenant_id, external_id) DO UPDATE SET
       channel = EXCLUDED.channel,
       started_at = ${started},
