@@ -254,9 +254,10 @@ export function describeSize(size: DatasetSize): string {
 
 /**
  * Version of what a dataset of given options holds; a dataset of an older version is generated again. 2: the search
- * markers (prisma/seed/search-markers.ts), and the conversation sync run after seeding.
+ * markers (prisma/seed/search-markers.ts), and the conversation sync run after seeding. 3: sessions and messages
+ * written in time order (the same rows, laid out as a live system lays them out).
  */
-const DATASET_VERSION = 2;
+const DATASET_VERSION = 3;
 
 function datasetKey(size: DatasetSize): string {
   return `convoql-bench dataset ${JSON.stringify({ ...size, now: DATASET_NOW.toISOString(), version: DATASET_VERSION })}`;
