@@ -1,5 +1,5 @@
 import { Prisma } from '../db/client';
-import { equalsAnyOf, type KeysetColumnType } from '../db/sql';
+import { equalsAnyOf, plannedPerValues, type KeysetColumnType } from '../db/sql';
 import type { TenantContext } from '../core/context';
 import { DECIMAL_AND_UUID, INTEGER_AND_UUID, TIMESTAMP_AND_UUID, type CursorShape } from '../graphql/connection';
 import { ConversationOrderField, type ConversationFilter, type ConversationOrder } from './conversation.inputs';
@@ -65,19 +65,21 @@ export function conversationListWhere(context: TenantContext, filter: Conversati
   if (filter?.createdBefore) conditions.push(Prisma.sql`c.created_at < ${filter.createdBefore}`);
   if (filter?.lastActivityAfter) conditions.push(Prisma.sql`c.last_activity_at >= ${filter.lastActivityAfter}`);
   if (filter?.lastActivityBefore) conditions.push(Prisma.sql`c.last_activity_at < ${filter.lastActivityBefore}`);
-  if (filter?.metadata != null) conditions.push(Prisma.sql`c.metadata @> ${JSON.stringify(filter.metadata)}::jsonb`);
+  if (filter?.metadata != null) conditions.push(plannedPerValues(Prisma.sql`c.metadata @> ${JSON.stringify(filter.metadata)}::jsonb`));
   if (filter?.text != null && filter.text.trim() !== '') {
     // websearch_to_tsquery accepts any text; a query of no words (only punctuation) matches nothing. The configuration
     // is written into the statement (an identifier checked by src/config.ts), not passed as a parameter: a parameter
     // cast to regconfig is not a constant when the statement is planned, so the planner could not estimate the GIN
     // index's selectivity and preferred reading every search step.
     const config = Prisma.raw(`'${context.config.search.textSearchConfig}'::regconfig`);
-    conditions.push(Prisma.sql`EXISTS (SELECT 1 FROM conversation_search_steps t
-      WHERE t.conversation_id = c.id
-        AND t.tsv @@ websearch_to_tsquery(${config}, ${filter.text}))`);
+    conditions.push(
+      plannedPerValues(Prisma.sql`EXISTS (SELECT 1 FROM conversation_search_steps t
+        WHERE t.conversation_id = c.id
+          AND t.tsv @@ websearch_to_tsquery(${config}, ${filter.text}))`),
+    );
   }
-  if (filter?.model?.length) conditions.push(Prisma.sql`c.models && ${filter.model}::text[]`);
-  if (filter?.toolName?.length) conditions.push(Prisma.sql`c.tool_names && ${filter.toolName}::text[]`);
+  if (filter?.model?.length) conditions.push(plannedPerValues(Prisma.sql`c.models && ${filter.model}::text[]`));
+  if (filter?.toolName?.length) conditions.push(plannedPerValues(Prisma.sql`c.tool_names && ${filter.toolName}::text[]`));
   if (filter?.costUsd?.min != null) conditions.push(Prisma.sql`c.cost_usd >= ${filter.costUsd.min}::numeric`);
   if (filter?.costUsd?.max != null) conditions.push(Prisma.sql`c.cost_usd <= ${filter.costUsd.max}::numeric`);
   if (filter?.totalTokens?.min != null) conditions.push(Prisma.sql`c.total_tokens >= ${filter.totalTokens.min}::bigint`);

@@ -1,4 +1,5 @@
 import { Prisma } from '../db/client';
+import { plannedPerValues } from '../db/sql';
 import type { TenantContext } from '../core/context';
 import type { Message as MessageRow } from '../generated/prisma/client';
 import type { MessageRole } from './message.type';
@@ -57,5 +58,5 @@ export function webSearchQuery(context: TenantContext, text: string): Prisma.Sql
 
 /** Message `m`'s content matches the web-search query `text`. */
 export function messageMatches(context: TenantContext, text: string): Prisma.Sql {
-  return Prisma.sql`${messageDocument(context)} @@ ${webSearchQuery(context, text)}`;
+  return plannedPerValues(Prisma.sql`${messageDocument(context)} @@ ${webSearchQuery(context, text)}`);
 }

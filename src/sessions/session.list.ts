@@ -1,5 +1,5 @@
 import { Prisma } from '../db/client';
-import { equalsAnyOf } from '../db/sql';
+import { equalsAnyOf, plannedPerValues } from '../db/sql';
 import type { TenantContext } from '../core/context';
 import { messageMatches } from './message.list';
 import { SessionOrderField, type SessionFilter, type SessionOrder } from './session.inputs';
@@ -51,7 +51,7 @@ export function sessionFilterConditions(context: TenantContext, filter: SessionF
 
 /** Session `s`'s metadata contains `metadata` (`@>`, served by the GIN index `sessions_metadata_idx`). */
 export function sessionMetadataContains(metadata: Record<string, unknown>): Prisma.Sql {
-  return Prisma.sql`s.metadata @> ${JSON.stringify(metadata)}::jsonb`;
+  return plannedPerValues(Prisma.sql`s.metadata @> ${JSON.stringify(metadata)}::jsonb`);
 }
 
 /**

@@ -6,6 +6,8 @@
 import { createDatabase, type Database } from '../../src/db/client';
 import type { TenantContext } from '../../src/core/context';
 import { DEFAULT_PAGE_SIZE, type KeysetPage } from '../../src/graphql/connection';
+import { MessageSearchOrder } from '../../src/sessions/message-search.inputs';
+import { searchMessagePage } from '../../src/sessions/message-search.repository';
 import { findSessionsByKeys, findSessionWithMessagePage } from '../../src/sessions/session.repository';
 import { createMessages, createSession } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -60,5 +62,20 @@ onPostgres('hot reads as named prepared statements', () => {
       expect((await findSessionWithMessagePage(context, sessionKey, null, page, columns))?.messages).toHaveLength(3);
     }
     expect(await plansOf('LEFT JOIN LATERAL')).toEqual({ custom: 5, generic: 3 });
+  });
+
+  it('plans a search for its words on every execution: never a named statement', async () => {
+    const page: KeysetPage = { limit: DEFAULT_PAGE_SIZE, backward: false, seek: null };
+    for (let run = 0; run < 8; run++) {
+      await searchMessagePage(context, run % 2 ? 'rare' : 'common', null, MessageSearchOrder.RELEVANCE, page, true);
+      await searchMessagePage(context, 'common', null, MessageSearchOrder.NEWEST, page, true);
+    }
+    const { rows } = await db.pool.query<{ statement: string }>(
+      `SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%websearch_to_tsquery%'`,
+    );
+    expect(rows).toEqual([]);
+    // And the hot reads still are.
+    expect(await findSessionsByKeys(context, [sessionKey])).toHaveLength(1);
+    expect((await db.pool.query('SELECT 1 FROM pg_prepared_statements')).rowCount).toBeGreaterThan(0);
   });
 });
