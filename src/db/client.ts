@@ -149,7 +149,7 @@ const DUPLICATE_PREPARED_STATEMENT = '42P05';
  * The mark of a statement planned for its values on every execution (see plannedPerValues in sql.ts): sent unnamed,
  * so PostgreSQL plans it with the values bound. A named statement gets a generic plan after five executions when that
  * plan's estimate is not above the custom plans' average, and a generic plan cannot see a search term's selectivity:
- * it took a word in 10 % of the messages for one in 0.5 % and sorted all 91,774 matches (445 ms) instead of walking
+ * it took a word in 9 % of the messages for one in 0.5 % and sorted all 91,774 matches (445 ms) instead of walking
  * the newest messages (105 ms).
  */
 export const PLANNED_PER_VALUES = '/* planned per values */';
