@@ -88,7 +88,7 @@ export function createDatabase(
     (queryable: Pool | PoolClient, prepared: boolean) =>
     async <T>(statement: Prisma.Sql): Promise<T[]> => {
       statements.notify(statement.text);
-      const name = prepared && !statement.text.includes(PLANNED_PER_VALUES) ? names?.of(statement.text) : undefined;
+      const name = prepared ? names?.of(statement.text) : undefined;
       if (name) {
         try {
           return (await queryable.query({ name, text: statement.text, values: statement.values })).rows as T[];
@@ -158,7 +158,8 @@ export const PLANNED_PER_VALUES = '/* planned per values */';
  * Names for the texts of hand-written statements, so that each is a named prepared statement: PostgreSQL parses and
  * plans it once per connection instead of on every request (half the database CPU of a session detail). A text is
  * ours, never a client's, and a list's filters make a few hundred texts at most; past {@link MAX_NAMES} new texts go
- * unnamed, so that a bug cannot grow every connection's statement cache without end.
+ * unnamed, so that a bug cannot grow every connection's statement cache without end. A text marked
+ * {@link PLANNED_PER_VALUES} is never named.
  */
 class PreparedStatementNames {
   private static readonly MAX_NAMES = 2_000;
@@ -166,6 +167,7 @@ class PreparedStatementNames {
 
   /** The name of this text's statement, or undefined when it goes unnamed. */
   of(text: string): string | undefined {
+    if (text.includes(PLANNED_PER_VALUES)) return undefined;
     let name = this.names.get(text);
     if (name === undefined && this.names.size < PreparedStatementNames.MAX_NAMES) this.names.set(text, (name = `q${this.names.size}`));
     return name;
