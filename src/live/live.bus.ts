@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import { Message } from '../sessions/message.type';
 import type { SessionFilter } from '../sessions/session.inputs';
 import { Session } from '../sessions/session.type';
+import { findSessionsWithMessages, type SessionsWithMessages } from '../sessions/session.repository';
 import { Conversation } from '../conversations/conversation.type';
 import type { ConversationFilter } from '../conversations/conversation.inputs';
 import { parseLiveEvent, type ConversationEvent, type LiveEvent, type LiveEventKind, type ThreadEvent } from './live.events';
@@ -11,7 +12,7 @@ import { matchConversationFilters, matchSessionFilters } from './live.repository
 import type { LiveConnection, LiveDelivery, LiveSink } from './live.stream';
 import { ConversationChange, ConversationChangedEvent, SessionChange, SessionChangedEvent } from './live.type';
 
-type SessionRow = Parameters<typeof Session.fromRow>[0];
+type MessageRow = Parameters<typeof Message.fromRow>[0];
 
 /** True for a null filter, or one whose only condition (if any) is `field`. */
 function isNullFilterBut<T extends object>(filter: T | null, field: keyof T): boolean {
@@ -83,9 +84,9 @@ const CHANGE_OF_KIND: Record<LiveEventKind, SessionChange> = {
 /**
  * The process's one fan-out of live events: notifications from the database (one listening connection per process)
  * go to the subscriptions of their tenant. Notifications arriving together are handled as one batch per tenant, in
- * arrival (commit) order, one batch after another: the rows are read through the tenant's loaders (one statement per
- * kind of row per batch, shared by all its subscribers), and sessionChanged filters are tested by the sessions list's
- * own definition in one statement per batch (matchSessionFilters). A subscriber never sees another tenant's event: it
+ * arrival (commit) order, one batch after another: a batch's sessions and messages are read in one statement and
+ * primed into the tenant's loaders (shared by all its subscribers of the batch), and sessionChanged filters that need
+ * SQL are tested by the sessions list's own definition in one more statement (matchSessionFilters). A subscriber never sees another tenant's event: it
  * is only ever handed events of the tenant it subscribed as, with rows read as that tenant.
  */
 export class LiveEventBus {
@@ -319,11 +320,35 @@ export class LiveEventBus {
     const context = this.createContext(tenantId);
     const events = all.filter((event): event is LiveEvent => event.kind !== 'conversation.changed');
     const conversations = all.filter((event): event is ConversationEvent => event.kind === 'conversation.changed');
-    await Promise.all([
-      this.deliverMessages(context, watches, events),
-      this.deliverSessions(context, watches, events),
-      this.deliverConversations(context, watches, conversations),
-    ]);
+    await Promise.all([this.deliverSessionEvents(context, watches, events), this.deliverConversations(context, watches, conversations)]);
+  }
+
+  /**
+   * The batch's messageAdded and sessionChanged events from one statement: its sessions (counting their messages when
+   * anyone watches sessions: a dashboard's session list shows the count) and the added messages someone watches. The
+   * rows are primed into the batch's loaders, so a selection that reaches them again (`messageAdded { session }`)
+   * costs no statement.
+   */
+  private async deliverSessionEvents(context: RequestContext, watches: TenantWatches, events: LiveEvent[]): Promise<void> {
+    const watchesSessions = watches.sessions.groups.size > 0;
+    const added = events.filter((event) => event.kind === 'message.added' && watches.messages.has(event.sessionKey));
+    if (added.length === 0 && !watchesSessions) return;
+    const sessionKeys = new Set((watchesSessions ? events : added).map((event) => event.sessionKey));
+    const read = await findSessionsWithMessages(
+      asTenantContext(context),
+      [...sessionKeys],
+      added.map((event) => event.messageKey!),
+      { messageCounts: watchesSessions },
+    );
+    const { sessionByKey, messageCountBySession, messageByKey } = context.loaders;
+    for (const key of sessionKeys) {
+      const session = read.sessions.get(key);
+      sessionByKey.prime(key, session?.row ?? null);
+      if (session?.messageCount !== undefined) messageCountBySession.prime(key, session.messageCount);
+    }
+    for (const message of read.messages) messageByKey.prime(message.id, message);
+    this.deliverMessages(context, watches, added, new Map(read.messages.map((message) => [message.id, message])));
+    if (watchesSessions) await this.deliverSessions(context, watches, events, read.sessions);
   }
 
   private async deliverConversations(context: RequestContext, watches: TenantWatches, events: ConversationEvent[]): Promise<void> {
@@ -369,27 +394,33 @@ export class LiveEventBus {
     this.metrics?.delivered('conversationChanged', delivered);
   }
 
-  private async deliverMessages(context: RequestContext, watches: TenantWatches, events: LiveEvent[]): Promise<void> {
-    const added = events.filter((event) => event.kind === 'message.added' && watches.messages.has(event.sessionKey));
-    if (added.length === 0) return;
-    const rows = await context.loaders.messageByKey.loadMany(added.map((event) => event.messageKey!));
+  private deliverMessages(
+    context: RequestContext,
+    watches: TenantWatches,
+    added: readonly LiveEvent[],
+    messages: ReadonlyMap<string, MessageRow>,
+  ): void {
     let delivered = 0;
-    added.forEach((event, index) => {
-      const row = rows[index];
+    for (const event of added) {
+      const row = messages.get(event.messageKey!);
       // A message deleted (or its transaction's row not visible) by the time it is read is skipped.
-      if (!row || row instanceof Error || row.sessionId !== event.sessionKey) return;
+      if (!row || row.sessionId !== event.sessionKey) continue;
       const delivery: LiveDelivery<Message> = { value: Message.fromRow(row), context, receivedAt: event.receivedAt };
       for (const sink of watches.messages.get(event.sessionKey) ?? []) {
         sink.push(delivery);
         delivered++;
       }
-    });
-    this.metrics?.delivered('messageAdded', delivered);
+    }
+    if (added.length > 0) this.metrics?.delivered('messageAdded', delivered);
   }
 
-  private async deliverSessions(context: RequestContext, watches: TenantWatches, events: LiveEvent[]): Promise<void> {
-    const { groups, all, bySessionId, inSql } = watches.sessions;
-    if (groups.size === 0) return;
+  private async deliverSessions(
+    context: RequestContext,
+    watches: TenantWatches,
+    events: LiveEvent[],
+    read: SessionsWithMessages['sessions'],
+  ): Promise<void> {
+    const { all, bySessionId, inSql } = watches.sessions;
     // Changes of one session within the batch become one event listing each kind once, in the order first seen.
     const changes = new Map<string, { kinds: Set<SessionChange>; receivedAt: number }>();
     for (const event of events) {
@@ -397,22 +428,16 @@ export class LiveEventBus {
       if (entry) entry.kinds.add(CHANGE_OF_KIND[event.kind]);
       else changes.set(event.sessionKey, { kinds: new Set([CHANGE_OF_KIND[event.kind]]), receivedAt: event.receivedAt });
     }
-    const keys = [...changes.keys()];
-    // The rows first (one statement, tenant-checked): they decide without SQL the groups with no condition or only a
-    // session id; only the others are tested by the sessions list's definition, and a filter naming a session id only
-    // when a session of the batch has it. The benchmark's 500 per-session filters cost five statements of 100 boolean
-    // columns per batch before this.
-    const loaded = await context.loaders.sessionByKey.loadMany(keys);
-    const rows = new Map<string, SessionRow>();
-    keys.forEach((key, index) => {
-      const row = loaded[index];
-      if (row && !(row instanceof Error)) rows.set(key, row);
-    });
-    const present = keys.filter((key) => rows.has(key));
+    // The rows (read tenant-checked with the batch) decide without SQL the groups with no condition or only a session
+    // id; only the others are tested by the sessions list's definition, and a filter naming a session id only when a
+    // session of the batch has it. The benchmark's 500 per-session filters cost five statements of 100 boolean columns
+    // per batch before this.
+    const present = [...changes.keys()].filter((key) => read.has(key));
+    const externalIdOf = (key: string) => read.get(key)!.row.externalId;
     const reached = new Map<string, SessionWatchGroup[]>(
-      present.map((key) => [key, [...all, ...(bySessionId.get(rows.get(key)!.externalId) ?? [])]]),
+      present.map((key) => [key, [...all, ...(bySessionId.get(externalIdOf(key)) ?? [])]]),
     );
-    const externalIds = new Set(present.map((key) => rows.get(key)!.externalId));
+    const externalIds = new Set(present.map(externalIdOf));
     const tested = [...inSql].filter((group) => group.filter?.sessionId == null || externalIds.has(group.filter.sessionId));
     if (tested.length > 0 && present.length > 0) {
       const flags = await matchSessionFilters(
@@ -427,8 +452,9 @@ export class LiveEventBus {
       const reachedGroups = reached.get(key)!;
       if (reachedGroups.length === 0) continue;
       const change = changes.get(key)!;
+      const { row, messageCount } = read.get(key)!;
       const value: SessionChangedEvent = Object.assign(new SessionChangedEvent(), {
-        session: Session.fromRow(rows.get(key)!),
+        session: Session.fromRow(row, { messageCount }),
         changes: [...change.kinds],
       });
       const delivery: LiveDelivery<SessionChangedEvent> = { value, context, receivedAt: change.receivedAt };

@@ -50,6 +50,27 @@ describe('messageAdded', () => {
     expect(received.every((result) => result.errors === undefined)).toBe(true);
   });
 
+  it('reads a batch for messageAdded and sessionChanged, session and count included, in one statement', async () => {
+    const session = await createSession(server.db, { externalId: `one-read-${unique()}` });
+    const client = live();
+    const messages = client.subscribe(MESSAGE_ADDED, { id: sessionGid(session) });
+    const changes = client.subscribe(SESSION_CHANGED, { filter: { sessionId: session.externalId } });
+    await expectEventually(messages, async () => createMessages(server.db, session, [{ content: 'warm-up' }]));
+    await expectEventually(changes, async () => createMessages(server.db, session, [{ content: 'warm-up' }]));
+    const total = (await server.db.prisma.message.count({ where: { sessionId: session.id } })) + 1;
+    // The warm-ups' sessionChanged events, delivered or still to come, are not the test's.
+    changes.buffered.splice(0);
+    changes.ignore((later) => (later.data?.sessionChanged as { session: { messageCount: number } }).session.messageCount < total);
+    const { result, statements } = await server.db.statements.record(async () => {
+      await createMessages(server.db, session, [{ content: 'counted' }]);
+      return Promise.all([messages.next(), changes.next()]);
+    });
+    const expected = { sessionId: session.externalId, messageCount: total };
+    expect(result[0].data).toEqual({ messageAdded: { content: 'counted', role: 'USER', session: expected } });
+    expect(result[1].data).toMatchObject({ sessionChanged: { changes: ['MESSAGES_ADDED'], session: expected } });
+    expect(statements.filter((sql) => /^\s*SELECT/i.test(sql) && !/api_keys/.test(sql))).toHaveLength(1);
+  });
+
   it("yields nothing for another tenant's session, and never another tenant's message", async () => {
     const acmeSession = await createSession(server.db, { externalId: 'acme-secret' });
     const globexSession = await createSession(server.db, { tenantId: 'globex', externalId: 'globex-own' });
