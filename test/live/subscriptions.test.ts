@@ -57,8 +57,11 @@ describe('messageAdded', () => {
     const changes = client.subscribe(SESSION_CHANGED, { filter: { sessionId: session.externalId } });
     await expectEventually(messages, async () => createMessages(server.db, session, [{ content: 'warm-up' }]));
     await expectEventually(changes, async () => createMessages(server.db, session, [{ content: 'warm-up' }]));
+    // Batches are read one after another: once a later message has arrived, no earlier batch is being read. The
+    // sessionChanged events of earlier batches, delivered or still to come, count fewer messages than the next one.
+    await createMessages(server.db, session, [{ content: 'settled' }]);
+    await nextWhere(messages, (result) => JSON.stringify(result).includes('settled'));
     const total = (await server.db.prisma.message.count({ where: { sessionId: session.id } })) + 1;
-    // The warm-ups' sessionChanged events, delivered or still to come, are not the test's.
     changes.buffered.splice(0);
     changes.ignore((later) => (later.data?.sessionChanged as { session: { messageCount: number } }).session.messageCount < total);
     const { result, statements } = await server.db.statements.record(async () => {
@@ -312,6 +315,14 @@ async function expectEventually(subscription: TestSubscription, write: () => Pro
     return result;
   }
   throw new Error('the subscription never saw an event');
+}
+
+/** The subscription's next result that `predicate` accepts, skipping the others. */
+async function nextWhere(subscription: TestSubscription, predicate: (result: Awaited<ReturnType<TestSubscription['next']>>) => boolean) {
+  for (;;) {
+    const result = await subscription.next();
+    if (predicate(result)) return result;
+  }
 }
 
 let counter = 0;
