@@ -86,8 +86,9 @@ const CHANGE_OF_KIND: Record<LiveEventKind, SessionChange> = {
  * go to the subscriptions of their tenant. Notifications arriving together are handled as one batch per tenant, in
  * arrival (commit) order, one batch after another: a batch's sessions and messages are read in one statement and
  * primed into the tenant's loaders (shared by all its subscribers of the batch), and sessionChanged filters that need
- * SQL are tested by the sessions list's own definition in one more statement (matchSessionFilters). A subscriber never sees another tenant's event: it
- * is only ever handed events of the tenant it subscribed as, with rows read as that tenant.
+ * SQL are tested by the sessions list's own definition in one more statement (matchSessionFilters). A subscriber never
+ * sees another tenant's event: it is only ever handed events of the tenant it subscribed as, with rows read as that
+ * tenant.
  */
 export class LiveEventBus {
   private readonly tenants = new Map<string, TenantWatches>();

@@ -323,8 +323,7 @@ export async function findSessionsWithMessages(
         : Prisma.empty
     }
     LEFT JOIN messages m ON m.session_id = s.id AND m.tenant_id = s.tenant_id AND m.id = ANY(${[...messageKeys]}::uuid[])
-    WHERE s.tenant_id = ${context.viewer.tenantId} AND s.id = ANY(${[...sessionKeys]}::uuid[])
-    ORDER BY m.created_at, m.id`);
+    WHERE s.tenant_id = ${context.viewer.tenantId} AND s.id = ANY(${[...sessionKeys]}::uuid[])`);
   const sessions: SessionsWithMessages['sessions'] = new Map();
   for (const row of rows) {
     if (!sessions.has(row.id)) sessions.set(row.id, { row: fromRawSession(row), messageCount: row.message_count ?? undefined });
