@@ -48,9 +48,7 @@ export async function listSessionPage(
     orderColumn: SESSION_ORDER_COLUMNS[order.field].sql,
     descending: order.direction === OrderDirection.DESC,
     page,
-    perRow: extras.messageCounts
-      ? Prisma.sql`(SELECT count(*)::int FROM messages m WHERE m.session_id = page.id AND m.tenant_id = page.tenant_id) AS message_count`
-      : undefined,
+    perRow: extras.messageCounts ? Prisma.sql`(SELECT count(*)::int ${messagesOfSession('page')}) AS message_count` : undefined,
     total: extras.total,
   });
   return {
@@ -316,10 +314,9 @@ export async function findSessionsWithMessages(
       m.metadata AS message_metadata, m.client_message_id AS message_client_message_id
     FROM sessions s
     ${
+      // Counted once per session, though the join repeats a session for each of its added messages.
       options.messageCounts
-        ? Prisma.sql`CROSS JOIN LATERAL (
-            SELECT count(*)::int AS message_count FROM messages c WHERE c.session_id = s.id AND c.tenant_id = s.tenant_id
-          ) counted`
+        ? Prisma.sql`CROSS JOIN LATERAL (SELECT count(*)::int AS message_count ${messagesOfSession('s')}) counted`
         : Prisma.empty
     }
     LEFT JOIN messages m ON m.session_id = s.id AND m.tenant_id = s.tenant_id AND m.id = ANY(${[...messageKeys]}::uuid[])
@@ -329,6 +326,12 @@ export async function findSessionsWithMessages(
     if (!sessions.has(row.id)) sessions.set(row.id, { row: fromRawSession(row), messageCount: row.message_count ?? undefined });
   }
   return { sessions, messages: messagesOfJoinedRows(rows) };
+}
+
+/** `FROM … WHERE` of the messages of the session row `alias` (a trusted identifier), on the messages index. */
+function messagesOfSession(alias: string): Prisma.Sql {
+  const session = Prisma.raw(alias);
+  return Prisma.sql`FROM messages m WHERE m.session_id = ${session}.id AND m.tenant_id = ${session}.tenant_id`;
 }
 
 /** A message's columns beside its session's in a joined row; null for a session without messages. */
