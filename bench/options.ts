@@ -68,7 +68,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --only KEY,KEY            operations to run (keys as printed in the table), or one scenario alone: noisy-neighbour;
                             usage-rollups (usage by day from the scan vs the rollups, and the triggers' cost on a bulk
                             insert); search (or search-sessions, search-messages, search-conversations for part of it);
-                            subscriptions; append-messages; import (convoql import of
+                            subscriptions (BENCH_SUBSCRIPTIONS_CONTROL=1: its table rounds with no subscribers, a
+                            control of the method); append-messages; import (convoql import of
                             1,000,000 messages into a fresh PGlite and, with BENCH_DATABASE_URL, a new database
                             on that server; BENCH_IMPORT_MESSAGES, BENCH_IMPORT_MESSAGES_PER_SESSION); replica (agent
                             writes on a primary with and without the usage and search tiles on its streaming replica:

@@ -22,6 +22,8 @@ export interface ServerProcess {
   capturedStatements(): Promise<CapturedStatement[]>;
   /** The process's own memory breakdown (heap, external, array buffers), bytes. */
   memoryUsage(): Promise<NodeJS.MemoryUsage>;
+  /** Runs a full garbage collection in the process, then returns its memory breakdown. */
+  collectGarbage(): Promise<NodeJS.MemoryUsage>;
   /** Starts a V8 CPU profile of the process. */
   startProfile(): Promise<void>;
   /** Stops it and returns the .cpuprofile JSON. */
@@ -147,6 +149,7 @@ export async function startServerProcess(projectRoot: string, spec: ServerSpec):
     statementCount: async () => (await ask({ type: 'statement-count' })).count,
     capturedStatements: async () => (await ask({ type: 'captured-statements' })).statements,
     memoryUsage: async () => (await ask({ type: 'memory' })).usage,
+    collectGarbage: async () => (await ask({ type: 'collect-garbage' })).usage,
     startProfile: async () => void (await ask({ type: 'profile-start' })),
     stopProfile: async () => (await ask({ type: 'profile-stop' })).profile,
     cpuMs: () => processCpuMs(child.pid!),

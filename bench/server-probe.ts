@@ -1,7 +1,7 @@
 // Preloaded into each server under test (`node --require dist/bench/server-probe.js …`; never imported
 // by src/): counts every SQL statement the process sends through node-postgres, which both Prisma's pg
 // adapter and the baseline use, and answers the benchmark over the IPC channel: the statement count,
-// the process's memory breakdown, a CPU profile of a chosen interval (through the inspector), and (with
+// the process's memory breakdown (also after a full garbage collection), a CPU profile of a chosen interval (through the inspector), and (with
 // BENCH_CAPTURE_STATEMENTS=1) the last statements with their parameters, for EXPLAIN.
 import { Session } from 'node:inspector';
 import { createRequire } from 'node:module';
@@ -13,13 +13,19 @@ const pg = createRequire(path.join(process.cwd(), 'package.json'))('pg') as type
 
 /** What the benchmark asks a server over IPC. */
 export type ProbeRequest =
-  { type: 'statement-count' } | { type: 'captured-statements' } | { type: 'memory' } | { type: 'profile-start' } | { type: 'profile-stop' };
+  | { type: 'statement-count' }
+  | { type: 'captured-statements' }
+  | { type: 'memory' }
+  | { type: 'collect-garbage' }
+  | { type: 'profile-start' }
+  | { type: 'profile-stop' };
 
 /** What a server answers. */
 export type ProbeReply =
   | { type: 'statement-count'; count: number }
   | { type: 'captured-statements'; statements: CapturedStatement[] }
   | { type: 'memory'; usage: NodeJS.MemoryUsage }
+  | { type: 'collect-garbage'; usage: NodeJS.MemoryUsage }
   | { type: 'profile-start' }
   | { type: 'profile-stop'; profile: string };
 
@@ -64,6 +70,14 @@ async function answer(request: ProbeRequest): Promise<ProbeReply> {
       return { type: 'captured-statements', statements: captured.splice(0) };
     case 'memory':
       return { type: 'memory', usage: process.memoryUsage() };
+    case 'collect-garbage': {
+      // A full collection through the inspector, so that what is left is what the process still holds.
+      const session = new Session();
+      session.connect();
+      await post(session, 'HeapProfiler.collectGarbage');
+      session.disconnect();
+      return { type: 'collect-garbage', usage: process.memoryUsage() };
+    }
     case 'profile-start':
       profiler = new Session();
       profiler.connect();

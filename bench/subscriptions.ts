@@ -2,8 +2,10 @@
 // subscriptions (half messageAdded, half sessionChanged with a sessionId filter) while messages are written with SQL
 // at a fixed rate; delivery latency from commit to client, lost and duplicated messageAdded events, peak RSS; the
 // sessions table's throughput at 16 connections while the messages are written, with the subscribers and without them
-// (before they subscribe and after they leave), in three rounds; then 1,000 idle sockets opened and closed ten times,
-// with RSS before and after.
+// (before they subscribe and after they leave), in five rounds; then 1,000 idle sockets opened and closed ten times,
+// with RSS before and after. BENCH_SUBSCRIPTIONS_CONTROL=1 runs the rounds as a control: the subscribers leave before
+// the first round and do not come back, so both segments of a round run without them and the rounds' ratios show the
+// spread of the method itself on the machine.
 import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Pool } from 'pg';
@@ -27,8 +29,11 @@ const IDLE_SOCKETS = 1000;
 const IDLE_ROUNDS = 10;
 /** Connections of the sessions-table load beside the subscriptions, as the issue's table runs at. */
 const TABLE_CONNECTIONS = 16;
-/** Rounds of the sessions table with and without the subscribers. */
-const TABLE_ROUNDS = 3;
+/**
+ * Rounds of the sessions table with and without the subscribers. A control run on the 2-core machine (no subscribers in
+ * either segment) gave rounds of 0.91–1.07×: five rounds keep one disturbed segment from deciding the median.
+ */
+const TABLE_ROUNDS = 5;
 
 /** The environment the benchmark's convoql server gets beyond the benchmark's own. */
 export const SUBSCRIPTIONS_ENV = {
@@ -236,8 +241,10 @@ export async function runSubscriptions(
     // the rounds is the figure (one pair of segments moved by a tenth or more between runs on a shared machine).
     const rounds: { with: SegmentResult; after: SegmentResult; ratio: number }[] = [];
     let withoutBefore = tableAloneSegment;
+    const control = process.env.BENCH_SUBSCRIPTIONS_CONTROL === '1';
+    if (control) await unsubscribeAll();
     for (let round = 0; round < TABLE_ROUNDS; round++) {
-      if (round > 0) await subscribeAll();
+      if (round > 0 && !control) await subscribeAll();
       const title = (when: string) => `convoql CPU profile of the sessions table ${when} (round ${round + 1})`;
       const withSegment = round === 0 ? await profiled(tableSegment, title('with the subscribers')) : await tableSegment();
       await unsubscribeAll();
@@ -248,8 +255,11 @@ export async function runSubscriptions(
     }
     const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor(rounds.length / 2)]!;
     log(
-      `  sessions table at ${TABLE_CONNECTIONS} connections beside the writes, with the ${subscriptions} subscriptions / without ` +
-        `them, ${TABLE_ROUNDS} rounds: median ${median.ratio.toFixed(2)}× (target ≥ 0.9×); ${tableAlone.toFixed(0)} req/s before ` +
+      `  sessions table at ${TABLE_CONNECTIONS} connections beside the writes, ` +
+        (control
+          ? `CONTROL (BENCH_SUBSCRIPTIONS_CONTROL=1: no subscribers in either segment), ${TABLE_ROUNDS} rounds: median ${median.ratio.toFixed(2)}×; `
+          : `with the ${subscriptions} subscriptions / without them, ${TABLE_ROUNDS} rounds: median ${median.ratio.toFixed(2)}× (target ≥ 0.9×); `) +
+        `${tableAlone.toFixed(0)} req/s before ` +
         `they first subscribed, then ` +
         rounds
           .map(
@@ -266,8 +276,10 @@ export async function runSubscriptions(
         `${median.with.otherCpuPercent?.toFixed(0) ?? '–'} % / ${median.after.otherCpuPercent?.toFixed(0) ?? '–'} % of a core`,
     );
 
-    // Idle sockets: open (connection_init, acknowledged) and close 1,000 ten times.
+    // Idle sockets: open (connection_init, acknowledged) and close 1,000 ten times. Memory is read after a full garbage
+    // collection on both sides: RSS alone also counts garbage not collected yet (one run read 167 → 196 MB without it).
     await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const heapBefore = (await server.collectGarbage()).heapUsed / 2 ** 20;
     const before = server.rssMb();
     for (let round = 0; round < IDLE_ROUNDS; round++) {
       const idle = await Promise.all(
@@ -287,8 +299,11 @@ export async function runSubscriptions(
       await Promise.all(idle.map((socket) => new Promise((resolve) => (socket.once('close', resolve), socket.close(1000)))));
     }
     await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const heapAfter = (await server.collectGarbage()).heapUsed / 2 ** 20;
     log(
-      `  ${IDLE_SOCKETS} idle sockets opened and closed ${IDLE_ROUNDS}x: server RSS ${before?.toFixed(0)} MB before, ${server.rssMb()?.toFixed(0)} MB after`,
+      `  ${IDLE_SOCKETS} idle sockets opened and closed ${IDLE_ROUNDS}x, each reading after a full garbage collection: server RSS ` +
+        `${before?.toFixed(0)} MB before, ${server.rssMb()?.toFixed(0)} MB after; V8 heap used ${heapBefore.toFixed(1)} MB before, ` +
+        `${heapAfter.toFixed(1)} MB after`,
     );
   } finally {
     await pool.query(`DELETE FROM sessions WHERE external_id LIKE $1`, [`bench-live-${run}-%`]).catch(() => undefined);
