@@ -1,8 +1,9 @@
 // Preloaded into each server under test (`node --require dist/bench/server-probe.js …`; never imported
 // by src/): counts every SQL statement the process sends through node-postgres, which both Prisma's pg
 // adapter and the baseline use, and answers the benchmark over the IPC channel: the statement count,
-// the process's memory breakdown (also after a full garbage collection), a CPU profile of a chosen interval (through the inspector), and (with
-// BENCH_CAPTURE_STATEMENTS=1) the last statements with their parameters, for EXPLAIN.
+// the process's memory breakdown (also after a full garbage collection), a CPU profile of a chosen
+// interval (through the inspector), and (with BENCH_CAPTURE_STATEMENTS=1) the last statements with
+// their parameters, for EXPLAIN.
 import { Session } from 'node:inspector';
 import { createRequire } from 'node:module';
 import path from 'node:path';

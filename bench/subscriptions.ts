@@ -30,8 +30,8 @@ const IDLE_ROUNDS = 10;
 /** Connections of the sessions-table load beside the subscriptions, as the table runs at. */
 const TABLE_CONNECTIONS = 16;
 /**
- * Rounds of the sessions table with and without the subscribers. A control run on the 2-core machine (no subscribers in
- * either segment) gave rounds of 0.91–1.07×: five rounds keep one disturbed segment from deciding the median.
+ * Rounds of the sessions table with and without the subscribers. Control runs on the 2-core machine (no subscribers in
+ * either segment) gave rounds of 0.79–1.20×: five rounds keep one disturbed segment from deciding the median.
  */
 const TABLE_ROUNDS = 5;
 
