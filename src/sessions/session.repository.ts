@@ -48,7 +48,7 @@ export async function listSessionPage(
     orderColumn: SESSION_ORDER_COLUMNS[order.field].sql,
     descending: order.direction === OrderDirection.DESC,
     page,
-    perRow: extras.messageCounts ? Prisma.sql`(SELECT count(*)::int ${messagesOfSession('page')}) AS message_count` : undefined,
+    perRow: extras.messageCounts ? Prisma.sql`(SELECT count(*)::int ${fromMessagesOfSession('page')}) AS message_count` : undefined,
     total: extras.total,
   });
   return {
@@ -316,7 +316,7 @@ export async function findSessionsWithMessages(
     ${
       // Counted once per session, though the join repeats a session for each of its added messages.
       options.messageCounts
-        ? Prisma.sql`CROSS JOIN LATERAL (SELECT count(*)::int AS message_count ${messagesOfSession('s')}) counted`
+        ? Prisma.sql`CROSS JOIN LATERAL (SELECT count(*)::int AS message_count ${fromMessagesOfSession('s')}) counted`
         : Prisma.empty
     }
     LEFT JOIN messages m ON m.session_id = s.id AND m.tenant_id = s.tenant_id AND m.id = ANY(${[...messageKeys]}::uuid[])
@@ -328,10 +328,14 @@ export async function findSessionsWithMessages(
   return { sessions, messages: messagesOfJoinedRows(rows) };
 }
 
-/** `FROM … WHERE` of the messages of the session row `alias` (a trusted identifier), on the messages index. */
-function messagesOfSession(alias: string): Prisma.Sql {
+/**
+ * `FROM … WHERE` of the messages of the session row `alias` (a trusted identifier), on the messages index. Its own alias
+ * for messages, so that it never shadows a statement's `m`.
+ */
+function fromMessagesOfSession(alias: string): Prisma.Sql {
   const session = Prisma.raw(alias);
-  return Prisma.sql`FROM messages m WHERE m.session_id = ${session}.id AND m.tenant_id = ${session}.tenant_id`;
+  return Prisma.sql`FROM messages session_message
+    WHERE session_message.session_id = ${session}.id AND session_message.tenant_id = ${session}.tenant_id`;
 }
 
 /** A message's columns beside its session's in a joined row; null for a session without messages. */
