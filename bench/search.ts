@@ -366,6 +366,7 @@ async function buildCases(client: Client, fixtures: Fixtures, documents: Map<str
 /** EXPLAIN (ANALYZE, BUFFERS) of each read the request sent (reads only: EXPLAIN ANALYZE executes the statement). */
 async function explainAll(client: Client, statements: readonly { text: string; values: unknown[] }[]): Promise<ExplainedStatement[]> {
   const explained: ExplainedStatement[] = [];
+  await client.query('SET jit = off'); // as convoql's own connections run (src/db/client.ts)
   for (const statement of statements) {
     if (!/^\s*(SELECT|WITH)\b/i.test(statement.text) || /\b(INSERT|UPDATE|DELETE)\b/i.test(statement.text)) continue;
     const text = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${statement.text}`, statement.values);
