@@ -71,6 +71,7 @@ const SESSION_CHUNK = 1_000;
 // Tables seedDatabase writes, children first, as `reset` truncates them. Tenants and API keys stay.
 const SEEDED_TABLES = [
   'messages',
+  'session_search_documents',
   'sessions',
   'conversation_search_steps',
   'conversations',

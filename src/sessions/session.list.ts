@@ -1,7 +1,7 @@
 import { Prisma } from '../db/client';
 import { equalsAnyOf, plannedPerValues } from '../db/sql';
 import type { TenantContext } from '../core/context';
-import { messageMatches } from './message.list';
+import { messageMatches, STORED_DOCUMENT_CONFIG, webSearchQuery } from './message.list';
 import { SessionOrderField, type SessionFilter, type SessionOrder } from './session.inputs';
 
 /**
@@ -39,7 +39,7 @@ export function sessionFilterConditions(context: TenantContext, filter: SessionF
   if (filter?.lastActivityAfter) conditions.push(Prisma.sql`s.last_activity_at >= ${filter.lastActivityAfter}`);
   if (filter?.lastActivityBefore) conditions.push(Prisma.sql`s.last_activity_at < ${filter.lastActivityBefore}`);
   if (filter?.metadata) conditions.push(sessionMetadataContains(filter.metadata));
-  if (filter?.text?.trim()) conditions.push(anyMessage(messageMatches(context, filter.text)));
+  if (filter?.text?.trim()) conditions.push(sessionTextMatches(context, filter.text));
   if (filter?.hasErrors != null)
     conditions.push(Prisma.sql`${filter.hasErrors ? Prisma.empty : Prisma.sql`NOT `}${anyMessage(MESSAGE_HAS_ERRORS)}`);
   if (filter?.toolName?.length) conditions.push(anyMessage(messageCallsToolIn(filter.toolName)));
@@ -52,6 +52,28 @@ export function sessionFilterConditions(context: TenantContext, filter: SessionF
 /** Session `s`'s metadata contains `metadata` (`@>`, served by the GIN index `sessions_metadata_idx`). */
 export function sessionMetadataContains(metadata: Record<string, unknown>): Prisma.Sql {
   return plannedPerValues(Prisma.sql`s.metadata @> ${JSON.stringify(metadata)}::jsonb`);
+}
+
+/**
+ * Session `s` has a message whose content matches the web-search query `text`. In the stored document's configuration
+ * (the default) the session's document, the set of its messages' lexemes (`session_search_documents`, under a GIN
+ * index with the tenant), selects the sessions that can match, so a session is one index entry and not its ~10
+ * messages; for a query of one word or words joined by `or` the document proves the match, for any other (`&`, a
+ * phrase, an exclusion: the words may be in different messages) the candidates' messages are tested. The migration
+ * `session_search_document` defines the functions (docs/decisions/0019).
+ */
+function sessionTextMatches(context: TenantContext, text: string): Prisma.Sql {
+  const messageMatching = anyMessage(messageMatches(context, text));
+  if (context.config.search.textSearchConfig !== STORED_DOCUMENT_CONFIG) return messageMatching;
+  const query = webSearchQuery(context, text);
+  // Planned for its values, the query is a constant and the CASE keeps one branch: an exact query tests no message but
+  // an overflowed session's.
+  return plannedPerValues(Prisma.sql`EXISTS (
+    SELECT 1 FROM session_search_documents d
+    WHERE d.tenant_id = s.tenant_id AND d.session_id = s.id AND d.document @@ convoql_session_document_query(${query})
+      AND CASE WHEN convoql_session_document_query_is_exact(${query})
+        THEN NOT d.overflow OR convoql_session_message_matches(d.tenant_id, d.session_id, ${query})
+        ELSE ${messageMatching} END)`);
 }
 
 /**

@@ -148,6 +148,7 @@ describe('applyMigrations', () => {
           'conversation_step_index',
           'conversations',
           'messages',
+          'session_search_documents',
           'sessions',
           'tenants',
           'usage_day_latencies',
@@ -300,6 +301,42 @@ describe('applyMigrations', () => {
       }
     } finally {
       await db.drop();
+    }
+  });
+
+  test('session_search_document fills the documents of the sessions that already have messages', async () => {
+    const dir = await makeTempDir();
+    const db = await createTestDatabase({ migrated: false });
+    const migration = migrationNames.find((name) => name.endsWith('_session_search_document'))!;
+    try {
+      await cp(migrationsDir, dir, { recursive: true });
+      await rm(path.join(dir, migration), { recursive: true });
+      await applyMigrations(db.url, { migrationsDir: dir });
+      await withClient(db.url, (client) =>
+        client.query(`
+          INSERT INTO tenants (id, name) VALUES ('acme', 'Acme');
+          INSERT INTO sessions (id, tenant_id, external_id, channel) VALUES
+            ('00000000-0000-4000-8000-000000000001', 'acme', 'talked', 'web'), ('00000000-0000-4000-8000-000000000002', 'acme', 'silent', 'web');
+          INSERT INTO messages (tenant_id, session_id, role, content) VALUES
+            ('acme', '00000000-0000-4000-8000-000000000001', 'USER', 'Hello, hello there'),
+            ('acme', '00000000-0000-4000-8000-000000000001', 'ASSISTANT', 'Hello again');`),
+      );
+      await cp(path.join(migrationsDir, migration), path.join(dir, migration), { recursive: true });
+      expect((await applyMigrations(db.url, { migrationsDir: dir })).applied).toEqual([migration]);
+      const documents = await withClient(db.url, async (client) => {
+        const { rows } = await client.query(
+          `SELECT s.external_id, d.document::text AS document, d.overflow
+           FROM sessions s LEFT JOIN session_search_documents d ON d.tenant_id = s.tenant_id AND d.session_id = s.id ORDER BY 1`,
+        );
+        return rows;
+      });
+      expect(documents).toEqual([
+        { external_id: 'silent', document: null, overflow: null },
+        { external_id: 'talked', document: "'again' 'hello' 'there'", overflow: false },
+      ]);
+    } finally {
+      await db.drop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

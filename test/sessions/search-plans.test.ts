@@ -3,7 +3,7 @@
 // the indexes by itself: a condition on an expression the index does not hold (another text search configuration
 // literal, a cast) shows here as a sequential scan. Built by SQL in a second or two, even on PGlite. A word in one
 // message of 5,000 (`needle`) is read from the index; a word in nearly every message (`hay`) is tested on the newest
-// rows, and no plan parses message content: they read the stored document (docs/decisions/0016).
+// rows, and no plan parses message content: they read the stored documents (docs/decisions/0016, 0019).
 import { Prisma, type Database } from '../../src/db/client';
 import type { TenantContext } from '../../src/core/context';
 import { listConversationPage } from '../../src/conversations/conversation.repository';
@@ -47,7 +47,7 @@ beforeAll(async () => {
     WHERE c.tenant_id = 'acme'`);
   // VACUUM also moves the rows inserted since the GIN indexes were built from their pending lists into the indexes,
   // as autovacuum would: a long pending list makes an index scan look costly to the planner.
-  for (const table of ['sessions', 'messages', 'conversations', 'conversation_search_steps'])
+  for (const table of ['sessions', 'messages', 'session_search_documents', 'conversations', 'conversation_search_steps'])
     await server.db.prisma.$executeRawUnsafe(`VACUUM (ANALYZE) ${table}`);
 }, 300_000);
 
@@ -67,11 +67,24 @@ it('the metadata filter uses the GIN index on sessions.metadata', async () => {
   expect(await plan(Prisma.sql`SELECT count(*) FROM sessions s WHERE ${where}`)).toMatch(/Bitmap Index Scan on sessions_metadata_idx/);
 });
 
-it('the sessions text filter uses the GIN index on (tenant, stored document) of messages', async () => {
+it('the sessions text filter uses the GIN index on (tenant, session document), and a word needs no message read', async () => {
   const where = sessionListWhere(acme(), { text: 'needle' });
-  expect(await plan(Prisma.sql`SELECT count(*) FROM sessions s WHERE ${where}`)).toMatch(
-    /Bitmap Index Scan on messages_content_tsv_idx[^\n]*\n\s+Index Cond: \(\(tenant_id = [^)]+\) AND \(content_tsv @@/,
+  const text = await plan(Prisma.sql`SELECT count(*) FROM sessions s WHERE ${where}`);
+  expect(text).toMatch(
+    /Bitmap Index Scan on session_search_documents_document_idx[^\n]*\n\s+Index Cond: \(\(tenant_id = [^)]+\) AND \(document @@/,
   );
+  // The query is folded to a constant at planning: a word proves the match, so only an overflowed session tests messages.
+  expect(text).toMatch(/\(NOT (d\.)?overflow\) OR /);
+});
+
+it("several words select candidates by the session document and test the candidates' messages", async () => {
+  const where = sessionListWhere(acme(), { text: 'needle common' });
+  const text = await plan(Prisma.sql`SELECT count(*) FROM sessions s WHERE ${where}`);
+  expect(text).toMatch(
+    /Index Cond: \(\(tenant_id = [^)]+\) AND \(document @@ '''needle'' & ''common'' \| ''convoql overflow'''::tsquery\)\)/,
+  );
+  expect(text).toMatch(/content_tsv @@ '''needle'' & ''common'''::tsquery/);
+  expect(text).not.toMatch(/overflow\)/);
 });
 
 it('searchMessages uses the GIN index on (tenant, stored document) of messages: the tenant is an index condition', async () => {
@@ -136,8 +149,8 @@ const firstPage = { limit: 50, backward: false, seek: null };
 describe("the repositories' statements (page and total in one), explained", () => {
   it.each<[string, SessionFilter, string]>([
     ['metadata', { metadata: { plan: 'p7' } }, 'sessions_metadata_idx'],
-    ['text', { text: 'needle' }, 'messages_content_tsv_idx'],
-    ['text and metadata', { text: 'needle', metadata: { tier: 1 } }, 'messages_content_tsv_idx'],
+    ['text', { text: 'needle' }, 'session_search_documents_document_idx'],
+    ['text and metadata', { text: 'needle', metadata: { tier: 1 } }, 'session_search_documents_document_idx'],
   ])('the sessions page filtered by %s scans %s', async (_name, filter, index) => {
     const [page] = await indexesOfRepositoryReads((context) =>
       listSessionPage(context, filter, { field: SessionOrderField.STARTED_AT, direction: OrderDirection.DESC }, firstPage, {
@@ -149,7 +162,7 @@ describe("the repositories' statements (page and total in one), explained", () =
     expect(page).toContain(index);
   });
 
-  it("a sessions page filtered by a common word walks the sessions newest first and tests their messages' stored documents", async () => {
+  it('a sessions page filtered by a common word walks the sessions newest first and tests their session documents', async () => {
     const text = await planOfRepositoryRead((context) =>
       listSessionPage(context, { text: 'hay' }, { field: SessionOrderField.STARTED_AT, direction: OrderDirection.DESC }, firstPage, {
         metadata: true,
@@ -158,7 +171,7 @@ describe("the repositories' statements (page and total in one), explained", () =
       }),
     );
     expect(text).toMatch(/Index (Only )?Scan Backward using sessions_tenant_id_started_at_id_idx/);
-    expect(text).toMatch(/content_tsv @@/);
+    expect(text).toMatch(/d\.document @@/);
     expect(text).not.toMatch(/to_tsvector/);
   });
 
@@ -227,4 +240,11 @@ describe("the repositories' statements (page and total in one), explained", () =
     );
     expect(page).toContain(index);
   });
+});
+
+const onPostgres = process.env.TEST_DATABASE_URL ? it : it.skip;
+
+onPostgres("the server's connections do not JIT-compile: the text filter's plan is priced for an arm it rarely runs", async () => {
+  const [setting] = await server.db.queryRows<{ jit: string }>(Prisma.sql`SHOW jit`);
+  expect(setting).toEqual({ jit: 'off' });
 });

@@ -163,6 +163,9 @@ describe('session filters', () => {
     ['text, a phrase', { text: '"processing the refund"' }, ['s0']],
     ['text, an exclusion within one message', { text: 'refund -order' }, ['s0', 's3']],
     ['text, or', { text: 'parcel or remboursement' }, ['s1', 's2']],
+    ['text, words of one message, not of two', { text: 'want processing' }, []],
+    ['text, a phrase within one message, not across two', { text: '"order sure"' }, []],
+    ['text, an exclusion alone: a message without the word', { text: '-refund' }, ['s1', 's2', 's5']],
     ['text, case and punctuation', { text: 'PARCEL?!' }, ['s1']],
     ['text, stray syntax is no error', { text: 'refund )) ( - or' }, ['s0', 's3']],
     ['text, blank is no restriction', { text: '  ' }, ['s0', 's1', 's2', 's3', 's4', 's5']],
@@ -572,5 +575,81 @@ describe('the stored document (docs/decisions/0016)', () => {
     const { data } = await server.graphql<TextData>(TEXT, { q: 'refunds', text: 'refunds' });
     expect(data!.sessions.totalCount).toBe(0);
     expect(data!.searchMessages.totalCount).toBe(0);
+  });
+});
+
+describe('the session document (docs/decisions/0019)', () => {
+  const SESSIONS = `query ($text: String) { sessions(first: 10, filter: { text: $text }) { totalCount nodes { sessionId } } }`;
+  const found = async (target: TestServer, text: string) => {
+    const response = await target.graphql<{ sessions: { totalCount: number; nodes: { sessionId: string }[] } }>(SESSIONS, { text });
+    expect(response.errors).toBeUndefined();
+    expect(response.data!.sessions.totalCount).toBe(response.data!.sessions.nodes.length);
+    return response.data!.sessions.nodes.map((node) => node.sessionId);
+  };
+
+  it('follows messages deleted, edited, moved to another session and truncated', async () => {
+    const own = await startTestServer();
+    try {
+      const first = await createSession(own.db, { externalId: 'first', startedAt: at(0), lastActivityAt: at(0) });
+      const second = await createSession(own.db, { externalId: 'second', startedAt: at(1), lastActivityAt: at(1) });
+      const [alpha, beta] = await createMessages(own.db, first, [{ content: 'alpha one' }, { content: 'beta two' }]);
+      expect(await found(own, 'alpha')).toEqual(['first']);
+      await own.db.prisma.$executeRaw`DELETE FROM messages WHERE id = ${alpha!.id}::uuid`;
+      expect(await found(own, 'alpha')).toEqual([]);
+      expect(await found(own, 'beta')).toEqual(['first']);
+      await own.db.prisma.$executeRaw`UPDATE messages SET content = 'gamma two' WHERE id = ${beta!.id}::uuid`;
+      expect(await found(own, 'beta')).toEqual([]);
+      expect(await found(own, 'gamma')).toEqual(['first']);
+      await own.db.prisma.$executeRaw`UPDATE messages SET session_id = ${second.id}::uuid WHERE id = ${beta!.id}::uuid`;
+      expect(await found(own, 'gamma')).toEqual(['second']);
+      expect(await found(own, 'two')).toEqual(['second']);
+      await own.db.prisma.$executeRaw`TRUNCATE messages`;
+      expect(await found(own, 'two')).toEqual([]);
+      expect(await own.db.prisma.$queryRaw`SELECT count(*)::int AS documents FROM session_search_documents`).toEqual([{ documents: 0 }]);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('finds messages appended through the API at once, and never those of another tenant', async () => {
+    const own = await startTestServer();
+    try {
+      const session = await createSession(own.db, { externalId: 'live', startedAt: at(0), lastActivityAt: at(0) });
+      const foreign = await createSession(own.db, { tenantId: 'globex', externalId: 'foreign', startedAt: at(1) });
+      await createMessages(own.db, foreign, [{ content: 'globexonly quokka' }]);
+      const response = await own.graphql<{ appendMessages: { appendedCount: number } }>(
+        `mutation ($input: AppendMessagesInput!) { appendMessages(input: $input) { appendedCount } }`,
+        { input: { sessionId: session.externalId, messages: [{ clientMessageId: 'c1', role: 'USER', content: 'my quokka escaped' }] } },
+      );
+      expect(response.data).toEqual({ appendMessages: { appendedCount: 1 } });
+      expect(await found(own, 'quokka')).toEqual(['live']);
+      expect(await found(own, 'globexonly')).toEqual([]);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('a session whose words pass the bound is still found, through its messages', async () => {
+    const own = await startTestServer();
+    try {
+      const big = await createSession(own.db, { externalId: 'big', startedAt: at(0), lastActivityAt: at(0) });
+      const small = await createSession(own.db, { externalId: 'small', startedAt: at(1), lastActivityAt: at(1) });
+      // 15,000 distinct words of 9–13 characters: about 200 kB of lexemes, past the 128 kB bound.
+      const words = Array.from({ length: 15_000 }, (_, index) => `lexeme${index}`);
+      await createMessages(own.db, big, [{ content: words.slice(0, 7_500).join(' ') }, { content: words.slice(7_500).join(' ') }]);
+      await createMessages(own.db, small, [{ content: 'lexeme7 and lexeme9000 together' }]);
+      const [row] = await own.db.prisma.$queryRaw<{ overflow: boolean; document: string }[]>`
+        SELECT overflow, document::text AS document FROM session_search_documents WHERE session_id = ${big.id}::uuid`;
+      expect(row).toEqual({ overflow: true, document: "'convoql overflow'" });
+      await createMessages(own.db, big, [{ content: 'appended afterwards' }]);
+      expect(await found(own, 'afterwards')).toEqual(['big']);
+      expect(await found(own, 'lexeme14999')).toEqual(['big']);
+      expect(await found(own, 'lexeme7 or nothing')).toEqual(['small', 'big']);
+      expect(await found(own, 'lexeme7 lexeme9000')).toEqual(['small']);
+      expect(await found(own, '"lexeme2 lexeme3"')).toEqual(['big']);
+      expect(await found(own, 'convoql overflow')).toEqual([]);
+    } finally {
+      await own.close();
+    }
   });
 });
