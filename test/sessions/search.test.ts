@@ -634,13 +634,19 @@ describe('the session document (docs/decisions/0019)', () => {
     try {
       const big = await createSession(own.db, { externalId: 'big', startedAt: at(0), lastActivityAt: at(0) });
       const small = await createSession(own.db, { externalId: 'small', startedAt: at(1), lastActivityAt: at(1) });
-      // 15,000 distinct words of 9–13 characters: about 200 kB of lexemes, past the 128 kB bound.
+      // 15,000 distinct words of 7–11 characters, about 200 kB of lexemes: the first half fits in the 128 kB bound, the
+      // second, appended in a statement of its own, passes it.
       const words = Array.from({ length: 15_000 }, (_, index) => `lexeme${index}`);
-      await createMessages(own.db, big, [{ content: words.slice(0, 7_500).join(' ') }, { content: words.slice(7_500).join(' ') }]);
+      const documentOfBig = async () =>
+        (
+          await own.db.prisma.$queryRaw<{ overflow: boolean; document: string }[]>`
+            SELECT overflow, document::text AS document FROM session_search_documents WHERE session_id = ${big.id}::uuid`
+        )[0];
+      await createMessages(own.db, big, [{ content: words.slice(0, 7_500).join(' ') }]);
+      expect((await documentOfBig())!.overflow).toBe(false);
+      await createMessages(own.db, big, [{ content: words.slice(7_500).join(' ') }]);
+      expect(await documentOfBig()).toEqual({ overflow: true, document: "'convoql overflow'" });
       await createMessages(own.db, small, [{ content: 'lexeme7 and lexeme9000 together' }]);
-      const [row] = await own.db.prisma.$queryRaw<{ overflow: boolean; document: string }[]>`
-        SELECT overflow, document::text AS document FROM session_search_documents WHERE session_id = ${big.id}::uuid`;
-      expect(row).toEqual({ overflow: true, document: "'convoql overflow'" });
       await createMessages(own.db, big, [{ content: 'appended afterwards' }]);
       expect(await found(own, 'afterwards')).toEqual(['big']);
       expect(await found(own, 'lexeme14999')).toEqual(['big']);
