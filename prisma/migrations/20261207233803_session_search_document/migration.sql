@@ -32,6 +32,8 @@ CREATE FUNCTION "convoql_session_documents_add"(tenant_ids text[], session_ids u
     FROM (SELECT DISTINCT * FROM unnest(tenant_ids, session_ids, lexemes) AS t(tenant_id, session_id, lexeme)) pair
     GROUP BY tenant_id, session_id
   ) added
+  -- In key order, so that concurrent writers lock the documents they share in one order and never deadlock.
+  ORDER BY added.tenant_id, added.session_id
   ON CONFLICT ("tenant_id", "session_id") DO UPDATE SET
     "overflow" = d."overflow" OR EXCLUDED."overflow"
       OR pg_column_size(d."document") + pg_column_size(EXCLUDED."document") > 131072,
