@@ -53,6 +53,21 @@ BEGIN
   RETURN NULL;
 END $$;
 
+-- The words of the given sessions' messages (`tenant_ids` and `session_ids` pair position by position) added to their
+-- documents, one session at a time, so that no array holds more than one session's words: a statement over all of a
+-- large table's messages would build arrays past PostgreSQL's limits (and its memory).
+CREATE FUNCTION "convoql_session_documents_add_messages"(tenant_ids text[], session_ids uuid[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM "convoql_session_documents_add"(words.tenant_ids, words.session_ids, words.lexemes)
+  FROM unnest(tenant_ids, session_ids) c(tenant_id, session_id)
+  CROSS JOIN LATERAL (
+    SELECT array_agg(m."tenant_id") AS tenant_ids, array_agg(m."session_id") AS session_ids, array_agg(l.lexeme) AS lexemes
+    FROM "messages" m CROSS JOIN unnest(m."content_tsv") l
+    WHERE m."tenant_id" = c.tenant_id AND m."session_id" = c.session_id
+  ) words
+  WHERE words.session_ids IS NOT NULL;
+END $$;
+
 -- Messages updated (their content, or moved to another session) or deleted: the documents of the sessions concerned
 -- are built again from those sessions' messages. convoql never updates or deletes a message; SQL by hand may.
 CREATE FUNCTION "convoql_session_documents_rebuild"() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -75,12 +90,7 @@ BEGIN
   IF session_ids IS NULL THEN RETURN NULL; END IF;
   DELETE FROM "session_search_documents" d USING unnest(tenant_ids, session_ids) c(tenant_id, session_id)
   WHERE d."tenant_id" = c.tenant_id AND d."session_id" = c.session_id;
-  PERFORM "convoql_session_documents_add"(pairs.tenant_ids, pairs.session_ids, pairs.lexemes)
-  FROM (SELECT array_agg(m."tenant_id") AS tenant_ids, array_agg(m."session_id") AS session_ids, array_agg(l.lexeme) AS lexemes
-        FROM unnest(tenant_ids, session_ids) c(tenant_id, session_id)
-        JOIN "messages" m ON m."tenant_id" = c.tenant_id AND m."session_id" = c.session_id
-        CROSS JOIN unnest(m."content_tsv") l) pairs
-  WHERE pairs.session_ids IS NOT NULL;
+  PERFORM "convoql_session_documents_add_messages"(tenant_ids, session_ids);
   RETURN NULL;
 END $$;
 
@@ -102,11 +112,8 @@ END $$;
 CREATE TRIGGER "session_search_documents_truncate" AFTER TRUNCATE ON "messages"
   FOR EACH STATEMENT EXECUTE FUNCTION "convoql_session_documents_truncate"();
 
--- The documents of the sessions that already have messages, in one pass over the messages.
-SELECT "convoql_session_documents_add"(pairs.tenant_ids, pairs.session_ids, pairs.lexemes)
-FROM (SELECT array_agg(m."tenant_id") AS tenant_ids, array_agg(m."session_id") AS session_ids, array_agg(l.lexeme) AS lexemes
-      FROM "messages" m CROSS JOIN unnest(m."content_tsv") l) pairs
-WHERE pairs.session_ids IS NOT NULL;
+-- The documents of the sessions that already have messages, a session at a time.
+SELECT "convoql_session_documents_add_messages"(array_agg("tenant_id"), array_agg("id")) FROM "sessions";
 
 -- The sessions text filter's query of a session document: what any message that matches `query` must contain (its
 -- positive part, `querytree`), or the marker of an overflowed document. A query with a phrase (`<`; a document has no
