@@ -1,5 +1,5 @@
 import { Prisma } from '../db/client';
-import { equalsAnyOf, keysetSql, keysetValue, readsDescending, selectPage } from '../db/sql';
+import { equalsAnyOf, keysetSql, keysetValue, pageLimit, readsDescending, selectPage } from '../db/sql';
 import type { Message as MessageRow, Session as SessionRow } from '../generated/prisma/client';
 import type { KeysetPage } from '../graphql/connection';
 import type { TenantContext } from '../core/context';
@@ -153,7 +153,7 @@ export async function listMessagePages(
       FROM messages m
       WHERE ${messageListWhere(context, Prisma.sql`wanted.session_id`, role)} AND ${keyset.where}
       ORDER BY ${keyset.orderBy}
-      LIMIT ${page.limit + 1}
+      ${pageLimit(page)}
     ) AS paged
     ORDER BY wanted.position, paged.ordinal`);
   return groupBy(rows.map(fromRawMessage), (message) => message.sessionId);
@@ -184,7 +184,7 @@ export async function listSessionPagesByThread(
       FROM sessions s
       WHERE s.tenant_id = ${context.viewer.tenantId} AND s.thread_id = wanted.thread_id AND ${keyset.where}
       ORDER BY ${keyset.orderBy}
-      LIMIT ${page.limit + 1}
+      ${pageLimit(page)}
     ) AS paged
     ORDER BY wanted.position, paged.ordinal`);
   return groupBy(rows.map(fromRawSession), (session) => session.threadId!);
@@ -280,7 +280,7 @@ export async function findSessionWithMessagePage(
       FROM messages m
       WHERE ${messageListWhere(context, Prisma.sql`s.id`, role)} AND ${keyset.where}
       ORDER BY ${keyset.orderBy}
-      LIMIT ${page.limit + 1}
+      ${pageLimit(page)}
     ) paged ON TRUE
     WHERE s.id = ${key}::uuid AND s.tenant_id = ${context.viewer.tenantId}
     ORDER BY paged.created_at ${direction}, paged.id ${direction}`);

@@ -8,8 +8,13 @@ import type { TenantContext } from '../../src/core/context';
 import { DEFAULT_PAGE_SIZE, type KeysetPage } from '../../src/graphql/connection';
 import { MessageSearchOrder } from '../../src/sessions/message-search.inputs';
 import { searchMessagePage } from '../../src/sessions/message-search.repository';
-import { findSessionsByKeys, findSessionWithMessagePage } from '../../src/sessions/session.repository';
-import { createMessages, createSession } from '../helpers/factories';
+import { findSessionsByKeys, findSessionWithMessagePage, listSessionPage } from '../../src/sessions/session.repository';
+import { SessionOrderField } from '../../src/sessions/session.inputs';
+import { SessionStatus } from '../../src/sessions/session.type';
+import { listConversationPage } from '../../src/conversations/conversation.repository';
+import { ConversationOrderField } from '../../src/conversations/conversation.inputs';
+import { OrderDirection } from '../../src/graphql/order';
+import { createConversations, createMessages, createSession } from '../helpers/factories';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const onPostgres = process.env.TEST_DATABASE_URL ? describe : describe.skip;
@@ -30,7 +35,9 @@ onPostgres('hot reads as named prepared statements', () => {
       INSERT INTO sessions (id, tenant_id, external_id, channel, status, started_at, last_activity_at)
       SELECT gen_random_uuid(), 'acme', 'bulk-' || i, 'web', 'CLOSED', now() - i * interval '1 minute', now()
       FROM generate_series(1, 5000) i`);
+    await createConversations(server.db, 5000);
     await server.db.prisma.$executeRawUnsafe('ANALYZE sessions');
+    await server.db.prisma.$executeRawUnsafe('ANALYZE conversations');
     // One connection, so that every execution and the look at pg_prepared_statements share its session.
     db = createDatabase(server.database.url, { poolMax: 1, preparedStatements: true });
     context = { viewer: { tenantId: 'acme' }, config: server.config, db } as unknown as TenantContext;
@@ -62,6 +69,28 @@ onPostgres('hot reads as named prepared statements', () => {
       expect((await findSessionWithMessagePage(context, sessionKey, null, page, columns))?.messages).toHaveLength(3);
     }
     expect(await plansOf('LEFT JOIN LATERAL')).toEqual({ custom: 5, generic: 3 });
+  });
+
+  // A page's LIMIT is written into the text: with `LIMIT $n` the generic plan looked costlier than every custom plan.
+  it('reads a sessions table page (filter, message counts, total) with a generic plan', async () => {
+    const page: KeysetPage = { limit: DEFAULT_PAGE_SIZE, backward: false, seek: null };
+    const order = { field: SessionOrderField.STARTED_AT, direction: OrderDirection.DESC };
+    const extras = { metadata: false, messageCounts: true, total: true };
+    for (let run = 0; run < 8; run++) {
+      const { rows } = await listSessionPage(context, { status: [SessionStatus.CLOSED] }, order, page, extras);
+      expect(rows).toHaveLength(DEFAULT_PAGE_SIZE + 1);
+    }
+    expect(await plansOf('AS n FROM sessions s')).toEqual({ custom: 5, generic: 3 });
+  });
+
+  it('reads a conversations table page (with its total) with a generic plan', async () => {
+    const page: KeysetPage = { limit: DEFAULT_PAGE_SIZE, backward: false, seek: null };
+    const order = { field: ConversationOrderField.LAST_ACTIVITY_AT, direction: OrderDirection.DESC };
+    for (let run = 0; run < 8; run++) {
+      const { rows, total } = await listConversationPage(context, null, order, page, { total: true, metadata: false });
+      expect([rows.length, total]).toEqual([DEFAULT_PAGE_SIZE + 1, 5000]);
+    }
+    expect(await plansOf('FROM conversations c')).toEqual({ custom: 5, generic: 3 });
   });
 
   it('plans a search for its words on every execution: never a named statement', async () => {
