@@ -31,6 +31,8 @@ export interface BenchOptions {
   only: string[];
   /** Profiles the convoql server under each operation and prints where its time went. */
   cpuProfile: boolean;
+  /** Measures convoql without Apollo Server (bench/floor/server.ts) in convoql's place: the floor under the pipeline. */
+  floor: boolean;
 }
 
 /** The issue's dataset: per tenant 100,000 sessions, ~1,000,000 messages, 2,000 agent threads; one 1,000-step thread. */
@@ -79,6 +81,9 @@ export const USAGE = `Usage: npm run bench -- [options]
                             database of its own)
   --reseed                  regenerate the dataset even if one with these options exists
   --cpu-prof                profile the convoql server under each operation (an extra 16-connection segment)
+  --floor                   load test with convoql's schema, resolvers and compiled operations on bare node:http, without
+                            Apollo Server's pipeline or convoql's plugins (bench/floor/server.ts), in convoql's place:
+                            the floor a request cannot go below while GraphQL executes it; not a server to deploy
 Database: BENCH_DATABASE_URL=postgres://… runs on that PostgreSQL (created if missing); unset, on the embedded PGlite.
           BENCH_DATABASE_READ_URL=postgres://… (a streaming replica of it): convoql's queries read from the replica.
 A/B of two versions: BENCH_COMPARE_WITH=<another checkout, built> runs that checkout's convoql where the baseline runs.`;
@@ -106,7 +111,7 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     const eq = arg.indexOf('=');
     const name = eq > 0 ? arg.slice(0, eq) : arg;
     const takesValue = name in INTEGER_FLAGS || ['--seconds', '--connections', '--only'].includes(name);
-    const known = takesValue || ['--explain', '--startup', '--quick', '--reseed', '--cpu-prof'].includes(name);
+    const known = takesValue || ['--explain', '--startup', '--quick', '--reseed', '--cpu-prof', '--floor'].includes(name);
     if (!known) throw new UsageError(`Unknown option "${arg}"; run with --help for the list`);
     if (!takesValue) {
       flags.set(name, true);
@@ -153,6 +158,7 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     connections,
     only,
     cpuProfile: flags.has('--cpu-prof'),
+    floor: flags.has('--floor'),
   };
 }
 

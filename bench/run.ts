@@ -188,6 +188,19 @@ function startConvoql(database: BenchDatabase, batching: boolean, env: Record<st
   });
 }
 
+/** convoql without Apollo Server (`--floor`): `npm start`'s Node flags and settings, bench/floor/server.ts as the script. */
+function startFloor(database: BenchDatabase): Promise<ServerProcess> {
+  return startServerProcess(PROJECT_ROOT, {
+    name: 'convoql without Apollo Server (floor)',
+    applicationName: CONVOQL_APPLICATION,
+    nodeFlags: npmStartCommand(PROJECT_ROOT).nodeFlags,
+    script: 'dist/bench/floor/server.js',
+    env: { ...convoqlEnv(database, true), ...LOAD_BENCHMARK_ENV },
+    readyPath: '/healthz',
+    graphqlPath: '/graphql',
+  });
+}
+
 function startBaseline(database: BenchDatabase): Promise<ServerProcess> {
   // An A/B of two versions of convoql: the other checkout's server (built, as `npm start` runs it) takes the baseline's
   // place, on the same data and with the same settings.
@@ -225,13 +238,15 @@ async function runLoad(options: BenchOptions, database: BenchDatabase, fixtures:
   try {
     // One API key at machine speed spends far more than a key's cost budget restores (it is there for fairness between
     // tenants, measured by the noisy-neighbour scenario): the load benchmark measures capacity, so it is off here.
-    const convoql = await startConvoql(database, true, LOAD_BENCHMARK_ENV);
+    const convoql = options.floor ? await startFloor(database) : await startConvoql(database, true, LOAD_BENCHMARK_ENV);
     servers.push(convoql);
     const baseline = await startBaseline(database);
     servers.push(baseline);
     log(
-      `servers: convoql pid ${convoql.pid}, baseline pid ${baseline.pid}${process.env.BENCH_COMPARE_WITH ? ` (the baseline is the convoql of ${process.env.BENCH_COMPARE_WITH})` : ''}`,
+      `servers: ${convoql.name} pid ${convoql.pid}, baseline pid ${baseline.pid}${process.env.BENCH_COMPARE_WITH ? ` (the baseline is the convoql of ${process.env.BENCH_COMPARE_WITH})` : ''}`,
     );
+    if (options.floor)
+      log('convoql below is the floor server (bench/floor/server.ts): no Apollo Server, no plugins; its targets do not apply');
 
     const replay = await findReplayPages(PROJECT_ROOT, database, convoql, documents, fixtures, log);
     const built = buildOperations(documents, fixtures, replay);
@@ -280,22 +295,23 @@ async function runLoad(options: BenchOptions, database: BenchDatabase, fixtures:
         profiles.push({ operation: operation.key, ...(await profileOperation(database, convoql, operation, fixtures.apiKey, options)) });
     }
 
-    const batching = operations.some((operation) => operation.key === 'sessions-table')
-      ? await compareBatching(
-          database,
-          convoql,
-          operations.find((operation) => operation.key === 'sessions-table')!,
-          fixtures,
-          options,
-        )
-      : null;
+    const batching =
+      !options.floor && operations.some((operation) => operation.key === 'sessions-table')
+        ? await compareBatching(
+            database,
+            convoql,
+            operations.find((operation) => operation.key === 'sessions-table')!,
+            fixtures,
+            options,
+          )
+        : null;
 
     for (const server of servers.splice(0)) await server.stop();
 
     const targets = checkTargets(rows, checks, batching);
     console.log('');
     console.log(
-      `convoql vs raw baseline on ${database.kind === 'postgresql' ? 'PostgreSQL' : 'embedded PGlite'}: ${describeSize(options.dataset)}`,
+      `${options.floor ? 'convoql without Apollo Server (the floor, bench/floor/server.ts)' : 'convoql'} vs raw baseline on ${database.kind === 'postgresql' ? 'PostgreSQL' : 'embedded PGlite'}: ${describeSize(options.dataset)}`,
     );
     console.log(
       `segments of ${options.segmentSeconds} s (longer for operations slower than half of that), A B A B per row; c = convoql, b = baseline; SQL/req from one request alone`,
@@ -321,6 +337,7 @@ async function runLoad(options: BenchOptions, database: BenchDatabase, fixtures:
       startedAt: new Date(Date.now() - (performance.now() - started)).toISOString(),
       durationSeconds: round((performance.now() - started) / 1000, 0),
       database: database.kind,
+      ...(options.floor ? { convoql: 'floor: bench/floor/server.ts, without Apollo Server' } : {}),
       dataset: options.dataset,
       fixtures: {
         tenantId: fixtures.tenantId,
