@@ -15,7 +15,7 @@ export function plannedPerValues(condition: Prisma.Sql): Prisma.Sql {
  * `LIMIT` of a page, `page.limit + 1` rows, written into the statement's text rather than passed as a parameter. With
  * `LIMIT $n` PostgreSQL's generic plan cannot know the page is small, so it looks costlier than every custom plan and
  * a named statement is planned anew on each execution: for the conversations table that was 190 µs of its backend's
- * 450 µs. A page size is one of a few integers our code chose, so the texts stay few.
+ * 450 µs. A page size is at most MAX_PAGE_SIZE, so a list has at most that many texts per shape (dashboards use a few).
  */
 export function pageLimit(page: KeysetPage): Prisma.Sql {
   const rows = page.limit + 1;
