@@ -32,32 +32,54 @@ export function createRequestContext(options: {
   return withLoaders(scope, { usageCache: options.usageCache ?? new UsageCache({ ttlMs: 0 }) });
 }
 
-/** What each context was built from, for {@link readingFrom}. */
-const originOf = new WeakMap<RequestContext, { scope: RequestScope; shared: SharedLoaderState }>();
-
 /**
- * The context of `scope` with its DataLoaders, created on first use: `{ __typename }` needs none, and a query routed
- * to a replica uses only those of its {@link readingFrom} copy.
+ * A request's context, with its DataLoaders created on first use: `{ __typename }` needs none, and a query routed to a
+ * replica uses only those of its {@link readingFrom} copy. The getter is on the prototype because Apollo Server clones
+ * every context (`Object.assign` onto an object of the same prototype): an own getter would be read by the clone,
+ * creating every request's loaders.
  */
+class ServerRequestContext implements RequestContext {
+  readonly requestId: string;
+  readonly viewer: RequestScope['viewer'];
+  readonly db: Database;
+  readonly primary: Database;
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: LoaderMetrics | null;
+  private created: Loaders | undefined = undefined;
+
+  constructor(
+    scope: RequestScope,
+    private readonly shared: SharedLoaderState,
+  ) {
+    this.requestId = scope.requestId;
+    this.viewer = scope.viewer;
+    this.db = scope.db;
+    this.primary = scope.primary;
+    this.config = scope.config;
+    this.logger = scope.logger;
+    this.metrics = scope.metrics;
+  }
+
+  get loaders(): Loaders {
+    return (this.created ??= createLoaders(this, this.shared));
+  }
+}
+
 function withLoaders(scope: RequestScope, shared: SharedLoaderState): RequestContext {
-  let loaders: Loaders | undefined;
-  const context: RequestContext = {
-    ...scope,
-    get loaders() {
-      return (loaders ??= createLoaders(scope, shared));
-    },
-  };
-  originOf.set(context, { scope, shared });
-  return context;
+  return new ServerRequestContext(scope, shared);
 }
 
 /**
  * The same request reading from `reader` (a replica) instead: same id, viewer and logger, its own loaders (the
- * original's stay unused, so the request can still run on the primary). The primary stays `primary`.
+ * original's stay unused, so the request can still run on the primary). The primary stays `primary`. Its usage results
+ * are its own, not the server's shared ones: a query that fails on a replica runs again on the primary, and with a
+ * shared cache that retry would wait for the replica's failing statement (single-flight) and fail with it.
  */
 export function readingFrom(context: RequestContext, reader: Database): RequestContext {
-  const origin = originOf.get(context);
-  if (origin) return withLoaders({ ...origin.scope, db: reader }, origin.shared);
-  const { loaders: _unused, ...scope } = context;
-  return withLoaders({ ...scope, db: reader }, { usageCache: new UsageCache<UsageFigures[]>({ ttlMs: 0 }) });
+  const { requestId, viewer, primary, config, logger, metrics } = context;
+  return withLoaders(
+    { requestId, viewer, db: reader, primary, config, logger, metrics },
+    { usageCache: new UsageCache<UsageFigures[]>({ ttlMs: 0 }) },
+  );
 }

@@ -216,6 +216,29 @@ describeWithReplicas('read replicas (a real streaming replica)', () => {
     expect(caughtUp.data!.sessionByExternalId).toEqual({ sessionId: `replica-${counter}`, messageCount: 1 });
   });
 
+  test('usage read from a replica is computed per query, whatever USAGE_CACHE_SECONDS says (README, Usage)', async () => {
+    const cached = await startTestServer(
+      { DATABASE_READ_URL: cluster.replicaUrl, USAGE_CACHE_SECONDS: '60' },
+      { database: primaryDatabase },
+    );
+    try {
+      const channels = async (options = {}) => {
+        const answer = await cached.graphql<ReadsData>(READS, { sessionId: 'none', word: 'none' }, options);
+        expect(answer.errors).toBeUndefined();
+        return answer.data!.usage.buckets.map((bucket) => bucket.key);
+      };
+      expect(await channels(PRIMARY)).not.toContain(`web-${counter + 1}`);
+      await channels();
+      await writeSession('uncached');
+      await cluster.waitForReplay();
+      expect(await channels()).toContain(`web-${counter}`);
+      // From the primary, the result computed before the write is reused.
+      expect(await channels(PRIMARY)).not.toContain(`web-${counter}`);
+    } finally {
+      await cached.close();
+    }
+  });
+
   test('a replica stopped under load: no client sees an error, /readyz says degraded, one log line; started again, it is used again', async () => {
     const { sessionId } = await writeSession('load');
     await cluster.waitForReplay();
