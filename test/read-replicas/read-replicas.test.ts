@@ -228,6 +228,7 @@ describeWithReplicas('read replicas (a real streaming replica)', () => {
         return answer.data!.usage.buckets.map((bucket) => bucket.key);
       };
       expect(await channels(PRIMARY)).not.toContain(`web-${counter + 1}`);
+      // Read once from the replica before the write: were replica reads cached, the next one would return this.
       await channels();
       await writeSession('uncached');
       await cluster.waitForReplay();

@@ -1,6 +1,6 @@
 // A request's DataLoaders are made when a resolver first asks for them. Apollo Server clones every request's context
 // before running it (`cloneObject` in @apollo/server: Object.assign onto an object of the same prototype), which reads
-// every own property: the laziness and readingFrom's shared state must survive that clone.
+// every own property: the laziness must survive that clone, and so must readingFrom.
 import { createLogger } from '../../src/logger';
 import { createRequestContext, readingFrom } from '../../src/server/context';
 import type { RequestContext } from '../../src/core/context';
