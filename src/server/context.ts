@@ -36,7 +36,7 @@ export function createRequestContext(options: {
  * A request's context, with its DataLoaders created on first use: `{ __typename }` needs none, and a query routed to a
  * replica uses only those of its {@link readingFrom} copy. The getter is on the prototype because Apollo Server clones
  * every context (`Object.assign` onto an object of the same prototype): an own getter would be read by the clone,
- * creating every request's loaders.
+ * creating every request's loaders. So a copy keeps the prototype (Object.assign onto it); a spread loses `loaders`.
  */
 class ServerRequestContext implements RequestContext {
   readonly requestId: string;

@@ -262,10 +262,10 @@ export function serveWebSocket(options: {
         state.active.set(id, field);
         byKey.set(viewer.apiKeyId, (byKey.get(viewer.apiKeyId) ?? 0) + 1);
         metrics.liveSubscriptions.inc({ field });
-        const context: LiveContext = {
-          ...createRequestContext({ db, config, logger, viewer, metrics, usageCache }),
+        // Not a spread: a context's loaders are a getter of its class, which a spread would leave behind.
+        const context: LiveContext = Object.assign(createRequestContext({ db, config, logger, viewer, metrics, usageCache }), {
           live: { bus, connection: state.connection },
-        };
+        });
         return { schema, document, operationName: payload.operationName, variableValues: variables, contextValue: context };
       },
       subscribe: async (args) => {
