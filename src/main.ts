@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { setFlagsFromString } from 'node:v8';
-import { ConfigError, loadConfig, type Environment } from './config';
+import { ConfigError, loadConfig, type Config, type Environment } from './config';
 import { ensureDemoApiKey, seedDemoDataIfEmpty, DEMO_TENANT } from './server/demo';
 import { openDatabase, StartupError } from './db/open';
 import { buildSchema } from './server/schema';
@@ -13,7 +13,7 @@ import { createLogger } from './logger';
 import { LIVE_EVENTS_CHANNEL, listenOnPostgres } from './db/notifications';
 
 /** How long API key lookups are cached; revocation takes effect within this time. */
-const API_KEY_CACHE_MS = 30_000;
+export const API_KEY_CACHE_MS = 30_000;
 
 /** A started convoql. */
 export interface App {
@@ -24,13 +24,19 @@ export interface App {
   stop(): Promise<void>;
 }
 
+/**
+ * The process settings the configuration asks for. V8 lets the heap grow to up to 4× what survived a full GC, so under
+ * load a server whose live heap is ~40 MB sat at 250–300 MB of RSS; 1.3× holds it under 200 MB at the same throughput
+ * (see README, Operating). V8 reads this flag whenever it sets a new heap limit, so setting it at run time applies.
+ */
+export function applyRuntimeSettings(config: Config): void {
+  if (config.runtime.heapGrowingPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.runtime.heapGrowingPercent}`);
+}
+
 /** Starts convoql: configuration, database (embedded by default), schema, HTTP server. */
 export async function start(environment: Environment = process.env, argv: readonly string[] = []): Promise<App> {
   const config = loadConfig(environment, argv);
-  // V8 lets the heap grow to up to 4× what survived a full GC, so under load a server whose live heap is ~40 MB sat
-  // at 250–300 MB of RSS; 1.3× holds it under 200 MB at the same throughput (see README, Operating). V8 reads this
-  // flag whenever it sets a new heap limit, so setting it at run time applies.
-  if (config.runtime.heapGrowingPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.runtime.heapGrowingPercent}`);
+  applyRuntimeSettings(config);
   const logger = createLogger(config);
   const database = await openDatabase(config, logger, {
     beforeClient: async (connectionString, embedded) => {

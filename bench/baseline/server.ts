@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Pool } from 'pg';
 import { appendMessages } from './append';
+import { readBody, send } from './http';
 import { conversationsTable } from './conversations';
 import { prepared } from './prepared';
 import { conversationReplay } from './replay';
@@ -34,7 +35,6 @@ const HANDLERS: Record<string, Handler> = {
 
 /** API key lookups are cached like convoql's (30 s), so a request usually costs no SQL for authentication. */
 const API_KEY_CACHE_MS = 30_000;
-const BODY_LIMIT_BYTES = 100 * 1024;
 
 const pool = new Pool({ connectionString: process.env.BASELINE_DATABASE_URL, max: Number(process.env.DB_POOL_MAX ?? 10) });
 pool.on('error', () => undefined);
@@ -54,26 +54,6 @@ async function tenantOf(request: IncomingMessage): Promise<string | null> {
   const tenantId = result.rows[0]?.tenant_id ?? null;
   apiKeys.set(hash, { tenantId, expiresAt: Date.now() + API_KEY_CACHE_MS });
   return tenantId;
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > BODY_LIMIT_BYTES) reject(new Error('body too large'));
-      else chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
-
-function send(response: ServerResponse, status: number, payload: unknown): void {
-  const body = JSON.stringify(payload);
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-  response.end(body);
 }
 
 function sendError(response: ServerResponse, status: number, message: string, code: string): void {

@@ -6,7 +6,6 @@
 //
 // Environment: convoql's own (DATABASE_URL, DB_POOL_MAX, HOST, PORT, …), as the benchmark passes to `npm start`.
 import 'reflect-metadata';
-import { setFlagsFromString } from 'node:v8';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
   getOperationAST,
@@ -24,14 +23,12 @@ import { buildSchema } from '../../src/server/schema';
 import { Authenticator } from '../../src/server/auth';
 import { compiledOperations } from '../../src/server/compiled-execution';
 import { createRequestContext } from '../../src/server/context';
-
-/** As `npm start` caches API key lookups. */
-const API_KEY_CACHE_MS = 30_000;
+import { API_KEY_CACHE_MS, applyRuntimeSettings } from '../../src/main';
+import { readBody, send } from '../baseline/http';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
-  // As src/main.ts does, so that memory compares too.
-  if (config.runtime.heapGrowingPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.runtime.heapGrowingPercent}`);
+  applyRuntimeSettings(config);
   const logger = createLogger(config);
   const database = await openDatabase(config, logger);
   const { db } = database;
@@ -41,9 +38,7 @@ async function main(): Promise<void> {
   const documents = new Map<string, { document: DocumentNode; definition: OperationDefinitionNode }>();
 
   const serveGraphQL = async (request: IncomingMessage, response: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+    const body = JSON.parse(await readBody(request)) as {
       query: string;
       operationName?: string;
       variables?: Record<string, unknown>;
@@ -76,12 +71,6 @@ async function main(): Promise<void> {
   const stop = () => server.close(() => void database.close().then(() => process.exit(0)));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-}
-
-function send(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  response.end(text);
 }
 
 void main().catch((error: unknown) => {

@@ -79,7 +79,6 @@ export function createDatabase(
   });
   // Without a listener, an idle connection's error (e.g. the server shut down) would crash the process.
   pool.on('error', (error) => options.onPoolError?.(error));
-
   const prisma = new PrismaClient({
     adapter: new PrismaPg(pool),
     log: [{ emit: 'event', level: 'query' }],
